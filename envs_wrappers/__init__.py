@@ -1,0 +1,17 @@
+"""Environments in, arrays out: GridWorld, tabular models, observation encodings, make_env."""
+import gymnasium as _gym
+
+from envs_wrappers.gridworld import GRIDWORLD_ACTIONS, GridWorld
+from envs_wrappers.observations import BlackjackIndex, DiscretizeObservation, OneHotObservation, one_hot
+from envs_wrappers.registry import make_env, resolve_env_id
+from envs_wrappers.tabular_model import TabularModel, tabular_model
+
+#: gymnasium id of the Sutton & Barto gridworld, so make_env("tinygrad_rl/GridWorld-v0") works.
+GRIDWORLD_ID = "tinygrad_rl/GridWorld-v0"
+if GRIDWORLD_ID not in _gym.envs.registry:
+    _gym.register(id=GRIDWORLD_ID, entry_point="envs_wrappers.gridworld:GridWorld", max_episode_steps=1000)
+
+__all__ = [
+    "GridWorld", "GRIDWORLD_ACTIONS", "GRIDWORLD_ID", "tabular_model", "TabularModel", "make_env",
+    "resolve_env_id", "DiscretizeObservation", "BlackjackIndex", "OneHotObservation", "one_hot",
+]

@@ -1,0 +1,64 @@
+"""``make_env``: ``gymnasium.make`` that survives version bumps and names the closest ids on a typo."""
+from __future__ import annotations
+
+import difflib
+import warnings
+
+import gymnasium as gym
+from gymnasium.envs.registration import find_highest_version, get_env_id, parse_env_id
+
+__all__ = ["make_env", "resolve_env_id"]
+
+# Ids already resolved to a newer version, so the notice is given once per id per process.
+_announced_resolutions: set[str] = set()
+
+
+def _closest_ids(env_id: str, n: int = 5) -> list[str]:
+    return difflib.get_close_matches(env_id, list(gym.envs.registry.keys()), n=n, cutoff=0.4)
+
+
+def resolve_env_id(env_id: str) -> str:
+    """The registered id to build for ``env_id``.
+
+    An id registered as is comes back unchanged. An id whose name is registered only under a
+    newer version (``Taxi-v3`` when gymnasium 1.4 has ``Taxi-v4``, ``CliffWalking-v0`` when it
+    has ``CliffWalking-v1``) resolves to the newest registered version, with a ``UserWarning``
+    the first time each id is resolved. Anything else raises ``ValueError`` listing the closest
+    registered ids (``difflib`` similarity).
+    """
+    if not isinstance(env_id, str) or not env_id:
+        raise ValueError(f"make_env: env id must be a non-empty string, got {env_id!r}")
+    if env_id in gym.envs.registry:
+        return env_id
+    try:
+        namespace, name, version = parse_env_id(env_id)
+    except gym.error.Error as err:
+        raise ValueError(f"make_env: {env_id!r} is not a valid gymnasium id ({err}); "
+                         f"closest registered ids: {_closest_ids(env_id)}") from err
+    newest = find_highest_version(namespace, name)
+    if newest is None:
+        unversioned = get_env_id(namespace, name, None)
+        if version is None or unversioned not in gym.envs.registry:
+            raise ValueError(f"make_env: unknown environment id {env_id!r}; "
+                             f"closest registered ids: {_closest_ids(env_id)}")
+        resolved = unversioned
+    elif version is not None and version > newest:
+        raise ValueError(f"make_env: {env_id!r} asks for version v{version} but the installed "
+                         f"gymnasium {gym.__version__} has at most v{newest} of {name!r}; "
+                         f"closest registered ids: {_closest_ids(env_id)}")
+    else:
+        resolved = get_env_id(namespace, name, newest)
+    if env_id not in _announced_resolutions:
+        _announced_resolutions.add(env_id)
+        warnings.warn(f"make_env: {env_id!r} is not registered in gymnasium {gym.__version__}; "
+                      f"using {resolved!r}, the version it has", UserWarning, stacklevel=3)
+    return resolved
+
+
+def make_env(env_id: str, **kwargs) -> gym.Env:
+    """``gymnasium.make(resolve_env_id(env_id), **kwargs)``.
+
+    >>> env = make_env("Taxi-v3")          # gymnasium 1.4: builds Taxi-v4, warns once
+    >>> make_env("Taxy-v3")                # ValueError: ... closest registered ids: ['Taxi-v4', ...]
+    """
+    return gym.make(resolve_env_id(env_id), **kwargs)
