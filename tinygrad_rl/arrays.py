@@ -171,3 +171,19 @@ def exponential_schedule(start: float, end: float, decay: float) -> Callable[[in
     def schedule(step: int) -> float:
         return float(max(end, start * decay ** max(step, 0)))
     return schedule
+
+
+# --------------------------------------------------------------------------- per-step fast path
+
+def argmax_random_tiebreak_1d(row: np.ndarray, rng: np.random.Generator) -> int:
+    """``argmax_random_tiebreak`` for one 1-D row, as a Python int, at a fraction of the cost.
+
+    Tabular learners call this once per environment step, where the general N-D version
+    (one random key per entry) costs as much as the env step itself. A random number is drawn
+    only when the maximum is tied; the choice is uniform among the tied maxima.
+    """
+    best_index = row.argmax()
+    ties = np.flatnonzero(row == row[best_index])
+    if len(ties) == 1:
+        return int(best_index)
+    return int(ties[int(rng.random() * len(ties))])

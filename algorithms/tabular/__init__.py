@@ -1,1 +1,7 @@
 """Tabular RL on NumPy arrays: dynamic programming, TD control, Monte Carlo, exploration, the unified agent."""
+# TD control, Monte Carlo, exploration strategies, the unified agent (issue 3, part B)
+from .result import TabularResult
+from .exploration import ExplorationStrategy, EpsilonGreedy, Boltzmann, UCB
+from .agent import UnifiedAgent, td_target, TD_ALGORITHMS
+from .td import q_learning, sarsa, expected_sarsa, td_control
+from .monte_carlo import mc_prediction, mc_control
