@@ -1,0 +1,98 @@
+"""Storage for experience: a replay ring buffer (off-policy) and a rollout batch (on-policy).
+
+Both keep ``terminated`` apart from ``truncated``: a terminated transition has no future
+(its target does not bootstrap), a truncated one was cut by a time limit and still does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Transitions", "ReplayBuffer", "Rollout"]
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """A batch of transitions (s, a, r, s', terminated, truncated), one row each.
+
+    ``next_obs`` is the observation that really followed ``obs`` — for the last step of an
+    episode that is the final observation, never the observation after a reset.
+    """
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+class ReplayBuffer:
+    """A preallocated NumPy ring buffer of transitions with uniform sampling.
+
+    Once ``capacity`` transitions are stored, each new one overwrites the oldest.
+    Sampling draws indices uniformly with replacement from the caller's generator, as in
+    Mnih et al. (2015), "Human-level control through deep reinforcement learning".
+    """
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32):
+        if not isinstance(capacity, (int, np.integer)) or isinstance(capacity, bool) or capacity <= 0:
+            raise ValueError(f"ReplayBuffer: capacity must be a positive int, got {capacity!r}")
+        self.capacity = int(capacity)
+        self.obs_shape = tuple(obs_shape)
+        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.rewards = np.zeros(self.capacity, dtype=np.float32)
+        self.terminated = np.zeros(self.capacity, dtype=bool)
+        self.truncated = np.zeros(self.capacity, dtype=bool)
+        self._next = 0      # slot the next transition is written to
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, obs, action: int, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
+        """Store one transition, overwriting the oldest when full."""
+        obs = np.asarray(obs)
+        if obs.shape != self.obs_shape:
+            raise ValueError(f"ReplayBuffer.add: obs shape {obs.shape} != expected {self.obs_shape}")
+        i = self._next
+        self.obs[i] = obs
+        self.next_obs[i] = next_obs
+        self.actions[i] = action
+        self.rewards[i] = reward
+        self.terminated[i] = terminated
+        self.truncated[i] = truncated
+        self._next = (i + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
+        """``batch_size`` transitions drawn uniformly (with replacement) using ``rng``."""
+        if self._size == 0:
+            raise ValueError("ReplayBuffer.sample: the buffer is empty")
+        if batch_size <= 0:
+            raise ValueError(f"ReplayBuffer.sample: batch_size must be > 0, got {batch_size!r}")
+        idx = rng.integers(0, self._size, size=batch_size)
+        return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                           self.terminated[idx], self.truncated[idx])
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A flat on-policy batch for policy-gradient losses.
+
+    ``advantages`` weight the log-probabilities of ``actions``; ``returns`` are the value
+    targets. Rows come only from real transitions (no autoreset steps, nothing crossing an
+    episode boundary).
+    """
+    obs: np.ndarray
+    actions: np.ndarray
+    advantages: np.ndarray
+    returns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.actions)

@@ -1,0 +1,169 @@
+"""Hyperparameters of the deep-RL trainers, one dataclass per loop, validated in one place.
+
+A preset (``algorithms/presets/<env>.toml``) fills a dataclass; ``key=value`` overrides
+change one field at a time, parsed to the field's declared type.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+__all__ = ["CommonConfig", "OffPolicyConfig", "OnPolicyConfig", "EpisodicConfig",
+           "ALGORITHM_CONFIGS", "parse_value", "apply_overrides"]
+
+
+@dataclass
+class CommonConfig:
+    """Settings every trainer shares."""
+    total_steps: int = 50_000          # env steps of training
+    seed: int = 0
+    gamma: float = 0.99
+    lr: float = 1e-3
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "relu"
+    max_grad_norm: float = 0.0         # 0 = no gradient-norm clipping
+    eval_every: int = 10_000           # env steps between evaluations (and checkpoints)
+    eval_episodes: int = 5             # deterministic episodes per periodic evaluation
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field, its value and what is valid."""
+        _check(self.total_steps > 0, "total_steps", self.total_steps, "an int > 0")
+        _check(self.seed >= 0, "seed", self.seed, "an int >= 0")
+        _check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "a float in [0, 1]")
+        _check(self.lr > 0.0, "lr", self.lr, "a float > 0")
+        _check(len(self.hidden) > 0 and all(h > 0 for h in self.hidden), "hidden", self.hidden,
+               "a non-empty list of positive ints, e.g. 64,64")
+        _check(self.activation in ("relu", "tanh"), "activation", self.activation, "relu or tanh")
+        _check(self.max_grad_norm >= 0.0, "max_grad_norm", self.max_grad_norm, "a float >= 0 (0 = off)")
+        _check(self.eval_every > 0, "eval_every", self.eval_every, "an int > 0")
+        _check(self.eval_episodes > 0, "eval_episodes", self.eval_episodes, "an int > 0")
+
+
+@dataclass
+class OffPolicyConfig(CommonConfig):
+    """DQN-family loop: epsilon-greedy acting, replay, target network."""
+    buffer_size: int = 50_000
+    batch_size: int = 64
+    learning_starts: int = 1_000       # env steps of random acting before the first update
+    train_freq: int = 4                # env steps between training phases
+    gradient_steps: int = 1            # updates per training phase
+    target_update_interval: int = 500  # env steps between target updates
+    tau: float = 1.0                   # 1 = hard copy, < 1 = Polyak averaging
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.05
+    exploration_fraction: float = 0.1  # fraction of total_steps over which epsilon decays
+    loss: str = "huber"                # TD error penalty: huber or mse
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.buffer_size > 0, "buffer_size", self.buffer_size, "an int > 0")
+        _check(self.batch_size > 0, "batch_size", self.batch_size, "an int > 0")
+        _check(self.learning_starts >= 0, "learning_starts", self.learning_starts, "an int >= 0")
+        _check(self.train_freq > 0, "train_freq", self.train_freq, "an int > 0")
+        _check(self.gradient_steps > 0, "gradient_steps", self.gradient_steps, "an int > 0")
+        _check(self.target_update_interval > 0, "target_update_interval", self.target_update_interval,
+               "an int > 0")
+        _check(0.0 < self.tau <= 1.0, "tau", self.tau, "a float in (0, 1]")
+        for name in ("epsilon_start", "epsilon_end"):
+            _check(0.0 <= getattr(self, name) <= 1.0, name, getattr(self, name), "a float in [0, 1]")
+        _check(0.0 < self.exploration_fraction <= 1.0, "exploration_fraction", self.exploration_fraction,
+               "a float in (0, 1]")
+        _check(self.loss in ("huber", "mse"), "loss", self.loss, "huber or mse")
+
+
+@dataclass
+class OnPolicyConfig(CommonConfig):
+    """A2C loop: n_envs vector envs x n_steps per update, GAE advantages."""
+    n_envs: int = 8
+    n_steps: int = 16
+    gae_lambda: float = 0.95
+    value_coef: float = 0.5
+    entropy_coef: float = 0.01
+    normalize_advantages: bool = True
+    optimizer: str = "adam"            # adam or rmsprop
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.n_envs > 0, "n_envs", self.n_envs, "an int > 0")
+        _check(self.n_steps > 0, "n_steps", self.n_steps, "an int > 0")
+        _check(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", self.gae_lambda, "a float in [0, 1]")
+        _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
+        _check(self.entropy_coef >= 0.0, "entropy_coef", self.entropy_coef, "a float >= 0")
+        _check(self.optimizer in ("adam", "rmsprop"), "optimizer", self.optimizer, "adam or rmsprop")
+
+
+@dataclass
+class EpisodicConfig(CommonConfig):
+    """REINFORCE loop: whole episodes, Monte Carlo returns."""
+    episodes_per_update: int = 4
+    baseline: str = "learned"          # none, mean or learned (a value network)
+    normalize_returns: bool = True
+    value_coef: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.episodes_per_update > 0, "episodes_per_update", self.episodes_per_update, "an int > 0")
+        _check(self.baseline in ("none", "mean", "learned"), "baseline", self.baseline,
+               "none, mean or learned")
+        _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
+
+
+ALGORITHM_CONFIGS: dict[str, type[CommonConfig]] = {
+    "dqn": OffPolicyConfig,
+    "double_dqn": OffPolicyConfig,
+    "a2c": OnPolicyConfig,
+    "reinforce": EpisodicConfig,
+}
+
+
+def _check(ok: bool, name: str, value, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"invalid {name}={value!r}: expected {expected}")
+
+
+def _field_types(config_cls: type) -> dict[str, str]:
+    # With ``from __future__ import annotations`` field types are strings like "int".
+    return {f.name: str(f.type) for f in dataclasses.fields(config_cls)}
+
+
+def parse_value(config_cls: type, key: str, text: str):
+    """Parse the string ``text`` to the declared type of ``config_cls.key``."""
+    types = _field_types(config_cls)
+    if key not in types:
+        raise KeyError(f"unknown key {key!r}; valid keys: {', '.join(sorted(types))}")
+    kind = types[key]
+    try:
+        if kind == "int":
+            return int(text.replace("_", ""))
+        if kind == "float":
+            return float(text)
+        if kind == "bool":
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return lowered in ("true", "1")
+        if kind == "list[int]":
+            parts = text.strip().strip("[]").split(",")
+            return [int(p) for p in parts if p.strip()]
+        return text
+    except ValueError:
+        raise ValueError(f"invalid value {text!r} for {key}: expected {kind}") from None
+
+
+def apply_overrides(config: CommonConfig, values: dict) -> CommonConfig:
+    """A copy of ``config`` with ``values`` (key -> already-typed value) set, then validated."""
+    types = _field_types(type(config))
+    for key, value in values.items():
+        if key not in types:
+            raise KeyError(f"unknown key {key!r}; valid keys: {', '.join(sorted(types))}")
+        kind = types[key]
+        expected = {"int": int, "float": (int, float), "bool": bool, "str": str, "list[int]": list}[kind]
+        if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
+            raise ValueError(f"invalid value {value!r} for {key}: expected {kind}")
+        if kind == "float":
+            value = float(value)
+        if kind == "list[int]" and not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ValueError(f"invalid value {value!r} for {key}: expected a list of ints")
+    config = dataclasses.replace(config, **values)
+    config.validate()
+    return config
