@@ -1,0 +1,257 @@
+"""Optimisers: SGD (momentum), Adam, AdamW, RMSprop; gradient-norm clipping; a linear LR schedule.
+
+Each optimiser moves its parameters into ONE contiguous buffer (each parameter's ``.data``
+becomes a view into it), and gathers the gradients into a second one, so an update is a
+handful of vectorised NumPy ops however many layers the network has. Parameters must
+therefore be changed in place (``p.data[...] = x``); ``step`` checks that none was rebound.
+A parameter whose ``.grad`` is None takes a zero gradient.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR"]
+
+
+class Optimizer:
+    def __init__(self, params: Iterable[Tensor], lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: parameter {i} is not a Tensor that requires grad")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice in the list")
+        dtypes = {p.dtype for p in self.params}
+        if len(dtypes) != 1:
+            raise ValueError(f"{type(self).__name__}: parameters have mixed dtypes {sorted(map(str, dtypes))}")
+        _check_positive(type(self).__name__, "lr", lr)
+        self.lr = float(lr)
+        self.step_count = 0
+
+        dtype = dtypes.pop()
+        sizes = [p.size for p in self.params]
+        self._offsets = np.cumsum([0] + sizes)
+        self.flat = np.empty(int(self._offsets[-1]), dtype=dtype)
+        self.flat_grad = np.zeros_like(self.flat)
+        for p, start, stop in zip(self.params, self._offsets[:-1], self._offsets[1:]):
+            self.flat[start:stop] = p.data.ravel()
+            p.data = self.flat[start:stop].reshape(p.shape)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def _gather_grads(self) -> np.ndarray:
+        for i, (p, start, stop) in enumerate(zip(self.params, self._offsets[:-1], self._offsets[1:])):
+            if p.data.base is not self.flat:
+                raise RuntimeError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) was rebound "
+                                   "after the optimiser was built; update parameters in place (p.data[...] = x)")
+            if p.grad is None:
+                self.flat_grad[start:stop] = 0
+            else:
+                self.flat_grad[start:stop] = p.grad.ravel()
+        return self.flat_grad
+
+    def step(self) -> None:
+        self.step_count += 1
+        self._update(self.flat, self._gather_grads())
+
+    def _update(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Optimiser state as arrays (for checkpoints): step count, lr and moment buffers."""
+        state = {"step_count": np.asarray(self.step_count), "lr": np.asarray(self.lr)}
+        state.update({name: buf.copy() for name, buf in self._buffers().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name, buf in self._buffers().items():
+            if name not in state or np.shape(state[name]) != buf.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} missing or of wrong "
+                                 f"shape (expected {buf.shape})")
+            buf[...] = state[name]
+        self.step_count = int(state["step_count"])
+        self.lr = float(state["lr"])
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        return {}
+
+
+def _check_positive(owner: str, name: str, value: float) -> None:
+    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+
+
+def _check_non_negative(owner: str, name: str, value: float) -> None:
+    if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
+
+
+def _check_unit_interval(owner: str, name: str, value: float) -> None:
+    if not (isinstance(value, (int, float, np.floating)) and 0.0 <= value < 1.0):
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+
+
+class SGD(Optimizer):
+    """theta <- theta - lr * b,  b <- momentum * b + g  (b = g on the first step; PyTorch's form).
+
+    With ``nesterov=True`` the step uses g + momentum * b. ``weight_decay`` adds wd * theta to g.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
+        super().__init__(params, lr)
+        _check_unit_interval("SGD", "momentum", momentum)
+        _check_non_negative("SGD", "weight_decay", weight_decay)
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self.velocity = np.zeros_like(self.flat)
+
+    def _update(self, theta, g):
+        if self.weight_decay:
+            g = g + self.weight_decay * theta
+        if self.momentum:
+            if self.step_count == 1:
+                self.velocity[...] = g
+            else:
+                self.velocity *= self.momentum
+                self.velocity += g
+            g = g + self.momentum * self.velocity if self.nesterov else self.velocity
+        theta -= self.lr * g
+
+    def _buffers(self):
+        return {"velocity": self.velocity}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), bias-corrected:
+
+        m <- b1 m + (1 - b1) g,    v <- b2 v + (1 - b2) g^2
+        theta <- theta - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    ``weight_decay`` is the L2 form (g <- g + wd * theta), as in PyTorch's Adam.
+    """
+
+    decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        name = type(self).__name__
+        if len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_unit_interval(name, "beta1", betas[0])
+        _check_unit_interval(name, "beta2", betas[1])
+        _check_positive(name, "eps", eps)
+        _check_non_negative(name, "weight_decay", weight_decay)
+        self.beta1, self.beta2 = float(betas[0]), float(betas[1])
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
+        self.m = np.zeros_like(self.flat)
+        self.v = np.zeros_like(self.flat)
+        self._scratch = np.empty_like(self.flat)
+
+    def _update(self, theta, g):
+        if self.weight_decay:
+            if self.decoupled:  # AdamW: shrink the weights directly, outside the adaptive scaling
+                theta *= 1.0 - self.lr * self.weight_decay
+            else:
+                g = g + self.weight_decay * theta
+        b1, b2, t = self.beta1, self.beta2, self.step_count
+        self.m *= b1
+        self.m += (1 - b1) * g
+        self.v *= b2
+        np.multiply(g, g, out=self._scratch)
+        self._scratch *= 1 - b2
+        self.v += self._scratch
+        # Fold both bias corrections into the step size and eps (same maths, fewer array ops).
+        correction2 = math.sqrt(1 - b2 ** t)
+        step_size = self.lr * correction2 / (1 - b1 ** t)
+        np.sqrt(self.v, out=self._scratch)
+        self._scratch += self.eps * correction2
+        np.divide(self.m, self._scratch, out=self._scratch)
+        self._scratch *= step_size
+        theta -= self._scratch
+
+    def _buffers(self):
+        return {"m": self.m, "v": self.v}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): theta <- theta (1 - lr wd) before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(Optimizer):
+    """v <- alpha v + (1 - alpha) g^2;  theta <- theta - lr g / (sqrt(v) + eps)  (Tieleman & Hinton 2012)."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        _check_unit_interval("RMSprop", "alpha", alpha)
+        _check_positive("RMSprop", "eps", eps)
+        _check_non_negative("RMSprop", "weight_decay", weight_decay)
+        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+        self.v = np.zeros_like(self.flat)
+
+    def _update(self, theta, g):
+        if self.weight_decay:
+            g = g + self.weight_decay * theta
+        self.v *= self.alpha
+        self.v += (1 - self.alpha) * g * g
+        theta -= self.lr * g / (np.sqrt(self.v) + self.eps)
+
+    def _buffers(self):
+        return {"v": self.v}
+
+
+def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
+    """Scale all gradients by min(1, max_norm / ||g||) with ||g|| the global L2 norm; return ||g||.
+
+    The norm is returned as computed, so a caller can see (and stop on) a non-finite one.
+    """
+    _check_positive("clip_grad_norm_", "max_norm", max_norm)
+    grads = [p for p in params if p.grad is not None]
+    total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in grads))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for p in grads:
+            p.grad = p.grad * scale  # rebind: a gradient array may be shared between tensors
+    return total
+
+
+class LinearLR:
+    """lr_t = base_lr * (start + (end - start) * min(t / total_steps, 1)); call ``step()`` once per update."""
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0, end_factor: float = 0.0,
+                 total_steps: int = 1):
+        if not isinstance(total_steps, (int, np.integer)) or total_steps <= 0:
+            raise ValueError(f"LinearLR: total_steps must be a positive int, got {total_steps!r}")
+        _check_non_negative("LinearLR", "start_factor", start_factor)
+        _check_non_negative("LinearLR", "end_factor", end_factor)
+        self.optimizer, self.base_lr = optimizer, optimizer.lr
+        self.start, self.end, self.total = float(start_factor), float(end_factor), int(total_steps)
+        self.t = 0
+        self._apply()
+
+    def _apply(self) -> None:
+        frac = min(self.t / self.total, 1.0)
+        # An lr of exactly 0 at the end is allowed here (it is the schedule, not a setting).
+        self.optimizer.lr = self.base_lr * (self.start + (self.end - self.start) * frac)
+
+    def step(self) -> None:
+        self.t += 1
+        self._apply()
