@@ -36,6 +36,30 @@ class TabularResult:
             raise ValueError(f"{self.algorithm} estimated state values only; a greedy policy needs Q")
         return self.Q.argmax(axis=1)
 
+    def greedy_path(self, env: gym.Env, max_steps: int = 200) -> list[int]:
+        """States visited by the greedy policy from ``env.reset()`` through the env's own model.
+
+        Follows ``env.unwrapped.P[s][a] = [(prob, next_state, reward, done)]`` (toy-text envs), so
+        the env must be deterministic. Stops at a done transition or after ``max_steps`` steps
+        (a greedy policy may cycle; then the path simply does not end in a terminal state).
+        """
+        model = getattr(env.unwrapped, "P", None)
+        if model is None:
+            raise ValueError(f"greedy_path needs a toy-text env exposing unwrapped.P, got {env}")
+        policy = self.greedy_policy
+        state, _ = env.reset()
+        path = [int(state)]
+        for _ in range(max_steps):
+            transitions = model[state][int(policy[state])]
+            if len(transitions) != 1:
+                raise ValueError(f"greedy_path needs deterministic dynamics; state {state} has "
+                                 f"{len(transitions)} outcomes")
+            _, state, _, done = transitions[0]
+            path.append(int(state))
+            if done:
+                break
+        return path
+
 
 def discrete_sizes(env: gym.Env) -> tuple[int, int]:
     """(n_states, n_actions) of an env whose observation and action spaces are both Discrete from 0."""
