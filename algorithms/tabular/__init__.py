@@ -5,3 +5,5 @@ from .exploration import ExplorationStrategy, EpsilonGreedy, Boltzmann, UCB
 from .agent import UnifiedAgent, td_target, TD_ALGORITHMS
 from .td import q_learning, sarsa, expected_sarsa, td_control
 from .monte_carlo import mc_prediction, mc_control
+# Dynamic programming on tabular models (issue 3, part A)
+from .dp import DPResult, action_values, policy_evaluation, policy_iteration, value_iteration
