@@ -5,6 +5,7 @@ import pytest
 
 from algorithms.tabular import EpsilonGreedy, UnifiedAgent, expected_sarsa, q_learning, sarsa, td_target
 from envs_wrappers import make_env
+from tabular_toy_envs import EndlessCorridor
 
 # CliffWalking 4x12: start 36 = (3, 0), goal 47 = (3, 11), cliff 37..46; row 2 runs along the cliff.
 START, GOAL = 36, 47
@@ -86,19 +87,6 @@ def test_expected_sarsa_target_matches_definition():
     td_error = agent.update(0, 2, reward, 1, terminated=False)
     assert td_error == pytest.approx(2.15 - 1.0)
     assert agent.Q[0, 2] == pytest.approx(1.0 + 0.5 * (2.15 - 1.0))
-
-
-class EndlessCorridor(gym.Env):
-    """One state, one action, reward 1 forever; only a time limit ends an episode (truncation)."""
-    observation_space = gym.spaces.Discrete(1)
-    action_space = gym.spaces.Discrete(1)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return 0, {}
-
-    def step(self, action):
-        return 0, 1.0, False, False, {}
 
 
 @pytest.mark.parametrize("fn", [q_learning, sarsa, expected_sarsa])
