@@ -1,0 +1,209 @@
+"""Running a sweep's cells: a local process pool or Ray tasks; appending, resuming, reporting.
+
+``run_sweep`` is the whole pipeline: read what ``DIR/runs.jsonl`` already holds, run only the
+cells without a successful record (on the chosen backend), append each record the moment it
+arrives, then aggregate, plot and write the report from the records alone. Because the report
+is a function of the records and each record a function of its cell, a resumed sweep reports
+exactly what an uninterrupted one does (wall times aside).
+
+Backends
+- ``local``: ``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (default: the
+  core count), started with "spawn" so each worker is a fresh interpreter as on Ray.
+  ``workers=1`` runs the cells one after another in this process.
+- ``ray``: one Ray task per cell (``num_cpus=1``), at most ``workers`` in flight. Without
+  ``address`` a local Ray is started for the run (``ray.init(num_cpus=workers)``); with one,
+  the sweep joins an existing cluster (``ray start --head`` on the head machine, ``ray start
+  --address=HEAD:6379`` on each worker, as Ray documents). Workers need this package installed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tqdm import tqdm
+
+from algorithms.benchmark.plots import plot_all
+from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, latest_by_cell, load_records,
+                                          repair_torn_tail)
+from algorithms.benchmark.report import write_summary
+from algorithms.benchmark.runners import base_record, run_cell
+from algorithms.benchmark.stats import aggregate
+from algorithms.benchmark.sweep import Cell, SweepSpec
+
+__all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
+
+BACKENDS = ("local", "ray")
+RAY_INSTALL_HINT = 'install it with: pip install -e ".[ray]"  (or: pip install ray)'
+
+
+class BackendError(RuntimeError):
+    """The backend cannot be used as asked (Ray missing, cluster unreachable, bad worker count)."""
+
+
+@dataclass
+class SweepResult:
+    cells: int            # cells in the sweep
+    skipped: int          # already finished in runs.jsonl before this call
+    ran: int              # run by this call
+    failed: list[str]     # one line per cell whose latest record failed
+    rows: list[dict]      # the summary rows
+    out_dir: Path
+
+
+def _failed_record(cell: Cell, error: str) -> dict:
+    """Record of a cell whose worker died before ``run_cell`` could return (no wall time known)."""
+    return base_record(cell.as_dict()) | {"status": "failed", "error": error, "wall_time_s": None}
+
+
+def _run_local(cells: list[Cell], workers: int) -> Iterator[dict]:
+    if workers == 1:
+        for cell in cells:
+            yield run_cell(cell.as_dict())
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_cell, cell.as_dict()): cell for cell in cells}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    error = future.exception()
+                    yield (future.result() if error is None else
+                           _failed_record(futures[future], f"worker process failed: {type(error).__name__}: {error}"))
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _check_ray_address(address: str) -> None:
+    """Fail fast, with one clear line, when nothing listens at ``host:port`` (Ray would retry for
+    a long time). ``auto`` is left to Ray, which looks for a cluster started on this machine."""
+    if address == "auto":
+        return
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise BackendError(f"--address must be HOST:PORT (e.g. 127.0.0.1:6379), ray://HOST:PORT or auto, "
+                           f"got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5):
+            pass
+    except OSError as err:
+        raise BackendError(f"cannot reach a Ray cluster at {address!r} ({err.strerror or err}); start one with "
+                           f"`ray start --head` or leave out --address to start a local Ray") from err
+
+
+def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[dict]:
+    import ray
+
+    try:
+        if address is None:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        else:
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise BackendError(f"cannot start or join Ray at {address or 'a new local instance'!r}: {err}") from err
+    try:
+        remote_run_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
+        limit = workers if address is None else max(workers, 1)
+        queue = list(cells)
+        in_flight: dict = {}
+        while queue or in_flight:
+            while queue and len(in_flight) < limit:
+                cell = queue.pop(0)
+                in_flight[remote_run_cell.remote(cell.as_dict())] = cell
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            cell = in_flight.pop(ready[0])
+            try:
+                yield ray.get(ready[0])
+            except ray.exceptions.RayError as err:  # the worker died; the cell is recorded as failed
+                yield _failed_record(cell, f"Ray task failed: {type(err).__name__}: {err}")
+    finally:
+        ray.shutdown()
+
+
+def check_backend(backend: str, workers: int | None, address: str | None) -> int:
+    """Validate the backend options before anything is written; returns the worker count."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0:
+        raise BackendError(f"--workers must be an int > 0, got {workers!r}")
+    if backend == "local" and address is not None:
+        raise BackendError(f"--address {address!r} is for --backend ray; the local backend takes none")
+    if backend == "ray":
+        if importlib.util.find_spec("ray") is None:
+            raise BackendError(f"--backend ray needs Ray, which is not installed; {RAY_INSTALL_HINT}")
+        if address is not None:
+            _check_ray_address(address)
+    return workers
+
+
+def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) -> None:
+    for cell in cells:
+        record = latest.get(cell.key)
+        if record is not None and record["cell"]["budget"] != cell.budget:
+            raise RecordsError(f"{path} holds {cell.algorithm} on {cell.env} seed {cell.seed} with budget "
+                               f"{record['cell']['budget']}, but this sweep asks for {cell.budget}; use another "
+                               f"--out or the same budget")
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", workers: int | None = None,
+              address: str | None = None, progress: bool = True,
+              notify: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> SweepResult:
+    """Run the missing cells of ``spec`` into ``out_dir``, then write summary.csv, report.md and figures.
+
+    Raises ``BackendError`` / ``RecordsError`` before writing anything when the backend or the
+    existing ``runs.jsonl`` cannot be used.
+    """
+    workers = check_backend(backend, workers, address)
+    out_dir = Path(out_dir)
+    runs_path = out_dir / RUNS_FILE
+    cells = spec.cells()
+    latest = latest_by_cell(load_records(runs_path))
+    _check_same_sweep(runs_path, latest, cells)
+    pending = [cell for cell in cells if latest.get(cell.key, {}).get("status") != "ok"]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notice = repair_torn_tail(runs_path)
+    if notice:
+        notify(notice)
+    finished, failed = 0, 0
+    bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc=f"cells ({backend})", unit="cell",
+               disable=not progress, dynamic_ncols=True)
+
+    def show_counts():
+        # "running" is what the pool can hold at once, as long as cells remain.
+        running = min(workers, len(pending) - finished)
+        bar.set_postfix_str(f"done={bar.n - failed} running={running} failed={failed}")
+
+    show_counts()
+    runner = _run_local(pending, workers) if backend == "local" else _run_ray(pending, workers, address)
+    with bar:
+        for record in runner:
+            append_record(runs_path, record)
+            finished += 1
+            if record["status"] != "ok":
+                failed += 1
+                notify(f"cell failed: {record['cell']} -- {record['error'].splitlines()[0]}")
+            bar.update(1)
+            show_counts()
+
+    latest = latest_by_cell(load_records(runs_path))
+    ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
+    rows = aggregate(ordered)
+    failures = [f"{r['cell']['algorithm']} on {r['cell']['env']}, seed {r['cell']['seed']}: "
+                f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
+    figures = plot_all(ordered, rows, out_dir)
+    title = (f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds")
+    write_summary(out_dir, rows, figures, title, failures)
+    return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
+                       rows=rows, out_dir=out_dir)

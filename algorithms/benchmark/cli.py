@@ -1,0 +1,112 @@
+"""``tinygrad-rl benchmark``: run an algorithms x envs x seeds sweep and report it.
+
+    tinygrad-rl benchmark --algos q_learning,sarsa --envs FrozenLake-v1,Taxi-v3 --seeds 10 --out runs/tab
+    tinygrad-rl benchmark --sweep docs/benchmark/tabular.toml --out runs/tab --backend ray
+    python -m algorithms.benchmark ...            (the same, without the console script)
+
+Exit status: 0 all cells succeeded; 1 some cells failed (each recorded in runs.jsonl with its
+error, listed in report.md); 2 bad input (one line on stderr, nothing written); 130 interrupted
+(finished cells are kept: rerun the same command to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+__all__ = ["add_parser", "run", "main"]
+
+PROG = "tinygrad-rl benchmark"
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--algos", help="comma-separated algorithm names, e.g. q_learning,sarsa,expected_sarsa,mc_control")
+    parser.add_argument("--envs", help="comma-separated gymnasium ids, e.g. FrozenLake-v1,CliffWalking-v1,Taxi-v3")
+    parser.add_argument("--seeds", help="number of seeds n (seeds 0..n-1) or a comma-separated list of seeds")
+    parser.add_argument("--budget", help="per run: episodes (tabular) or env steps (deep); default: per env")
+    parser.add_argument("--sweep", metavar="FILE", help="TOML sweep file instead of --algos/--envs/--seeds/--budget")
+    parser.add_argument("--backend", default="local", help="local (process pool, default) or ray")
+    parser.add_argument("--workers", help="parallel runs (default: the number of cores)")
+    parser.add_argument("--address", help="Ray cluster address HOST:PORT (default: start a local Ray)")
+    parser.add_argument("--out", metavar="DIR", help="output folder: runs.jsonl, summary.csv, report.md, figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``benchmark`` on the ``tinygrad-rl`` subcommand parsers (the one line in algorithms/cli.py)."""
+    return _configure(subparsers.add_parser(
+        "benchmark", help="sweep algorithms x envs x seeds (local processes or Ray) with honest statistics",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+
+
+def _usage_error(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _positive_int(name: str, text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an int > 0, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be an int > 0, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, run the sweep, print where the report is; returns the exit status."""
+    from algorithms.benchmark.backends import BackendError, run_sweep
+    from algorithms.benchmark.records import RecordsError
+    from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file
+
+    try:
+        if args.out is None:
+            raise SweepError("--out DIR is required (where runs.jsonl and the report go)")
+        direct = {"algorithms": args.algos, "envs": args.envs, "seeds": args.seeds, "budget": args.budget}
+        if args.sweep is not None:
+            given = [f"--{'algos' if k == 'algorithms' else k}" for k, v in direct.items() if v is not None]
+            if given:
+                raise SweepError(f"--sweep FILE replaces {', '.join(given)}; give one or the other")
+            fields = load_sweep_file(args.sweep)
+        else:
+            missing = [f"--{flag}" for flag, value in (("algos", args.algos), ("envs", args.envs),
+                                                       ("seeds", args.seeds)) if value is None]
+            if missing:
+                raise SweepError(f"missing {', '.join(missing)} (or give --sweep FILE)")
+            fields = dict(direct, budget=_positive_int("--budget", args.budget))
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            spec = SweepSpec.build(**fields)
+        for note in notes:
+            print(f"{PROG}: note: {note.message}", file=sys.stderr)
+        workers = _positive_int("--workers", args.workers)
+    except (SweepError, ValueError) as err:
+        return _usage_error(str(err))
+    try:
+        result = run_sweep(spec, args.out, backend=args.backend, workers=workers, address=args.address,
+                           progress=not args.no_progress)
+    except (BackendError, RecordsError) as err:  # raised before anything is written
+        return _usage_error(str(err))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished cells are in {args.out}/runs.jsonl, rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(f"{result.cells} cells: {result.skipped} already done, {result.ran} run now, {len(result.failed)} failed; "
+          f"report: {result.out_dir / 'report.md'}")
+    if result.failed:
+        print(f"{PROG}: {len(result.failed)} cell(s) failed (errors in runs.jsonl and report.md):", file=sys.stderr)
+        for line in result.failed:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _configure(argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                                formatter_class=argparse.RawDescriptionHelpFormatter))
+    return run(parser.parse_args(argv))

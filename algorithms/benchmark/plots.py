@@ -1,0 +1,180 @@
+"""Figures of a sweep: learning curves, final performance, sample efficiency, ranking, profiles.
+
+Every figure has one panel per environment (returns are not comparable across envs) and one
+colour per algorithm, the same in every figure. Files are written to a temporary name and
+renamed into place.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+import numpy as np  # noqa: E402
+from scipy import stats as scipy_stats  # noqa: E402
+
+from algorithms.benchmark.stats import SOLVE_WINDOW, group_runs, learning_curve, performance_profile, steps_to_threshold  # noqa: E402
+
+__all__ = ["FIGURES", "plot_all"]
+
+FIGURES = ("learning_curves.png", "final_performance.png", "sample_efficiency.png", "ranking_heatmap.png",
+           "performance_profile.png")
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _layout(rows: list[dict]):
+    algorithms = list(dict.fromkeys(row["algorithm"] for row in rows))
+    envs = list(dict.fromkeys(row["env"] for row in rows))
+    colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(algorithms)}
+    return algorithms, envs, colours
+
+
+def _panels(n: int, title: str, height: float = 3.6):
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, height), squeeze=False)
+    fig.suptitle(title)
+    return fig, axes[0]
+
+
+def _ok_runs(groups, algorithm, env):
+    return [run for run in groups.get((algorithm, env), []) if run["status"] == "ok"]
+
+
+def plot_learning_curves(groups, rows, path: Path) -> None:
+    algorithms, envs, colours = _layout(rows)
+    fig, axes = _panels(len(envs), f"Learning curves: training return (mean of last {SOLVE_WINDOW} episodes), "
+                                   "mean over seeds with 95% bootstrap CI")
+    for ax, env in zip(axes, envs):
+        for name in algorithms:
+            runs = _ok_runs(groups, name, env)
+            if not runs:
+                continue
+            steps, mean, low, high = learning_curve(runs)
+            ax.plot(steps, mean, color=colours[name], label=f"{name} ({len(runs)} seeds)")
+            if low is not None:
+                ax.fill_between(steps, low, high, color=colours[name], alpha=0.2, linewidth=0)
+        threshold = next(row["threshold"] for row in rows if row["env"] == env)
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        ax.set(title=env, xlabel="env steps", ylabel="episode return")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_final_performance(groups, rows, path: Path) -> None:
+    algorithms, envs, colours = _layout(rows)
+    fig, axes = _panels(len(envs), "Final performance: IQM of evaluation return over seeds, 95% bootstrap CI; "
+                                   "dots: individual seeds")
+    for ax, env in zip(axes, envs):
+        for y, name in enumerate(algorithms):
+            row = next((r for r in rows if r["algorithm"] == name and r["env"] == env), None)
+            if row is None or row["iqm"] is None:
+                continue
+            error = None if row["iqm_ci_low"] is None else [[row["iqm"] - row["iqm_ci_low"]],
+                                                             [row["iqm_ci_high"] - row["iqm"]]]
+            ax.barh(y, row["iqm"], xerr=error, color=colours[name], alpha=0.6, capsize=4)
+            scores = [run["eval"]["mean_return"] for run in _ok_runs(groups, name, env)]
+            jitter = np.linspace(-0.25, 0.25, len(scores)) if len(scores) > 1 else [0.0]
+            ax.scatter(scores, y + np.asarray(jitter), color="black", s=8, zorder=3)
+        threshold = next(row["threshold"] for row in rows if row["env"] == env)
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        ax.set_yticks(range(len(algorithms)), algorithms)
+        ax.set(title=env, xlabel="evaluation return (greedy policy)")
+        ax.legend(fontsize=7, loc="lower right")
+    _save(fig, path)
+
+
+def plot_sample_efficiency(groups, rows, path: Path) -> None:
+    algorithms, envs, colours = _layout(rows)
+    fig, axes = _panels(len(envs), f"Sample efficiency: env steps until the {SOLVE_WINDOW}-episode mean training "
+                                   "return reaches the threshold (bar: median; dots: seeds)")
+    for ax, env in zip(axes, envs):
+        labels = []
+        for y, name in enumerate(algorithms):
+            runs = _ok_runs(groups, name, env)
+            steps = [steps_to_threshold(run["episode_returns"], run["episode_lengths"], run["solve_threshold"])
+                     for run in runs]
+            reached = [s for s in steps if s is not None]
+            labels.append(f"{name}\n{len(reached)}/{len(runs)} reached")
+            if reached:
+                ax.barh(y, np.median(reached), color=colours[name], alpha=0.6)
+                jitter = np.linspace(-0.25, 0.25, len(reached)) if len(reached) > 1 else [0.0]
+                ax.scatter(reached, y + np.asarray(jitter), color="black", s=8, zorder=3)
+        ax.set_yticks(range(len(algorithms)), labels, fontsize=8)
+        ax.set(title=env, xlabel="env steps to threshold")
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+    _save(fig, path)
+
+
+def plot_ranking_heatmap(rows, path: Path) -> None:
+    algorithms, envs, _ = _layout(rows)
+    ranks = np.full((len(algorithms), len(envs)), np.nan)
+    values = np.full_like(ranks, np.nan)
+    for j, env in enumerate(envs):
+        iqms = {row["algorithm"]: row["iqm"] for row in rows if row["env"] == env and row["iqm"] is not None}
+        names = list(iqms)
+        if names:
+            # Rank 1 is the highest IQM; ties share the average rank.
+            env_ranks = scipy_stats.rankdata([-iqms[n] for n in names], method="average")
+            for name, rank in zip(names, env_ranks):
+                ranks[algorithms.index(name), j] = rank
+                values[algorithms.index(name), j] = iqms[name]
+    fig, ax = plt.subplots(figsize=(1.9 * len(envs) + 3, 0.6 * len(algorithms) + 1.8))
+    image = ax.imshow(np.ma.masked_invalid(ranks), cmap="viridis_r", vmin=1, vmax=max(len(algorithms), 2))
+    for i in range(len(algorithms)):
+        for j in range(len(envs)):
+            text = "no run" if np.isnan(ranks[i, j]) else f"rank {ranks[i, j]:g}\nIQM {values[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if not np.isnan(ranks[i, j]) and ranks[i, j] <= len(algorithms) / 2 else "black")
+    ax.set_xticks(range(len(envs)), envs)
+    ax.set_yticks(range(len(algorithms)), algorithms)
+    ax.set_title("Ranking by IQM of final evaluation return (1 = best; ties share the mean rank)")
+    fig.colorbar(image, ax=ax, label="rank")
+    _save(fig, path)
+
+
+def plot_performance_profile(groups, rows, path: Path) -> None:
+    algorithms, envs, colours = _layout(rows)
+    fig, axes = _panels(len(envs), "Performance profiles: fraction of runs with final evaluation return > tau, "
+                                   "95% bootstrap CI")
+    for ax, env in zip(axes, envs):
+        scores = {name: np.array([run["eval"]["mean_return"] for run in _ok_runs(groups, name, env)])
+                  for name in algorithms}
+        everything = np.concatenate([s for s in scores.values() if len(s)] or [np.zeros(1)])
+        span = max(everything.max() - everything.min(), 1e-9)
+        taus = np.linspace(everything.min() - 0.05 * span, everything.max() + 0.05 * span, 200)
+        for name, values in scores.items():
+            if not len(values):
+                continue
+            fraction, low, high = performance_profile(values, taus)
+            ax.step(taus, fraction, where="post", color=colours[name], label=name)
+            if low is not None:
+                ax.fill_between(taus, low, high, step="post", color=colours[name], alpha=0.15, linewidth=0)
+        threshold = next(row["threshold"] for row in rows if row["env"] == env)
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        ax.set(title=env, xlabel="tau (evaluation return)", ylabel="fraction of runs with score > tau", ylim=(-0.02, 1.02))
+        ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def plot_all(records: dict[str, dict], rows: list[dict], out_dir: str | Path) -> list[str]:
+    """Write every figure into ``out_dir``; returns their file names (for the report)."""
+    out_dir = Path(out_dir)
+    plotted = [row for row in rows if row["seeds"] > 0]
+    if not plotted:
+        return []
+    groups = group_runs(records)
+    plot_learning_curves(groups, plotted, out_dir / FIGURES[0])
+    plot_final_performance(groups, plotted, out_dir / FIGURES[1])
+    plot_sample_efficiency(groups, plotted, out_dir / FIGURES[2])
+    plot_ranking_heatmap(plotted, out_dir / FIGURES[3])
+    plot_performance_profile(groups, plotted, out_dir / FIGURES[4])
+    return list(FIGURES)

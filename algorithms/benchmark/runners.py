@@ -1,0 +1,162 @@
+"""Adapters that run one benchmark cell: algorithm name -> callable(env_id, seed, budget) -> result.
+
+Every family (tabular, deep) plugs in through the same small interface, ``AlgorithmEntry``:
+its per-env defaults (budget and hyperparameters) and a ``run(env_id, seed, budget)`` that
+returns the measured part of a record::
+
+    {"config": {...}, "episode_returns": [...], "episode_lengths": [...], "env_steps": int,
+     "eval": {"mean_return": float, "std_return": float, "episodes": int}}
+
+``run_cell`` wraps it into a full record (the cell, status, error, wall time). The work of a
+cell depends on its seed alone: the seed is split with ``spawn_seeds`` into a training seed
+and an evaluation seed, so a cell gives the same numbers in any process, on any backend.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from envs_wrappers.registry import make_env, resolve_env_id
+from tinygrad_rl.arrays import linear_schedule, spawn_seeds
+
+__all__ = ["AlgorithmEntry", "EnvDefaults", "ALGORITHMS", "SOLVE_THRESHOLDS", "solve_threshold",
+           "resolve_benchmark_env", "base_record", "run_cell", "RECORD_SCHEMA"]
+
+RECORD_SCHEMA = 1
+
+#: Solve thresholds for envs whose gymnasium spec has no ``reward_threshold``.
+#: CliffWalking: reaching the goal in at most 17 steps, the length of the safe path along the
+#: top row (the optimal path along the cliff edge takes 13 steps, return -13).
+SOLVE_THRESHOLDS = {"CliffWalking-v1": -17.0}
+
+
+def solve_threshold(env_id: str) -> float:
+    """The return at which ``env_id`` counts as solved: gymnasium's ``reward_threshold``
+    (FrozenLake-v1 0.70, Taxi 8, CartPole-v1 475, ...) or ours from ``SOLVE_THRESHOLDS``."""
+    if env_id in SOLVE_THRESHOLDS:
+        return SOLVE_THRESHOLDS[env_id]
+    threshold = gym.spec(env_id).reward_threshold
+    if threshold is None:
+        raise ValueError(f"env {env_id!r} has no reward_threshold in gymnasium and none in SOLVE_THRESHOLDS")
+    return float(threshold)
+
+
+def resolve_benchmark_env(env_id: str) -> str:
+    """The installed gymnasium id for ``env_id`` (Taxi-v3 -> Taxi-v4), via ``envs_wrappers``."""
+    return resolve_env_id(env_id)
+
+
+@dataclass(frozen=True)
+class EnvDefaults:
+    """Benchmark settings of one (algorithm family, env): the budget and the hyperparameters."""
+    budget: int
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    """One benchmarkable algorithm: its family, ``budget_unit`` ("episodes" or "env steps"),
+    settings per supported env, and ``run(env_id, seed, budget, params) -> measured dict``."""
+    family: str
+    budget_unit: str
+    defaults: dict[str, EnvDefaults]
+    run: Callable[[str, int, int, dict], dict]
+
+
+# --------------------------------------------------------------------------- tabular family
+
+# alpha=None in Monte Carlo control means sample averages (Sutton & Barto 2018, section 5.4).
+# Exploration for all tabular methods: epsilon-greedy, epsilon decaying linearly from 1.0 to
+# 0.01 over the first half of the episodes, then held; CliffWalking has no time limit in
+# gymnasium, so its episodes are cut at 500 steps (a truncation: TD and MC bootstrap there).
+TABULAR_DEFAULTS = {
+    "FrozenLake-v1": EnvDefaults(5000, {"alpha": 0.1, "gamma": 0.99, "max_episode_steps": None}),
+    "CliffWalking-v1": EnvDefaults(500, {"alpha": 0.5, "gamma": 1.0, "max_episode_steps": 500}),
+    "Taxi-v4": EnvDefaults(2000, {"alpha": 0.5, "gamma": 0.99, "max_episode_steps": None}),
+}
+TABULAR_EXPLORATION = {"epsilon_start": 1.0, "epsilon_end": 0.01, "decay_fraction": 0.5}
+TABULAR_EVAL_EPISODES = 200
+TABULAR_EVAL_MAX_STEPS = 500
+
+
+def _make_tabular_env(env_id: str, max_episode_steps: int | None) -> gym.Env:
+    return make_env(env_id) if max_episode_steps is None else make_env(env_id, max_episode_steps=max_episode_steps)
+
+
+def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
+    def run(env_id: str, seed: int, episodes: int, params: dict) -> dict:
+        from algorithms import tabular
+        from algorithms.tabular import EpsilonGreedy, UnifiedAgent
+
+        train_seed, eval_seed = spawn_seeds(seed, 2)
+        explore = TABULAR_EXPLORATION
+        decay_episodes = max(1, int(explore["decay_fraction"] * episodes))
+        exploration = EpsilonGreedy(linear_schedule(explore["epsilon_start"], explore["epsilon_end"], decay_episodes))
+        alpha = None if algorithm == "mc_control" else params["alpha"]
+        env = _make_tabular_env(env_id, params["max_episode_steps"])
+        try:
+            result = getattr(tabular, algorithm)(env, episodes, alpha=alpha, gamma=params["gamma"],
+                                                  exploration=exploration, seed=train_seed)
+        finally:
+            env.close()
+        # Greedy evaluation reuses UnifiedAgent.evaluate on the learned table (no learning happens).
+        evaluator = UnifiedAgent("q_learning", n_states=result.Q.shape[0], n_actions=result.Q.shape[1])
+        evaluator.Q = result.Q
+        eval_env = _make_tabular_env(env_id, params["max_episode_steps"])
+        try:
+            eval_returns = evaluator.evaluate(eval_env, TABULAR_EVAL_EPISODES, seed=eval_seed,
+                                              max_steps=TABULAR_EVAL_MAX_STEPS)
+        finally:
+            eval_env.close()
+        config = {"alpha": alpha, "gamma": params["gamma"], "episodes": episodes,
+                  "max_episode_steps": params["max_episode_steps"],
+                  "exploration": f"EpsilonGreedy, epsilon {explore['epsilon_start']} -> {explore['epsilon_end']} "
+                                 f"linearly over {decay_episodes} episodes",
+                  "eval_episodes": TABULAR_EVAL_EPISODES, "eval_max_steps": TABULAR_EVAL_MAX_STEPS}
+        return {"config": config,
+                "episode_returns": [float(r) for r in result.episode_returns],
+                "episode_lengths": [int(n) for n in result.episode_lengths],
+                "env_steps": int(np.sum(result.episode_lengths)),
+                "eval": {"mean_return": float(np.mean(eval_returns)), "std_return": float(np.std(eval_returns)),
+                         "episodes": int(len(eval_returns))}}
+    return run
+
+
+ALGORITHMS: dict[str, AlgorithmEntry] = {
+    name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_runner(name))
+    for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")
+}
+
+
+# --------------------------------------------------------------------------- one cell -> one record
+
+def base_record(cell: dict) -> dict:
+    """The fields every record of ``cell`` carries, whatever happens to the run."""
+    entry = ALGORITHMS[cell["algorithm"]]
+    return {"schema": RECORD_SCHEMA, "cell": dict(cell), "family": entry.family,
+            "budget_unit": entry.budget_unit, "solve_threshold": solve_threshold(cell["env"])}
+
+
+def run_cell(cell: dict) -> dict:
+    """Run one cell ``{"algorithm", "env", "seed", "budget"}`` and return its record.
+
+    A cell that raises is returned as ``status: "failed"`` with the exception and its traceback
+    in ``error``, so the sweep records it and goes on; nothing about it is hidden.
+    """
+    entry = ALGORITHMS[cell["algorithm"]]
+    params = entry.defaults[cell["env"]].params
+    start = time.perf_counter()
+    record = base_record(cell)
+    try:
+        measured = entry.run(cell["env"], cell["seed"], cell["budget"], params)
+    except Exception as err:  # recorded with its traceback, reported, and counted in the exit status
+        record.update(status="failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
+    else:
+        record.update(status="ok", error=None, **measured)
+    record["wall_time_s"] = time.perf_counter() - start
+    return record
