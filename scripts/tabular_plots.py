@@ -65,6 +65,9 @@ def save_figure(fig, path: str) -> str:
     os.close(handle)
     try:
         fig.savefig(tmp_path, dpi=120, bbox_inches="tight")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)      # mkstemp creates 0600; a figure is for everyone
         os.replace(tmp_path, path)
     finally:
         if os.path.exists(tmp_path):
