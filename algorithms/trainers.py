@@ -33,11 +33,24 @@ from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConf
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, reinforce_loss
 from .rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
 
-__all__ = ["NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "Algorithm", "ALGORITHMS",
+__all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "Algorithm", "ALGORITHMS",
            "TrainResult", "build_networks", "greedy_actor", "train"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
+
+
+@dataclass(frozen=True)
+class RunSeeds:
+    """Independent seeds of one run, all derived from the config's ``seed``."""
+    networks: int
+    env: int
+    eval: int
+    sampling: int   # epsilon-greedy / policy sampling and replay sampling
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "RunSeeds":
+        return cls(*spawn_seeds(seed, 4))
 
 
 class NonFiniteLossError(RuntimeError):
@@ -152,9 +165,9 @@ class _Run:
     env_steps: int = 0
 
     def __post_init__(self):
-        seeds = spawn_seeds(self.config.seed, 4)
-        self.net_seed, self.env_seed, self.eval_seed, rng_seed = seeds
-        self.rng = np.random.default_rng(rng_seed)
+        seeds = RunSeeds.from_seed(self.config.seed)
+        self.net_seed, self.env_seed, self.eval_seed = seeds.networks, seeds.env, seeds.eval
+        self.rng = np.random.default_rng(seeds.sampling)
         probe = gym.make(self.env_id)
         if not isinstance(probe.action_space, gym.spaces.Discrete):
             raise ValueError(f"{self.env_id}: expected a Discrete action space, got {probe.action_space}")

@@ -1,0 +1,90 @@
+"""A training run as a folder: what ``tinygrad-rl train`` writes and ``tinygrad-rl eval`` reads.
+
+    DIR/config.json         algorithm, env id and every hyperparameter (written first)
+    DIR/metrics.csv         one row per finished episode / evaluation, written as it happens
+    DIR/model.npz           weights (periodic checkpoints, then the final weights)
+    DIR/checkpoint.json     env step of the weights in model.npz, interrupted or not
+    DIR/eval.json           {"mean_return", "std_return", "episodes"}: 20 deterministic episodes
+    DIR/learning_curve.png  episode and evaluation returns against env steps
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from .checkpoint import load_weights, read_json, save_weights, write_json
+from .configs import ALGORITHM_CONFIGS, apply_overrides
+from .plots import plot_learning_curve
+from .rollout import greedy_episodes_returns
+from .trainers import ALGORITHMS, MetricsLog, NonFiniteLossError, RunSeeds, build_networks, greedy_actor, train
+
+__all__ = ["FINAL_EVAL_EPISODES", "run_training", "load_run", "evaluate_run"]
+
+FINAL_EVAL_EPISODES = 20
+
+
+def _evaluate(algo: str, env_id: str, nets: dict, episodes: int, seed: int) -> dict:
+    env = gym.make(env_id)
+    try:
+        returns = greedy_episodes_returns(env, greedy_actor(algo, nets), episodes, seed)
+    finally:
+        env.close()
+    return {"mean_return": float(returns.mean()), "std_return": float(returns.std()), "episodes": episodes}
+
+
+def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: bool = True) -> dict:
+    """Train and write the whole run folder; returns the final evaluation dict.
+
+    Ctrl-C during training ends it early and everything is still written. A non-finite loss
+    re-raises :class:`NonFiniteLossError` after writing the metrics and the plot; model.npz
+    then holds the last periodic checkpoint (the last good weights), if one was made.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {"algo": algo, "env_id": env_id, "config": dataclasses.asdict(config)})
+    metrics = MetricsLog(out / "metrics.csv")
+    title = f"{algo} on {env_id} (seed {config.seed})"
+    try:
+        result = train(algo, env_id, config, out_dir=out, progress=progress, metrics=metrics)
+    except NonFiniteLossError:
+        metrics.close()
+        plot_learning_curve(metrics, out / "learning_curve.png", title + " - stopped: non-finite loss")
+        raise
+    metrics.close()
+    save_weights(out / "model.npz", result.nets)
+    write_json(out / "checkpoint.json", {"env_step": result.env_steps, "interrupted": result.interrupted})
+    summary = _evaluate(algo, env_id, result.nets, FINAL_EVAL_EPISODES, RunSeeds.from_seed(config.seed).eval)
+    write_json(out / "eval.json", summary)
+    suffix = f" - interrupted at {result.env_steps} steps" if result.interrupted else ""
+    plot_learning_curve(metrics, out / "learning_curve.png", title + suffix)
+    return {**summary, "env_steps": result.env_steps, "interrupted": result.interrupted}
+
+
+def load_run(run_dir: str | Path) -> tuple[str, str, object, dict]:
+    """(algo, env_id, config, nets with the saved weights) of a run folder."""
+    run = Path(run_dir)
+    for name in ("config.json", "model.npz"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} is not a training run folder: {name} is missing")
+    saved = read_json(run / "config.json")
+    algo, env_id = saved.get("algo"), saved.get("env_id")
+    if algo not in ALGORITHM_CONFIGS:
+        raise ValueError(f"{run / 'config.json'}: unknown algo {algo!r}; valid: {', '.join(ALGORITHM_CONFIGS)}")
+    config = apply_overrides(ALGORITHM_CONFIGS[algo](), saved.get("config", {}))
+    probe = gym.make(env_id)
+    obs_dim, n_actions = int(np.prod(probe.observation_space.shape)), int(probe.action_space.n)
+    probe.close()
+    nets = build_networks(algo, obs_dim, n_actions, config, seed=0)
+    load_weights(run / "model.npz", nets)
+    return algo, env_id, config, nets
+
+
+def evaluate_run(run_dir: str | Path, episodes: int = FINAL_EVAL_EPISODES, seed: int | None = None) -> dict:
+    """Deterministic evaluation of a saved run; with the default seed it reproduces eval.json."""
+    algo, env_id, config, nets = load_run(run_dir)
+    if seed is None:
+        seed = RunSeeds.from_seed(config.seed).eval
+    return _evaluate(algo, env_id, nets, episodes, seed)

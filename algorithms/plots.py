@@ -1,0 +1,51 @@
+"""Figures of training runs (matplotlib, Agg backend: files only, no display needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from .checkpoint import atomic_write  # noqa: E402
+
+__all__ = ["rolling_mean", "save_figure", "plot_learning_curve"]
+
+
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each position (fewer at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values
+    cumsum = np.concatenate([[0.0], np.cumsum(values)])
+    idx = np.arange(1, values.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (cumsum[idx] - cumsum[start]) / (idx - start)
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write ``fig`` as PNG via a temporary file and a rename, then close it."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    plt.close(fig)
+
+
+def plot_learning_curve(metrics, path: str | Path, title: str) -> None:
+    """Episode returns (raw and a 20-episode rolling mean) and evaluation returns vs env steps."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps, returns = metrics.column("episode_return")
+    if steps.size:
+        ax.plot(steps, returns, color="tab:blue", alpha=0.25, linewidth=0.8, label="training episode return")
+        ax.plot(steps, rolling_mean(returns, 20), color="tab:blue", label="rolling mean (20 episodes)")
+    eval_steps, eval_returns = metrics.column("eval_return")
+    if eval_steps.size:
+        ax.plot(eval_steps, eval_returns, "o-", color="tab:red", label="deterministic evaluation (mean)")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode return")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if steps.size or eval_steps.size:
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
