@@ -42,7 +42,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     def backward(G):
         gx = G @ W.T if x.requires_grad else None
-        X2, G2 = X.reshape(-1, X.shape[-1]), G.reshape(-1, G.shape[-1])
+        X2, G2 = (X, G) if X.ndim == 2 else (X.reshape(-1, X.shape[-1]), G.reshape(-1, G.shape[-1]))
         gW = X2.T @ G2 if weight.requires_grad else None
         if bias is None:
             return gx, gW

@@ -85,7 +85,7 @@ def _check(fn, tensors: list[Tensor], eps: float, atol: float, rtol: float) -> b
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if not np.all(np.isfinite(analytic)) or np.any(error > 0):
             bad = np.where(np.isfinite(analytic), error, np.inf)
-            worst = np.unravel_index(int(np.argmax(bad)), t.shape) if t.ndim else ()
+            worst = tuple(int(k) for k in np.unravel_index(int(np.argmax(bad)), t.shape)) if t.ndim else ()
             raise GradcheckError(
                 f"gradcheck failed for input {i} (shape {t.shape}) at element {worst}: "
                 f"analytic {float(analytic[worst]):.8g} vs numeric {float(numeric[worst]):.8g} "

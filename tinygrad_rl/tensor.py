@@ -11,6 +11,7 @@ scalars mixed into an op take the Tensor's dtype (NumPy 2's weak-scalar rule).
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -47,6 +48,13 @@ class no_grad:
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
+
+
+_next_creation_number = itertools.count().__next__
+
+
+def _creation_number(node: "Tensor") -> int:
+    return node._seq
 
 
 def _freed_graph(g):
@@ -95,7 +103,7 @@ class Tensor:
     Only floating-point tensors may require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op")
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq")
     # Make ``ndarray + Tensor`` hand over to ``Tensor.__radd__`` instead of broadcasting
     # the Tensor as an object array.
     __array_ufunc__ = None
@@ -122,14 +130,17 @@ class Tensor:
         out.data = data
         out.grad = None
         out._op = op
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        if _grad_enabled:
+            for p in parents:
+                if p.requires_grad:
+                    out._seq = _next_creation_number()
+                    out.requires_grad = True
+                    out._parents = parents
+                    out._backward = backward
+                    break
         return out
 
     def _lift(self, other) -> "Tensor":
@@ -158,30 +169,32 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward: grad shape {grad.shape} does not match tensor shape {self.shape}")
 
-        # Iterative post-order DFS gives a topological order without recursion.
-        order, visited, stack = [], {id(self)}, [(self, False)]
+        # Collect the graph iteratively (no recursion limit). A node is always created after
+        # its parents, so decreasing creation number is a valid reverse topological order:
+        # every consumer of a tensor has sent its gradient before the tensor sends its own.
+        nodes, seen, stack = [], {id(self)}, [self]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            stack.append((node, True))
-            for parent in node._parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    visited.add(id(parent))
-                    stack.append((parent, False))
+            node = stack.pop()
+            if node._backward is not None:
+                nodes.append(node)
+                for parent in node._parents:
+                    if parent.requires_grad and id(parent) not in seen:
+                        seen.add(id(parent))
+                        stack.append(parent)
+        nodes.sort(key=_creation_number, reverse=True)
 
         self.grad = grad if self.grad is None else self.grad + grad
-        for node in reversed(order):
-            if node._backward is None:
-                continue  # a leaf: its .grad is complete
-            parent_grads = node._backward(node.grad)
-            for parent, g in zip(node._parents, parent_grads):
+        for node in nodes:
+            if node._backward is _freed_graph:
+                _freed_graph(None)
+            for parent, g in zip(node._parents, node._backward(node.grad)):
                 if g is None or not parent.requires_grad:
                     continue
-                g = _unbroadcast(np.asarray(g), parent.data.shape)
-                if g.dtype != parent.data.dtype:
-                    g = g.astype(parent.data.dtype)
+                data = parent.data
+                if g.shape != data.shape:
+                    g = _unbroadcast(g, data.shape)
+                if g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
                 if parent.grad is not None:
                     # Never accumulate in place: g may be shared with a sibling's gradient.
                     parent.grad = parent.grad + g
@@ -306,11 +319,12 @@ class Tensor:
             # Treat vectors as matrices: a (n,) is a row (1, n), b (n,) a column (n, 1).
             a2 = a[None, :] if a.ndim == 1 else a
             b2 = b[:, None] if b.ndim == 1 else b
-            g2 = g
-            if a.ndim == 1:
-                g2 = np.expand_dims(g2, -2)
+            g_shape = list(np.shape(g))
             if b.ndim == 1:
-                g2 = np.expand_dims(g2, -1)
+                g_shape.append(1)
+            if a.ndim == 1:
+                g_shape.insert(len(g_shape) - 1, 1)
+            g2 = np.reshape(g, g_shape)
             # C = A B  =>  dA = G B^T ,  dB = A^T G
             ga = gb = None
             if self.requires_grad:
