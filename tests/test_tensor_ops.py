@@ -62,6 +62,14 @@ def test_in_place_operator_builds_a_new_node():
     np.testing.assert_allclose(x.grad, 2 * x.data + 1)
 
 
+def test_broadcast_errors_name_the_op_and_both_shapes():
+    a, b = Tensor(np.ones(3)), Tensor(np.ones(4))
+    for expr, op in [(lambda: a + b, "add"), (lambda: a - b, "sub"), (lambda: a * b, "mul"),
+                     (lambda: a / b, "div"), (lambda: a ** b, "pow"), (lambda: a.maximum(b), "maximum")]:
+        with pytest.raises(ValueError, match=rf"{op}: shapes \(3,\) and \(4,\) do not broadcast"):
+            expr()
+
+
 # ----------------------------------------------------------------------------- matmul
 
 @pytest.mark.parametrize("sa,sb", [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)),

@@ -250,25 +250,25 @@ class Tensor:
 
     def __add__(self, other):
         other = self._lift(other)
-        return Tensor._result(self.data + other.data, (self, other),
+        return Tensor._result(_broadcasting("add", np.add, self.data, other.data), (self, other),
                               lambda g: (g, g), "+")
 
     def __sub__(self, other):
         other = self._lift(other)
-        return Tensor._result(self.data - other.data, (self, other),
+        return Tensor._result(_broadcasting("sub", np.subtract, self.data, other.data), (self, other),
                               lambda g: (g, -g), "-")
 
     def __mul__(self, other):
         other = self._lift(other)
         a, b = self.data, other.data
-        return Tensor._result(a * b, (self, other),
+        return Tensor._result(_broadcasting("mul", np.multiply, a, b), (self, other),
                               lambda g: (g * b, g * a), "*")
 
     def __truediv__(self, other):
         other = self._lift(other)
         a, b = self.data, other.data
         # d(a/b)/da = 1/b ;  d(a/b)/db = -a/b^2
-        return Tensor._result(a / b, (self, other),
+        return Tensor._result(_broadcasting("div", np.divide, a, b), (self, other),
                               lambda g: (g / b, -g * a / (b * b)), "/")
 
     def __neg__(self):
@@ -277,7 +277,7 @@ class Tensor:
     def __pow__(self, exponent):
         exponent = self._lift(exponent)
         a, b = self.data, exponent.data
-        out = a ** b
+        out = _broadcasting("pow", np.power, a, b)
 
         def backward(g):
             # d(a^b)/da = b a^(b-1) ;  d(a^b)/db = a^b log a  (only computed when needed)
@@ -534,6 +534,15 @@ class Tensor:
         return Tensor._result(out, (self,), backward, "gather")
 
 
+def _broadcasting(op: str, fn, *arrays) -> np.ndarray:
+    """``fn(*arrays)``, with a shape error that names the op and every shape."""
+    try:
+        return fn(*arrays)
+    except ValueError:
+        shapes = " and ".join(str(np.shape(x)) for x in arrays)
+        raise ValueError(f"{op}: shapes {shapes} do not broadcast") from None
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + e^{-x}) computed with exp of non-positive numbers only (no overflow)."""
     z = np.exp(-np.abs(x))
@@ -558,7 +567,7 @@ def _select_extreme(a: Tensor, b, pick, name: str) -> Tensor:
     """Elementwise maximum/minimum; on ties the gradient is split half and half."""
     b = a._lift(b)
     x, y = a.data, b.data
-    out = pick(x, y)
+    out = _broadcasting(name, pick, x, y)
     x_wins = (x == out).astype(out.dtype)
     y_wins = (y == out).astype(out.dtype)
     share = x_wins + y_wins  # 2 on ties
@@ -587,7 +596,7 @@ def where(condition, a, b) -> Tensor:
     if not isinstance(a, Tensor):
         a = b._lift(a) if isinstance(b, Tensor) else Tensor(a)
     b = a._lift(b)
-    out = np.where(cond, a.data, b.data)
+    out = _broadcasting("where", np.where, cond, a.data, b.data)
     return Tensor._result(out, (a, b), lambda g: (g * cond, g * ~cond), "where")
 
 
