@@ -157,9 +157,10 @@ def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) ->
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", workers: int | None = None,
-              address: str | None = None, progress: bool = True,
+              address: str | None = None, progress: bool = True, figures: bool = True,
               notify: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> SweepResult:
-    """Run the missing cells of ``spec`` into ``out_dir``, then write summary.csv, report.md and figures.
+    """Run the missing cells of ``spec`` into ``out_dir``, then write summary.csv, report.md and
+    (unless ``figures=False``) the figures.
 
     Raises ``BackendError`` / ``RecordsError`` before writing anything when the backend or the
     existing ``runs.jsonl`` cannot be used.
@@ -202,8 +203,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
     rows = aggregate(ordered)
     failures = [f"{r['cell']['algorithm']} on {r['cell']['env']}, seed {r['cell']['seed']}: "
                 f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
-    figures = plot_all(ordered, rows, out_dir)
-    title = (f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds")
-    write_summary(out_dir, rows, figures, title, failures)
+    figure_files = plot_all(ordered, rows, out_dir) if figures else []
+    title = f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds"
+    write_summary(out_dir, rows, figure_files, title, failures)
     return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
                        rows=rows, out_dir=out_dir)

@@ -30,6 +30,7 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--address", help="Ray cluster address HOST:PORT (default: start a local Ray)")
     parser.add_argument("--out", metavar="DIR", help="output folder: runs.jsonl, summary.csv, report.md, figures")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-figures", action="store_true", help="write runs.jsonl, summary.csv and report.md only")
     parser.set_defaults(func=run)
     return parser
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(str(err))
     try:
         result = run_sweep(spec, args.out, backend=args.backend, workers=workers, address=args.address,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, figures=not args.no_figures)
     except (BackendError, RecordsError) as err:  # raised before anything is written
         return _usage_error(str(err))
     except KeyboardInterrupt:

@@ -26,7 +26,7 @@ FIGURES = ("learning_curves.png", "final_performance.png", "sample_efficiency.pn
 
 def _save(fig, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
 
@@ -39,7 +39,7 @@ def _layout(rows: list[dict]):
 
 
 def _panels(n: int, title: str, height: float = 3.6):
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, height), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, height), squeeze=False, layout="constrained")
     fig.suptitle(title)
     return fig, axes[0]
 
@@ -78,14 +78,18 @@ def plot_final_performance(groups, rows, path: Path) -> None:
             row = next((r for r in rows if r["algorithm"] == name and r["env"] == env), None)
             if row is None or row["iqm"] is None:
                 continue
+            # A point with its interval, not a bar: returns can be negative, so a bar's length from 0 means nothing.
             error = None if row["iqm_ci_low"] is None else [[row["iqm"] - row["iqm_ci_low"]],
                                                              [row["iqm_ci_high"] - row["iqm"]]]
-            ax.barh(y, row["iqm"], xerr=error, color=colours[name], alpha=0.6, capsize=4)
+            ax.errorbar(row["iqm"], y, xerr=error, fmt="D", color=colours[name], markersize=7, capsize=5,
+                        elinewidth=2, label="IQM, 95% CI" if y == 0 else None)
             scores = [run["eval"]["mean_return"] for run in _ok_runs(groups, name, env)]
             jitter = np.linspace(-0.25, 0.25, len(scores)) if len(scores) > 1 else [0.0]
-            ax.scatter(scores, y + np.asarray(jitter), color="black", s=8, zorder=3)
+            ax.scatter(scores, y + 0.3 + 0.5 * np.asarray(jitter), color="black", s=8, zorder=3,
+                       label="seeds" if y == 0 else None)
         threshold = next(row["threshold"] for row in rows if row["env"] == env)
         ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        ax.set_ylim(-0.6, len(algorithms) - 0.2)
         ax.set_yticks(range(len(algorithms)), algorithms)
         ax.set(title=env, xlabel="evaluation return (greedy policy)")
         ax.legend(fontsize=7, loc="lower right")
@@ -127,13 +131,13 @@ def plot_ranking_heatmap(rows, path: Path) -> None:
             for name, rank in zip(names, env_ranks):
                 ranks[algorithms.index(name), j] = rank
                 values[algorithms.index(name), j] = iqms[name]
-    fig, ax = plt.subplots(figsize=(1.9 * len(envs) + 3, 0.6 * len(algorithms) + 1.8))
+    fig, ax = plt.subplots(figsize=(1.9 * len(envs) + 3, 0.6 * len(algorithms) + 1.8), layout="constrained")
     image = ax.imshow(np.ma.masked_invalid(ranks), cmap="viridis_r", vmin=1, vmax=max(len(algorithms), 2))
     for i in range(len(algorithms)):
         for j in range(len(envs)):
             text = "no run" if np.isnan(ranks[i, j]) else f"rank {ranks[i, j]:g}\nIQM {values[i, j]:.2f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if not np.isnan(ranks[i, j]) and ranks[i, j] <= len(algorithms) / 2 else "black")
+                    color="black" if np.isnan(ranks[i, j]) or ranks[i, j] <= (1 + len(algorithms)) / 2 else "white")
     ax.set_xticks(range(len(envs)), envs)
     ax.set_yticks(range(len(algorithms)), algorithms)
     ax.set_title("Ranking by IQM of final evaluation return (1 = best; ties share the mean rank)")

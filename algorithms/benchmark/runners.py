@@ -74,13 +74,15 @@ class AlgorithmEntry:
 # Exploration for all tabular methods: epsilon-greedy, epsilon decaying linearly from 1.0 to
 # 0.01 over the first half of the episodes, then held; CliffWalking has no time limit in
 # gymnasium, so its episodes are cut at 500 steps (a truncation: TD and MC bootstrap there).
+# Evaluation: the greedy policy for ``eval_episodes`` episodes (CliffWalking is deterministic
+# up to tie-breaking, so 20 suffice; the slippery lake and Taxi's random starts need more),
+# each cut after ``TABULAR_EVAL_MAX_STEPS`` steps since a greedy policy can loop forever.
 TABULAR_DEFAULTS = {
-    "FrozenLake-v1": EnvDefaults(5000, {"alpha": 0.1, "gamma": 0.99, "max_episode_steps": None}),
-    "CliffWalking-v1": EnvDefaults(500, {"alpha": 0.5, "gamma": 1.0, "max_episode_steps": 500}),
-    "Taxi-v4": EnvDefaults(2000, {"alpha": 0.5, "gamma": 0.99, "max_episode_steps": None}),
+    "FrozenLake-v1": EnvDefaults(5000, {"alpha": 0.1, "gamma": 0.99, "max_episode_steps": None, "eval_episodes": 200}),
+    "CliffWalking-v1": EnvDefaults(500, {"alpha": 0.5, "gamma": 1.0, "max_episode_steps": 500, "eval_episodes": 20}),
+    "Taxi-v4": EnvDefaults(2000, {"alpha": 0.5, "gamma": 0.99, "max_episode_steps": None, "eval_episodes": 200}),
 }
 TABULAR_EXPLORATION = {"epsilon_start": 1.0, "epsilon_end": 0.01, "decay_fraction": 0.5}
-TABULAR_EVAL_EPISODES = 200
 TABULAR_EVAL_MAX_STEPS = 500
 
 
@@ -109,7 +111,7 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
         evaluator.Q = result.Q
         eval_env = _make_tabular_env(env_id, params["max_episode_steps"])
         try:
-            eval_returns = evaluator.evaluate(eval_env, TABULAR_EVAL_EPISODES, seed=eval_seed,
+            eval_returns = evaluator.evaluate(eval_env, params["eval_episodes"], seed=eval_seed,
                                               max_steps=TABULAR_EVAL_MAX_STEPS)
         finally:
             eval_env.close()
@@ -117,7 +119,7 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
                   "max_episode_steps": params["max_episode_steps"],
                   "exploration": f"EpsilonGreedy, epsilon {explore['epsilon_start']} -> {explore['epsilon_end']} "
                                  f"linearly over {decay_episodes} episodes",
-                  "eval_episodes": TABULAR_EVAL_EPISODES, "eval_max_steps": TABULAR_EVAL_MAX_STEPS}
+                  "eval_episodes": params["eval_episodes"], "eval_max_steps": TABULAR_EVAL_MAX_STEPS}
         return {"config": config,
                 "episode_returns": [float(r) for r in result.episode_returns],
                 "episode_lengths": [int(n) for n in result.episode_lengths],

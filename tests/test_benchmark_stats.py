@@ -1,0 +1,93 @@
+"""Statistics of the benchmark: IQM, bootstrap intervals, steps to threshold, profiles, summary rows."""
+import numpy as np
+import pytest
+
+from algorithms.benchmark.stats import (aggregate, iqm, learning_curve, performance_profile, smoothed_returns,
+                                        steps_to_threshold, stratified_bootstrap_ci)
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    scores = np.array([100.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -50.0])
+    # sorted: -50, 1, 2, 3, 4, 5, 6, 100 -> middle half 2, 3, 4, 5
+    assert iqm(scores) == pytest.approx(3.5)
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_is_reproducible():
+    scores = np.random.default_rng(3).normal(10.0, 2.0, size=10)
+    low, high = stratified_bootstrap_ci([scores], np.mean)
+    assert low < scores.mean() < high
+    normal_width = 2 * 1.96 * scores.std(ddof=1) / np.sqrt(len(scores))  # +-1.96 standard errors
+    assert 0.6 * normal_width < high - low < 1.2 * normal_width
+    assert (low, high) == stratified_bootstrap_ci([scores], np.mean)
+
+
+def test_bootstrap_interval_of_identical_scores_is_a_point_and_undefined_for_one_seed():
+    low, high = stratified_bootstrap_ci([np.full(5, -13.0)], iqm)
+    assert low == high == -13.0
+    assert stratified_bootstrap_ci([np.array([1.0])], np.mean) is None
+
+
+def test_stratified_bootstrap_resamples_within_each_task():
+    # Two tasks with disjoint scores: every resample keeps 3 runs from each task, so the mean of
+    # the pooled resample never leaves the range that a within-task resample allows.
+    task_a, task_b = np.array([0.0, 0.1, 0.2]), np.array([10.0, 10.1, 10.2])
+    low, high = stratified_bootstrap_ci([task_a, task_b], np.mean)
+    assert 5.0 <= low <= high <= 5.2
+
+
+def test_steps_to_threshold_uses_the_windowed_mean_and_counts_steps_to_that_episode():
+    returns = [0.0] * 5 + [1.0] * 5
+    lengths = [10] * 10
+    # window 4: the mean of episodes 5..8 (0-based) is the first to reach 1.0 -> steps of 9 episodes
+    assert steps_to_threshold(returns, lengths, 1.0, window=4) == 90
+    assert steps_to_threshold(returns, lengths, 0.5, window=4) == 70   # episodes 4..7 mean 0.75
+    assert steps_to_threshold(returns, lengths, 1.5, window=4) is None
+    assert steps_to_threshold(returns[:3], lengths[:3], 0.0, window=4) is None
+
+
+def test_smoothed_returns_average_over_available_episodes_at_the_start():
+    np.testing.assert_allclose(smoothed_returns([2.0, 4.0, 6.0, 8.0], window=2), [2.0, 3.0, 5.0, 7.0])
+
+
+def test_learning_curve_reads_each_run_as_a_step_function_of_env_steps():
+    runs = [{"episode_returns": [0.0, 1.0], "episode_lengths": [5, 5]},
+            {"episode_returns": [1.0, 1.0], "episode_lengths": [2, 8]}]
+    steps, mean, low, high = learning_curve(runs, points=10, window=1)
+    np.testing.assert_allclose(steps, np.arange(1, 11))
+    # run 1: its first episode's 0 until its second episode ends at step 10; run 2: 1 throughout
+    # (before a run's first episode ends, the curve holds that first episode's value)
+    expected = np.mean([[0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [1] * 10], axis=0)
+    np.testing.assert_allclose(mean, expected)
+    assert np.all(low <= mean + 1e-12) and np.all(mean <= high + 1e-12)
+
+
+def test_performance_profile_is_the_fraction_of_runs_above_tau():
+    fraction, low, high = performance_profile(np.array([0.0, 1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 2.5, 3.0]))
+    np.testing.assert_allclose(fraction, [1.0, 0.75, 0.25, 0.0])
+    assert np.all(low <= fraction) and np.all(fraction <= high)
+
+
+def _record(algorithm, seed, score, status="ok"):
+    record = {"cell": {"algorithm": algorithm, "env": "E", "seed": seed, "budget": 4}, "status": status,
+              "budget_unit": "episodes", "solve_threshold": 1.0, "wall_time_s": 0.5}
+    if status == "ok":
+        record.update(eval={"mean_return": score}, episode_returns=[0.0, 1.0, 1.0, 1.0],
+                      episode_lengths=[3, 3, 3, 3], env_steps=12)
+    else:
+        record["error"] = "RuntimeError: boom"
+    return record
+
+
+def test_aggregate_counts_failures_apart_and_computes_solve_rate():
+    records = {f"a|E|{s}": _record("a", s, score) for s, score in enumerate([0.0, 1.0, 2.0, 3.0])}
+    records["a|E|4"] = _record("a", 4, None, status="failed")
+    records["b|E|0"] = _record("b", 0, None, status="failed")
+    row_a, row_b = aggregate(records)
+    assert (row_a["seeds"], row_a["failed"]) == (4, 1)
+    assert row_a["mean"] == pytest.approx(1.5)
+    assert row_a["std"] == pytest.approx(np.std([0, 1, 2, 3], ddof=1))
+    assert row_a["iqm"] == pytest.approx(1.5)
+    assert row_a["iqm_ci_low"] <= row_a["iqm"] <= row_a["iqm_ci_high"]
+    assert row_a["solve_rate"] == pytest.approx(0.75)
+    assert row_a["median_steps_to_threshold"] is None  # 4 episodes < the 100-episode window
+    assert (row_b["seeds"], row_b["failed"], row_b["mean"]) == (0, 1, None)
