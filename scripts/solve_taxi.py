@@ -76,7 +76,7 @@ def plot_values(env, result, gamma: float, mean_return: float, episodes: int, pa
                  f"map of taxi positions per (passenger, destination)\narrows: optimal moves, P pick-up, "
                  f"D drop-off; cyan bars: walls; greedy policy mean return {mean_return:.2f} over "
                  f"{episodes} real episodes", fontsize=13)
-    return save_figure(fig, path)
+    return save_figure(fig, path, tight=False)
 
 
 def main() -> None:

@@ -57,14 +57,18 @@ def run_cli(main) -> None:
         sys.exit(1)
 
 
-def save_figure(fig, path: str) -> str:
-    """Write ``fig`` as PNG via a temporary file renamed into place (no half-written files)."""
+def save_figure(fig, path: str, tight: bool = True) -> str:
+    """Write ``fig`` as PNG via a temporary file renamed into place (no half-written files).
+
+    ``tight=False`` skips the tight bounding box, a second full draw that costs seconds on a
+    figure with thousands of artists (Taxi's 20 panels); such figures rely on constrained layout.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, tmp_path = tempfile.mkstemp(suffix=".png", dir=folder)
     os.close(handle)
     try:
-        fig.savefig(tmp_path, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp_path, dpi=120, bbox_inches="tight" if tight else None)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)      # mkstemp creates 0600; a figure is for everyone
