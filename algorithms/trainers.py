@@ -32,6 +32,7 @@ from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, reinforce_loss
 from .rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
+from .threads import single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "Algorithm", "ALGORITHMS",
            "TrainResult", "build_networks", "greedy_actor", "train"]
@@ -385,6 +386,7 @@ ALGORITHMS: dict[str, Algorithm] = {
 }
 
 
+@single_blas_thread
 def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | None = None,
           progress: bool = False, metrics: MetricsLog | None = None) -> TrainResult:
     """Train ``algo`` on ``env_id`` with ``config``; Ctrl-C ends training early and still returns.

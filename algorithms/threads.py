@@ -1,0 +1,26 @@
+"""Run training with one BLAS thread.
+
+The networks here are small (a few hundred units, batches of 64-256): a matrix product takes
+tens of microseconds, less than it costs OpenBLAS to wake and synchronise a second thread.
+Measured on the 2-core development machine while it was loaded (load average about 7),
+a 4-256-256-2 DQN update took 1.4 ms with one BLAS thread and 9.5 ms with two
+(``python scripts/bench_engine.py`` pins one thread for all contenders for the same reason).
+``threadpoolctl`` limits the thread pool for the duration of a call only, so a user's own
+NumPy work outside training keeps its settings.
+"""
+from __future__ import annotations
+
+import functools
+
+from threadpoolctl import threadpool_limits
+
+__all__ = ["single_blas_thread"]
+
+
+def single_blas_thread(fn):
+    """Decorator: call ``fn`` with the BLAS thread pool limited to one thread."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return wrapped
