@@ -192,6 +192,7 @@ COMMANDS: list[tuple] = [
     ("train", add_train_parser, run_train),
     ("eval", add_eval_parser, run_eval),
     ("list", add_list_parser, run_list),
+    ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
 ]
 
 
