@@ -4,6 +4,7 @@ import gymnasium as _gym
 from envs_wrappers.gridworld import GRIDWORLD_ACTIONS, GridWorld
 from envs_wrappers.observations import BlackjackIndex, DiscretizeObservation, OneHotObservation, one_hot
 from envs_wrappers.registry import make_env, resolve_env_id
+from envs_wrappers.rollouts import Rollouts, policy_rollouts
 from envs_wrappers.tabular_model import TabularModel, tabular_model
 
 #: gymnasium id of the Sutton & Barto gridworld, so make_env("tinygrad_rl/GridWorld-v0") works.
@@ -14,4 +15,5 @@ if GRIDWORLD_ID not in _gym.envs.registry:
 __all__ = [
     "GridWorld", "GRIDWORLD_ACTIONS", "GRIDWORLD_ID", "tabular_model", "TabularModel", "make_env",
     "resolve_env_id", "DiscretizeObservation", "BlackjackIndex", "OneHotObservation", "one_hot",
+    "policy_rollouts", "Rollouts",
 ]

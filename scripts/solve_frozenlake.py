@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from algorithms.tabular import policy_iteration, value_iteration
-from envs_wrappers import make_env, tabular_model
+from envs_wrappers import make_env, policy_rollouts, tabular_model
 from tabular_plots import (DOWN, LEFT, RIGHT, UP, OneLineParser, best_actions, draw_value_grid,
                            positive_float, positive_int, probability, run_cli, save_figure)
 
@@ -19,26 +19,13 @@ FROZENLAKE_DIRECTIONS = {0: LEFT, 1: DOWN, 2: RIGHT, 3: UP}
 MAPS = {"4x4": "FrozenLake-v1", "8x8": "FrozenLake8x8-v1"}
 
 
-def success_rate(env, policy: np.ndarray, episodes: int, seed: int) -> tuple[float, float]:
-    """Fraction of real episodes that reach the goal (reward 1) and their mean length, seeded."""
-    successes, lengths = 0, 0
-    for episode in range(episodes):
-        state, _ = env.reset(seed=seed + episode)
-        done = False
-        while not done:
-            state, reward, terminated, truncated, _ = env.step(int(policy[state]))
-            lengths += 1
-            done = terminated or truncated
-        successes += reward > 0
-    return successes / episodes, lengths / episodes
-
-
 def solve_map(size: str, args) -> dict:
     env = make_env(MAPS[size], is_slippery=not args.not_slippery)
     P, R, terminal = tabular_model(env)
     vi = value_iteration(P, R, args.gamma, args.theta)
     pi = policy_iteration(P, R, args.gamma, args.theta)
-    rate, mean_length = success_rate(env, vi.policy, args.episodes, args.seed)
+    rollouts = policy_rollouts(env, vi.policy, args.episodes, args.seed)
+    rate, mean_length = float((rollouts.last_rewards == 1.0).mean()), float(rollouts.lengths.mean())
     desc = env.unwrapped.desc.astype(str)
     n_rows, n_cols = desc.shape
     special = {}

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from algorithms.tabular import policy_iteration, value_iteration
-from envs_wrappers import make_env, tabular_model
+from envs_wrappers import make_env, policy_rollouts, tabular_model
 from tabular_plots import (DOWN, LEFT, RIGHT, UP, OneLineParser, best_actions, draw_value_grid,
                            positive_float, positive_int, probability, run_cli, save_figure)
 
@@ -19,20 +19,6 @@ TAXI_DIRECTIONS = {0: DOWN, 1: UP, 2: RIGHT, 3: LEFT}       # south, north, east
 TAXI_LETTERS = {4: "P", 5: "D"}                             # pick-up, drop-off
 LOCATION_NAMES = ("R", "G", "Y", "B")
 PASSENGER_NAMES = LOCATION_NAMES + ("in taxi",)
-
-
-def episode_returns(env, policy: np.ndarray, episodes: int, seed: int) -> np.ndarray:
-    """Undiscounted return of each real, seeded episode under a deterministic policy."""
-    returns = np.empty(episodes)
-    for episode in range(episodes):
-        state, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            state, reward, terminated, truncated, _ = env.step(int(policy[state]))
-            total += reward
-            done = terminated or truncated
-        returns[episode] = total
-    return returns
 
 
 def plot_values(env, result, gamma: float, mean_return: float, episodes: int, path: str) -> str:
@@ -92,7 +78,7 @@ def main() -> None:
     P, R, terminal = model = tabular_model(env)
     vi = value_iteration(P, R, args.gamma, args.theta)
     pi = policy_iteration(P, R, args.gamma, args.theta)
-    returns = episode_returns(env, vi.policy, args.episodes, args.seed)
+    returns = policy_rollouts(env, vi.policy, args.episodes, args.seed).returns
     # gamma = 1: the optimal value averaged over the start distribution is the expected return.
     undiscounted = value_iteration(P, R, 1.0, args.theta)
     expected_return = float(model.initial @ undiscounted.values)

@@ -7,7 +7,7 @@ import pytest
 from gymnasium import spaces
 
 from envs_wrappers import (BlackjackIndex, DiscretizeObservation, GridWorld, OneHotObservation,
-                           make_env, one_hot, tabular_model)
+                           make_env, one_hot, policy_rollouts, tabular_model)
 from envs_wrappers import registry
 
 
@@ -199,3 +199,23 @@ def test_one_hot_encodings():
     env = OneHotObservation(make_env("FrozenLake-v1"))
     obs, _ = env.reset(seed=0)
     assert obs.dtype == np.float32 and obs.shape == (16,) and obs[0] == 1.0 and obs.sum() == 1.0
+
+
+# --------------------------------------------------------------------------- rollouts
+
+def test_policy_rollouts_are_seeded_and_checked():
+    env = make_env("FrozenLake-v1", is_slippery=False)
+    right_then_down = np.array([2, 2, 1, 0, 1, 0, 1, 0, 2, 2, 1, 0, 0, 2, 2, 0])   # S->G on the 4x4 map
+    rollouts = policy_rollouts(env, right_then_down, 3, seed=0)
+    np.testing.assert_array_equal(rollouts.lengths, [6, 6, 6])
+    np.testing.assert_array_equal(rollouts.last_rewards, [1.0, 1.0, 1.0])
+    assert rollouts.terminated.all() and (rollouts.start_states == 0).all()
+    slippery = make_env("FrozenLake-v1")
+    first, second = (policy_rollouts(slippery, right_then_down, 20, seed=5) for _ in range(2))
+    np.testing.assert_array_equal(first.lengths, second.lengths)
+    always_left = np.zeros(16, dtype=int)                    # never terminates: TimeLimit truncates
+    assert not policy_rollouts(env, always_left, 1, seed=0).terminated[0]
+    with pytest.raises(ValueError, match="shape"):
+        policy_rollouts(env, np.zeros(5, dtype=int), 1, seed=0)
+    with pytest.raises(ValueError, match="TimeLimit"):
+        policy_rollouts(GridWorld(), np.zeros(16, dtype=int), 1, seed=0)

@@ -3,29 +3,13 @@ import numpy as np
 import pytest
 
 from algorithms.tabular.dp import action_values, policy_evaluation, policy_iteration, value_iteration
-from envs_wrappers import GridWorld, make_env, tabular_model
+from envs_wrappers import GridWorld, make_env, policy_rollouts, tabular_model
 
 THETA = 1e-10
 
 
 def _model(name):
     return tabular_model(GridWorld() if name == "GridWorld" else make_env(name))
-
-
-def _run_episodes(env, policy, n_episodes, seed):
-    """Undiscounted returns, start states and whether the last reward was positive, real env."""
-    returns, starts, successes = [], [], []
-    for episode in range(n_episodes):
-        state, _ = env.reset(seed=seed + episode)
-        starts.append(state)
-        total, done = 0.0, False
-        while not done:
-            state, reward, terminated, truncated, _ = env.step(int(policy[state]))
-            total += reward
-            done = terminated or truncated
-        returns.append(total)
-        successes.append(terminated and reward > 0)
-    return np.array(returns), np.array(starts), np.array(successes)
 
 
 def test_gridworld_random_policy_matches_sutton_barto_figure_4_1():
@@ -64,22 +48,22 @@ def test_frozenlake_value_iteration_policy_reaches_goal_in_real_env():
     env = make_env("FrozenLake-v1")                       # 4x4, slippery
     P, R, _ = tabular_model(env)
     policy = value_iteration(P, R, 0.99, THETA).policy
-    _, _, successes = _run_episodes(env, policy, 2000, seed=1000)
-    assert successes.mean() >= 0.70                        # optimal is about 0.74 within 100 steps
+    rollouts = policy_rollouts(env, policy, 2000, seed=1000)
+    assert (rollouts.last_rewards == 1.0).mean() >= 0.70                       # optimal is about 0.74 within 100 steps
 
 
 def test_taxi_value_iteration_policy_return_and_value_match_real_rollouts():
     env = make_env("Taxi-v4")
     P, R, _ = model = tabular_model(env)
     discounted = value_iteration(P, R, 0.99, THETA)
-    returns, _, _ = _run_episodes(env, discounted.policy, 1000, seed=2000)
-    assert returns.mean() >= 7.0
+    assert policy_rollouts(env, discounted.policy, 1000, seed=2000).returns.mean() >= 7.0
     # Taxi is deterministic: with gamma = 1 the optimal value of the start state IS the return of
     # the optimal episode. Bootstrapping past the drop-off would make values exceed the returns.
     undiscounted = value_iteration(P, R, 1.0, THETA)
-    returns, starts, _ = _run_episodes(env, undiscounted.policy, 300, seed=3000)
-    np.testing.assert_array_equal(returns, undiscounted.values[starts])
-    assert model.reachable[starts].all()
+    rollouts = policy_rollouts(env, undiscounted.policy, 300, seed=3000)
+    assert rollouts.terminated.all()
+    np.testing.assert_array_equal(rollouts.returns, undiscounted.values[rollouts.start_states])
+    assert model.reachable[rollouts.start_states].all()
 
 
 def test_cliffwalking_optimal_return_is_the_13_step_path():
