@@ -75,31 +75,51 @@ class ExplorationStrategy:
         self.episode += 1
 
 
-class EpsilonGreedy(ExplorationStrategy):
+class _ScheduledStrategy(ExplorationStrategy):
+    """A strategy with one hyperparameter (attribute ``parameter``) that follows a per-episode schedule."""
+
+    parameter = ""
+
+    def __init__(self, value: float | Schedule) -> None:
+        super().__init__()
+        self.schedule = _as_schedule(self.parameter, value)
+        self._set_from_schedule()
+
+    def _check(self, value: float) -> None:
+        raise NotImplementedError
+
+    def _set_from_schedule(self) -> None:
+        value = self.schedule(self.episode)
+        self._check(value)
+        # A plain attribute (self.epsilon / self.temperature), read once per environment step.
+        setattr(self, self.parameter, value)
+
+    def reset(self, n_states: int, n_actions: int) -> None:
+        super().reset(n_states, n_actions)
+        self._set_from_schedule()
+
+    def end_episode(self) -> None:
+        super().end_episode()
+        self._set_from_schedule()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.parameter}={getattr(self, self.parameter):g})"
+
+
+class EpsilonGreedy(_ScheduledStrategy):
     """pi(a|s) = epsilon / |A| + (1 - epsilon) * [a is greedy] / (number of greedy actions).
 
     ``epsilon`` is a number in [0, 1] or a schedule of the episode index (decay).
     """
 
-    def __init__(self, epsilon: float | Schedule = 0.1) -> None:
-        super().__init__()
-        self.schedule = _as_schedule("epsilon", epsilon)
-        self._check(self.schedule(0))
-        self.epsilon = self.schedule(0)
+    parameter = "epsilon"
 
-    @staticmethod
-    def _check(epsilon: float) -> None:
+    def __init__(self, epsilon: float | Schedule = 0.1) -> None:
+        super().__init__(epsilon)
+
+    def _check(self, epsilon: float) -> None:
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"EpsilonGreedy: epsilon must be in [0, 1], got {epsilon!r}")
-
-    def reset(self, n_states: int, n_actions: int) -> None:
-        super().reset(n_states, n_actions)
-        self.epsilon = self.schedule(0)
-
-    def end_episode(self) -> None:
-        super().end_episode()
-        self.epsilon = self.schedule(self.episode)
-        self._check(self.epsilon)
 
     def probabilities(self, q_row: np.ndarray, state: int) -> np.ndarray:
         n_actions = len(q_row)
@@ -110,36 +130,22 @@ class EpsilonGreedy(ExplorationStrategy):
             return int(rng.random() * len(q_row))
         return argmax_random_tiebreak_1d(q_row, rng)
 
-    def __repr__(self) -> str:
-        return f"EpsilonGreedy(epsilon={self.epsilon:g})"
 
-
-class Boltzmann(ExplorationStrategy):
+class Boltzmann(_ScheduledStrategy):
     """pi(a|s) = exp(Q(s,a) / T) / sum_b exp(Q(s,b) / T)  (softmax with temperature T > 0).
 
     ``temperature`` is a positive number or a schedule of the episode index (annealing).
     Computed with the max-shifted softmax of ``tinygrad_rl.arrays``, so large |Q| / T does not overflow.
     """
 
-    def __init__(self, temperature: float | Schedule = 1.0) -> None:
-        super().__init__()
-        self.schedule = _as_schedule("temperature", temperature)
-        self._check(self.schedule(0))
-        self.temperature = self.schedule(0)
+    parameter = "temperature"
 
-    @staticmethod
-    def _check(temperature: float) -> None:
+    def __init__(self, temperature: float | Schedule = 1.0) -> None:
+        super().__init__(temperature)
+
+    def _check(self, temperature: float) -> None:
         if not temperature > 0.0:
             raise ValueError(f"Boltzmann: temperature must be > 0, got {temperature!r}")
-
-    def reset(self, n_states: int, n_actions: int) -> None:
-        super().reset(n_states, n_actions)
-        self.temperature = self.schedule(0)
-
-    def end_episode(self) -> None:
-        super().end_episode()
-        self.temperature = self.schedule(self.episode)
-        self._check(self.temperature)
 
     def probabilities(self, q_row: np.ndarray, state: int) -> np.ndarray:
         return softmax(q_row, temperature=self.temperature)
@@ -149,9 +155,6 @@ class Boltzmann(ExplorationStrategy):
         # overflow); skipping the normalisation of the full softmax makes this ~10x cheaper per step.
         cdf = np.cumsum(np.exp((q_row - q_row.max()) / self.temperature))
         return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-
-    def __repr__(self) -> str:
-        return f"Boltzmann(temperature={self.temperature:g})"
 
 
 class UCB(ExplorationStrategy):
