@@ -12,8 +12,8 @@ import numpy as np
 
 from algorithms.tabular import policy_iteration, value_iteration
 from envs_wrappers import make_env, policy_rollouts, tabular_model
-from tabular_plots import (DOWN, LEFT, RIGHT, UP, OneLineParser, best_actions, draw_value_grid,
-                           positive_float, positive_int, probability, run_cli, save_figure)
+from tabular_plots import (DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid,
+                           run_cli, save_figure)
 
 FROZENLAKE_DIRECTIONS = {0: LEFT, 1: DOWN, 2: RIGHT, 3: UP}
 MAPS = {"4x4": "FrozenLake-v1", "8x8": "FrozenLake8x8-v1"}
@@ -54,13 +54,8 @@ def solve_map(size: str, args) -> dict:
 
 
 def main() -> None:
-    parser = OneLineParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gamma", type=probability, default=0.99, help="discount (default 0.99)")
-    parser.add_argument("--theta", type=positive_float, default=1e-10, help="sweep stopping threshold")
-    parser.add_argument("--episodes", type=positive_int, default=2000, help="real evaluation episodes per map")
-    parser.add_argument("--seed", type=int, default=0, help="first env seed of the evaluation episodes")
+    parser = dp_solver_parser(__doc__.splitlines()[0], episodes=2000, out="runs/solve_frozenlake")
     parser.add_argument("--not-slippery", action="store_true", help="deterministic ice")
-    parser.add_argument("--out", default="runs/solve_frozenlake", help="output folder for the PNGs")
     args = parser.parse_args()
     for size in MAPS:
         r = solve_map(size, args)

@@ -12,8 +12,8 @@ import numpy as np
 
 from algorithms.tabular import policy_iteration, value_iteration
 from envs_wrappers import make_env, policy_rollouts, tabular_model
-from tabular_plots import (DOWN, LEFT, RIGHT, UP, OneLineParser, best_actions, draw_value_grid,
-                           positive_float, positive_int, probability, run_cli, save_figure)
+from tabular_plots import (DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid,
+                           run_cli, save_figure)
 
 TAXI_DIRECTIONS = {0: DOWN, 1: UP, 2: RIGHT, 3: LEFT}       # south, north, east, west
 TAXI_LETTERS = {4: "P", 5: "D"}                             # pick-up, drop-off
@@ -66,12 +66,7 @@ def plot_values(env, result, gamma: float, mean_return: float, episodes: int, pa
 
 
 def main() -> None:
-    parser = OneLineParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gamma", type=probability, default=0.99, help="discount (default 0.99)")
-    parser.add_argument("--theta", type=positive_float, default=1e-10, help="sweep stopping threshold")
-    parser.add_argument("--episodes", type=positive_int, default=1000, help="real evaluation episodes")
-    parser.add_argument("--seed", type=int, default=0, help="first env seed of the evaluation episodes")
-    parser.add_argument("--out", default="runs/solve_taxi", help="output folder for the PNG")
+    parser = dp_solver_parser(__doc__.splitlines()[0], episodes=1000, out="runs/solve_taxi")
     args = parser.parse_args()
 
     env = make_env("Taxi-v4")

@@ -48,6 +48,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def dp_solver_parser(description: str, episodes: int, out: str) -> OneLineParser:
+    """The options every DP solve_* script shares: discount, threshold, real evaluation, output."""
+    parser = OneLineParser(description=description)
+    parser.add_argument("--gamma", type=probability, default=0.99, help="discount (default 0.99)")
+    parser.add_argument("--theta", type=positive_float, default=1e-10, help="sweep stopping threshold")
+    parser.add_argument("--episodes", type=positive_int, default=episodes,
+                        help=f"real evaluation episodes (default {episodes})")
+    parser.add_argument("--seed", type=int, default=0, help="first env seed of the evaluation episodes")
+    parser.add_argument("--out", default=out, help=f"output folder for the PNGs (default {out})")
+    return parser
+
+
 def run_cli(main) -> None:
     """Run ``main()``; a ValueError/OSError/RuntimeError becomes one stderr line and status 1."""
     try:
