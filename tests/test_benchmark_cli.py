@@ -19,7 +19,7 @@ def _error_lines(capsys):
 
 @pytest.mark.parametrize("args, expected", [
     (["--algos", "q_lerning", "--envs", "Taxi-v4", "--seeds", "2"],
-     "unknown algorithm 'q_lerning'; valid algorithms: q_learning, sarsa, expected_sarsa, mc_control"),
+     "unknown algorithm 'q_lerning'; valid algorithms: q_learning, sarsa, expected_sarsa, mc_control, dqn"),
     (["--algos", "sarsa", "--envs", "Taxy-v4", "--seeds", "2"], "closest registered ids"),
     (["--algos", "sarsa", "--envs", "CartPole-v1", "--seeds", "2"],
      "valid envs for sarsa: FrozenLake-v1, CliffWalking-v1, Taxi-v4"),

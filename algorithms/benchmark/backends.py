@@ -40,6 +40,11 @@ from algorithms.benchmark.sweep import Cell, SweepSpec
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
 
 BACKENDS = ("local", "ray")
+
+#: One cell runs on one core. BLAS threads inside each worker would oversubscribe the cores and
+#: make floating-point sums depend on the thread count; worker processes get these (unless the
+#: user set them) from the environment at their start, before NumPy loads.
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 RAY_INSTALL_HINT = 'install it with: pip install -e ".[ray]"  (or: pip install ray)'
 
 
@@ -67,6 +72,8 @@ def _run_local(cells: list[Cell], workers: int) -> Iterator[dict]:
         for cell in cells:
             yield run_cell(cell.as_dict())
         return
+    for name, value in WORKER_ENV.items():
+        os.environ.setdefault(name, value)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_cell, cell.as_dict()): cell for cell in cells}
         pending = set(futures)
@@ -103,11 +110,13 @@ def _check_ray_address(address: str) -> None:
 def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[dict]:
     import ray
 
+    runtime_env = {"env_vars": {name: os.environ.get(name, value) for name, value in WORKER_ENV.items()}}
     try:
         if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                     runtime_env=runtime_env)
         else:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            ray.init(address=address, log_to_driver=False, logging_level="ERROR", runtime_env=runtime_env)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise BackendError(f"cannot start or join Ray at {address or 'a new local instance'!r}: {err}") from err
     try:

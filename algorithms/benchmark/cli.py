@@ -11,6 +11,7 @@ error, listed in report.md); 2 bad input (one line on stderr, nothing written); 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import warnings
 
@@ -61,6 +62,8 @@ def _positive_int(name: str, text: str | None) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run the sweep, print where the report is; returns the exit status."""
+    if importlib.util.find_spec("scipy") is None:
+        return _usage_error('the benchmark statistics need scipy, which is not installed: pip install -e ".[stats]"')
     from algorithms.benchmark.backends import BackendError, run_sweep
     from algorithms.benchmark.records import RecordsError
     from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file

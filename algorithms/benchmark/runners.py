@@ -129,9 +129,51 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
     return run
 
 
+# --------------------------------------------------------------------------- deep family
+
+def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
+    def run(env_id: str, seed: int, total_steps: int, params: dict) -> dict:
+        from algorithms.experiment import FINAL_EVAL_EPISODES
+        from algorithms.presets import config_dict, load_preset
+        from algorithms.rollout import greedy_episodes_returns
+        from algorithms.trainers import RunSeeds, greedy_actor, train
+
+        config = load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed})
+        result = train(algorithm, env_id, config)       # in memory: no run folder per cell
+        if result.interrupted:                           # Ctrl-C: not a finished cell
+            raise KeyboardInterrupt
+        episodes = [row for row in result.metrics.rows if row.get("episode_return") is not None]
+        eval_env = make_env(env_id)
+        try:
+            eval_returns = greedy_episodes_returns(eval_env, greedy_actor(algorithm, result.nets),
+                                                   FINAL_EVAL_EPISODES, RunSeeds.from_seed(seed).eval)
+        finally:
+            eval_env.close()
+        return {"config": config_dict(config),
+                "episode_returns": [float(row["episode_return"]) for row in episodes],
+                "episode_lengths": [int(row["episode_length"]) for row in episodes],
+                "env_steps": int(result.env_steps),
+                "eval": {"mean_return": float(np.mean(eval_returns)), "std_return": float(np.std(eval_returns)),
+                         "episodes": int(len(eval_returns))}}
+    return run
+
+
+def _deep_entries() -> dict[str, AlgorithmEntry]:
+    """DQN, Double DQN, A2C, REINFORCE on every env with a preset (budget: the preset's total_steps)."""
+    from algorithms.configs import ALGORITHM_CONFIGS
+    from algorithms.presets import load_preset, preset_envs
+
+    return {algorithm: AlgorithmEntry("deep", "env steps",
+                                      {env: EnvDefaults(load_preset(algorithm, env).total_steps)
+                                       for env in preset_envs()},
+                                      _deep_runner(algorithm))
+            for algorithm in ALGORITHM_CONFIGS}
+
+
 ALGORITHMS: dict[str, AlgorithmEntry] = {
-    name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_runner(name))
-    for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")
+    **{name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_runner(name))
+       for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")},
+    **_deep_entries(),
 }
 
 
