@@ -149,3 +149,18 @@ def test_sweep_file_gives_the_same_cells_as_the_command_line(tmp_path):
     assert [(r["cell"]["env"], r["cell"]["seed"], r["cell"]["budget"]) for r in records] == \
         [("CliffWalking-v1", 4, 5), ("CliffWalking-v1", 7, 5)]
     assert json.loads((tmp_path / "a" / RUNS_FILE).read_text().splitlines()[0])["eval"]["episodes"] == 20
+
+
+def test_deep_algorithms_plug_into_the_same_records(tmp_path):
+    """A deep cell (env-step budget) goes through the same adapter interface and record format."""
+    out = tmp_path / "deep"
+    assert main(["--algos", "dqn,a2c", "--envs", "CartPole-v1", "--seeds", "1", "--budget", "600",
+                 "--workers", "1", "--no-progress", "--no-figures", "--out", str(out)]) == 0
+    records = latest_by_cell(load_records(out / RUNS_FILE))
+    for name in ("dqn", "a2c"):
+        record = records[f"{name}|CartPole-v1|0"]
+        assert record["status"] == "ok" and record["family"] == "deep" and record["budget_unit"] == "env steps"
+        assert record["config"]["total_steps"] == 600 and record["env_steps"] >= 600
+        assert sum(record["episode_lengths"]) <= record["env_steps"]
+        assert record["eval"]["episodes"] == 20 and record["solve_threshold"] == 475.0
+    assert "| dqn | CartPole-v1 | 1 | 600 env steps |" in (out / "report.md").read_text()
