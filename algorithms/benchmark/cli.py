@@ -48,18 +48,6 @@ def _usage_error(message: str) -> int:
     return 2
 
 
-def _positive_int(name: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be an int > 0, got {text!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be an int > 0, got {value}")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run the sweep, print where the report is; returns the exit status."""
     if importlib.util.find_spec("scipy") is None:
@@ -67,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from algorithms.benchmark.backends import BackendError, run_sweep
     from algorithms.benchmark.records import RecordsError
     from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file
+    from algorithms.cli import UsageError, _int_at_least
 
     try:
         if args.out is None:
@@ -82,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
                                                        ("seeds", args.seeds)) if value is None]
             if missing:
                 raise SweepError(f"missing {', '.join(missing)} (or give --sweep FILE)")
-            fields = dict(direct, budget=_positive_int("--budget", args.budget))
+            fields = dict(direct, budget=_int_at_least("--budget", args.budget, 1))
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always")
             spec = SweepSpec.build(**fields)
         for note in notes:
             print(f"{PROG}: note: {note.message}", file=sys.stderr)
-        workers = _positive_int("--workers", args.workers)
-    except (SweepError, ValueError) as err:
+        workers = _int_at_least("--workers", args.workers, 1)
+    except (SweepError, UsageError) as err:
         return _usage_error(str(err))
     try:
         result = run_sweep(spec, args.out, backend=args.backend, workers=workers, address=args.address,

@@ -6,7 +6,6 @@ renamed into place.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 import numpy as np  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
+from algorithms.checkpoint import atomic_write  # noqa: E402
 from algorithms.benchmark.stats import SOLVE_WINDOW, group_runs, learning_curve, performance_profile, steps_to_threshold  # noqa: E402
 
 __all__ = ["FIGURES", "plot_all"]
@@ -25,10 +25,8 @@ FIGURES = ("learning_curves.png", "final_performance.png", "sample_efficiency.pn
 
 
 def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _layout(rows: list[dict]):
@@ -42,6 +40,13 @@ def _panels(n: int, title: str, height: float = 3.6):
     fig, axes = plt.subplots(1, n, figsize=(5.0 * n, height), squeeze=False, layout="constrained")
     fig.suptitle(title)
     return fig, axes[0]
+
+
+def _threshold_line(ax, rows: list[dict], env: str, vertical: bool) -> None:
+    """The env's solve threshold as a dashed line across the panel."""
+    threshold = next(row["threshold"] for row in rows if row["env"] == env)
+    draw = ax.axvline if vertical else ax.axhline
+    draw(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
 
 
 def _ok_runs(groups, algorithm, env):
@@ -61,8 +66,7 @@ def plot_learning_curves(groups, rows, path: Path) -> None:
             ax.plot(steps, mean, color=colours[name], label=f"{name} ({len(runs)} seeds)")
             if low is not None:
                 ax.fill_between(steps, low, high, color=colours[name], alpha=0.2, linewidth=0)
-        threshold = next(row["threshold"] for row in rows if row["env"] == env)
-        ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        _threshold_line(ax, rows, env, vertical=False)
         ax.set(title=env, xlabel="env steps", ylabel="episode return")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
         ax.legend(fontsize=7)
@@ -87,8 +91,7 @@ def plot_final_performance(groups, rows, path: Path) -> None:
             jitter = np.linspace(-0.25, 0.25, len(scores)) if len(scores) > 1 else [0.0]
             ax.scatter(scores, y + 0.3 + 0.5 * np.asarray(jitter), color="black", s=8, zorder=3,
                        label="seeds" if y == 0 else None)
-        threshold = next(row["threshold"] for row in rows if row["env"] == env)
-        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        _threshold_line(ax, rows, env, vertical=True)
         ax.set_ylim(-0.6, len(algorithms) - 0.2)
         ax.set_yticks(range(len(algorithms)), algorithms)
         ax.set(title=env, xlabel="evaluation return (greedy policy)")
@@ -162,8 +165,7 @@ def plot_performance_profile(groups, rows, path: Path) -> None:
             ax.step(taus, fraction, where="post", color=colours[name], label=name)
             if low is not None:
                 ax.fill_between(taus, low, high, step="post", color=colours[name], alpha=0.15, linewidth=0)
-        threshold = next(row["threshold"] for row in rows if row["env"] == env)
-        ax.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"solve threshold {threshold:g}")
+        _threshold_line(ax, rows, env, vertical=True)
         ax.set(title=env, xlabel="tau (evaluation return)", ylabel="fraction of runs with score > tau", ylim=(-0.02, 1.02))
         ax.legend(fontsize=7)
     _save(fig, path)

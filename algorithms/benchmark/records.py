@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from algorithms.checkpoint import atomic_write
 
 __all__ = ["RUNS_FILE", "RecordsError", "append_record", "load_records", "latest_by_cell",
            "repair_torn_tail", "write_text_atomic", "comparable", "cell_key"]
@@ -108,16 +109,5 @@ def comparable(record: dict) -> dict:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename,
-    so a reader never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``text`` through a temporary file and a rename: a reader never sees half a file."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
