@@ -138,6 +138,13 @@ class _Backup:
             self.dense = gamma * P.transpose(1, 0, 2).reshape(n_actions * n_states, n_states) * live[:, None]
         else:
             self.dense = None
+        # Preallocated outputs (``out=``): on small models a sweep is a handful of array
+        # operations and allocating their results is a visible part of each one.
+        self._q = np.empty(self.R.size)
+        self._R_flat = self.R.ravel()
+        self._change = np.empty(n_states)
+        if self.dense is None and self.width > 1:
+            self._gathered = np.empty(self.successors.size)
 
     def _build_sparse(self, P: np.ndarray, terminal: np.ndarray, gamma: float) -> bool:
         """Successor planes of the sparse layout; False if rows are too full for it to pay."""
@@ -168,16 +175,27 @@ class _Backup:
         return True
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        """Q.T (A, S) in a buffer owned by the backup: valid until the next call."""
         if self.dense is not None:
-            return self.R + (self.dense @ values).reshape(self.shape)
-        weighted = values[self.successors]
-        weighted *= self.probs
-        if self.width > 1:
-            weighted = weighted.reshape(self.width, -1).sum(axis=0)
-        return self.R + weighted.reshape(self.shape)
+            np.dot(self.dense, values, out=self._q)
+        elif self.width == 1:
+            np.take(values, self.successors, out=self._q)
+            np.multiply(self._q, self.probs, out=self._q)
+        else:
+            np.take(values, self.successors, out=self._gathered)
+            np.multiply(self._gathered, self.probs, out=self._gathered)
+            np.sum(self._gathered.reshape(self.width, -1), axis=0, out=self._q)
+        np.add(self._q, self._R_flat, out=self._q)
+        return self._q.reshape(self.shape)
+
+    def largest_change(self, new_values: np.ndarray, values: np.ndarray) -> float:
+        """``max_s |new_values(s) - values(s)|``, the sweep's stopping statistic."""
+        np.subtract(new_values, values, out=self._change)
+        np.abs(self._change, out=self._change)
+        return float(self._change.max())
 
     def q_values(self, values: np.ndarray) -> np.ndarray:
-        """Q in the public (S, A) layout."""
+        """Q in the public (S, A) layout (a new array)."""
         return np.ascontiguousarray(self(values).T)
 
 
@@ -198,7 +216,7 @@ def _evaluate(backup: _Backup, policy_probs: np.ndarray, values: np.ndarray, the
     probs_by_action = np.ascontiguousarray(policy_probs.T)     # (A, S), the backup's layout
     for sweep in range(1, max_sweeps + 1):
         new_values = (probs_by_action * backup(values)).sum(axis=0)
-        delta = np.abs(new_values - values).max()
+        delta = backup.largest_change(new_values, values)
         values = new_values
         if delta < theta:
             return values, sweep
@@ -290,7 +308,7 @@ def value_iteration(P, R, gamma: float, theta: float = 1e-8, terminal=None,
     values = np.zeros(P.shape[0])
     for sweep in range(1, max_iterations + 1):
         new_values = backup(values).max(axis=0)
-        delta = np.abs(new_values - values).max()
+        delta = backup.largest_change(new_values, values)
         values = new_values
         if delta < theta:
             q_values = backup.q_values(values)
