@@ -82,6 +82,8 @@ def _run_local(cells: list[Cell], workers: int) -> Iterator[dict]:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     error = future.exception()
+                    if isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the worker first
+                        raise KeyboardInterrupt
                     yield (future.result() if error is None else
                            _failed_record(futures[future], f"worker process failed: {type(error).__name__}: {error}"))
         finally:
