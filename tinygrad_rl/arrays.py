@@ -182,8 +182,19 @@ def argmax_random_tiebreak_1d(row: np.ndarray, rng: np.random.Generator) -> int:
     (one random key per entry) costs as much as the env step itself. A random number is drawn
     only when the maximum is tied; the choice is uniform among the tied maxima.
     """
+    if len(row) <= _SHORT_ROW:
+        # A few Python floats are faster to scan than NumPy calls are to dispatch (~1 µs vs ~6 µs).
+        values = row.tolist()
+        best = max(values)
+        if values.count(best) == 1:
+            return values.index(best)
+        ties = [i for i, v in enumerate(values) if v == best]
+        return ties[int(rng.random() * len(ties))]
     best_index = row.argmax()
     ties = np.flatnonzero(row == row[best_index])
     if len(ties) == 1:
         return int(best_index)
     return int(ties[int(rng.random() * len(ties))])
+
+
+_SHORT_ROW = 16  # below this length the pure-Python scan in argmax_random_tiebreak_1d wins
