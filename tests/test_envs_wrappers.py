@@ -25,7 +25,9 @@ def test_make_env_resolves_replaced_version_and_warns_once():
 
 
 def test_make_env_cliffwalking_v0_and_current_ids():
-    assert make_env("CliffWalking-v0").spec.id == "CliffWalking-v1"
+    registry._announced_resolutions.discard("CliffWalking-v0")
+    with pytest.warns(UserWarning, match="'CliffWalking-v1'"):
+        assert make_env("CliffWalking-v0").spec.id == "CliffWalking-v1"
     assert make_env("FrozenLake-v1", is_slippery=False).spec.kwargs["is_slippery"] is False
 
 
