@@ -43,10 +43,12 @@ class DiscretizeObservation(gym.ObservationWrapper):
         if not isinstance(space, spaces.Box) or len(space.shape) != 1:
             raise ValueError(f"DiscretizeObservation: needs a 1-D Box observation space, got {space}")
         n_dims = space.shape[0]
-        self.bins = np.broadcast_to(np.asarray(bins), (n_dims,)).astype(np.int64)
-        if not np.all(np.asarray(bins) == np.round(np.asarray(bins))) or (self.bins < 1).any():
-            raise ValueError(f"DiscretizeObservation: bins must be positive ints (one, or one per "
-                             f"each of the {n_dims} dimensions), got {bins!r}")
+        given_bins = np.asarray(bins)
+        if given_bins.ndim > 1 or given_bins.size not in (1, n_dims) or given_bins.dtype.kind not in "iu" \
+                or (given_bins < 1).any():
+            raise ValueError(f"DiscretizeObservation: bins must be one positive int or {n_dims} of "
+                             f"them (one per dimension), got {bins!r}")
+        self.bins = np.broadcast_to(given_bins.reshape(-1), (n_dims,)).astype(np.int64)
         self.low = self._bound(low, space.low, n_dims, "low")
         self.high = self._bound(high, space.high, n_dims, "high")
         if not (self.low < self.high).all():

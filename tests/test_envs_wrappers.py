@@ -170,8 +170,9 @@ def test_discretize_observation_bins_and_flattening():
 def test_discretize_observation_bad_input():
     with pytest.raises(ValueError, match="finite"):
         DiscretizeObservation(gym.make("CartPole-v1"), bins=4)
-    with pytest.raises(ValueError, match="bins"):
-        DiscretizeObservation(gym.make("CartPole-v1"), bins=0, low=-1.0, high=1.0)
+    for bad_bins in (0, (3, 4), 2.5):
+        with pytest.raises(ValueError, match="bins must be one positive int or 4"):
+            DiscretizeObservation(gym.make("CartPole-v1"), bins=bad_bins, low=-1.0, high=1.0)
     with pytest.raises(ValueError, match="low < high"):
         DiscretizeObservation(gym.make("CartPole-v1"), bins=3, low=1.0, high=-1.0)
     with pytest.raises(ValueError, match="Box"):
