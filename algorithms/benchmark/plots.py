@@ -16,7 +16,8 @@ import numpy as np  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
 from algorithms.checkpoint import atomic_write  # noqa: E402
-from algorithms.benchmark.stats import SOLVE_WINDOW, group_runs, learning_curve, performance_profile, steps_to_threshold  # noqa: E402
+from algorithms.benchmark.stats import (SOLVE_WINDOW, group_runs, learning_curve,  # noqa: E402
+                                        performance_profile, steps_to_threshold)
 
 __all__ = ["FIGURES", "plot_all"]
 
@@ -166,7 +167,8 @@ def plot_performance_profile(groups, rows, path: Path) -> None:
             if low is not None:
                 ax.fill_between(taus, low, high, step="post", color=colours[name], alpha=0.15, linewidth=0)
         _threshold_line(ax, rows, env, vertical=True)
-        ax.set(title=env, xlabel="tau (evaluation return)", ylabel="fraction of runs with score > tau", ylim=(-0.02, 1.02))
+        ax.set(title=env, xlabel="tau (evaluation return)", ylabel="fraction of runs with score > tau",
+               ylim=(-0.02, 1.02))
         ax.legend(fontsize=7)
     _save(fig, path)
 
