@@ -19,6 +19,7 @@ class CommonConfig:
     seed: int = 0
     gamma: float = 0.99
     lr: float = 1e-3
+    lr_end_fraction: float = 1.0       # lr decays linearly to lr * this at total_steps (1 = constant)
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "relu"
     max_grad_norm: float = 0.0         # 0 = no gradient-norm clipping
@@ -31,6 +32,7 @@ class CommonConfig:
         _check(self.seed >= 0, "seed", self.seed, "an int >= 0")
         _check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "a float in [0, 1]")
         _check(self.lr > 0.0, "lr", self.lr, "a float > 0")
+        _check(0.0 <= self.lr_end_fraction <= 1.0, "lr_end_fraction", self.lr_end_fraction, "a float in [0, 1]")
         _check(len(self.hidden) > 0 and all(h > 0 for h in self.hidden), "hidden", self.hidden,
                "a non-empty list of positive ints, e.g. 64,64")
         _check(self.activation in ("relu", "tanh"), "activation", self.activation, "relu or tanh")

@@ -184,6 +184,7 @@ class _Run:
             self.optimizer = optim.RMSprop(self.params, lr=self.config.lr, alpha=0.99, eps=1e-5)
         else:
             self.optimizer = optim.Adam(self.params, lr=self.config.lr)
+        self.lr_factor = linear_schedule(1.0, self.config.lr_end_fraction, self.config.total_steps)
         self.eval_env = gym.make(self.env_id)
         self.next_eval = self.config.eval_every
         self.bar = tqdm(total=self.config.total_steps, unit="step", disable=not self.progress,
@@ -195,6 +196,7 @@ class _Run:
             v = float(value.data)
             if not math.isfinite(v):
                 raise NonFiniteLossError(step, name, v)
+        self.optimizer.lr = self.config.lr * self.lr_factor(step)
         self.optimizer.zero_grad()
         loss.backward()
         if self.config.max_grad_norm > 0:
