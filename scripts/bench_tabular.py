@@ -10,8 +10,9 @@ Two ratios are printed: whole solve (the vectorised one includes its one-time mo
 successor layout, a few passes over the dense P) and per sweep (the part vectorisation changes;
 the vectorised sweep is timed on its own, the loop's is its total time / sweeps).
 
-TD: ``algorithms.tabular.q_learning`` on Taxi-v4, episodes and env steps per second, against a
-bare env step loop with random actions (the ratio is the TD agent's overhead per env step).
+TD: ``algorithms.tabular.q_learning`` on Taxi-v4, episodes and env steps per CPU second, against
+a bare env step loop with random actions (the ratio is the TD agent's overhead per env step).
+All times are this process's CPU time (``time.process_time``), medians over the rounds.
 
     python scripts/bench_tabular.py [--rounds 5] [--td-episodes 2000]
 """
@@ -54,12 +55,17 @@ def loop_value_iteration(transitions: dict, n_states: int, n_actions: int, gamma
             return values, sweeps
 
 
-def median_seconds(function, rounds: int) -> float:
+def cpu_seconds(function, rounds: int) -> float:
+    """Median CPU time of this process over ``rounds`` calls.
+
+    CPU time, not wall time: on the shared machine a run is often descheduled while other
+    jobs run, which inflates long runs (the loop) more than short ones (the vectorised solve).
+    """
     times = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.process_time()
         function()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 
@@ -77,14 +83,14 @@ def bench_value_iteration(env_id: str, rounds: int) -> None:
         raise RuntimeError(f"{env_id}: loop and vectorised value iteration disagree "
                            f"(max value gap {gap:.2e}, sweeps {loop_sweeps} vs {result.iterations})")
 
-    loop_time = median_seconds(lambda: loop_value_iteration(transitions, n_states, n_actions, GAMMA, THETA),
+    loop_time = cpu_seconds(lambda: loop_value_iteration(transitions, n_states, n_actions, GAMMA, THETA),
                                rounds)
-    vector_time = median_seconds(lambda: value_iteration(P, R, GAMMA, THETA), rounds * 5)
+    vector_time = cpu_seconds(lambda: value_iteration(P, R, GAMMA, THETA), rounds * 5)
     # One sweep exactly as value_iteration runs it: backup, max over actions, largest change.
     backup = _Backup(P, R, terminal, GAMMA)
     values = result.values.copy()
     sweeps_per_round = 200
-    sweep_time = median_seconds(
+    sweep_time = cpu_seconds(
         lambda: [backup.largest_change(backup(values).max(axis=0), values) for _ in range(sweeps_per_round)],
         rounds * 5) / sweeps_per_round
     print(f"{env_id:>17} {str(P.shape):>14} {result.iterations:>6} {loop_time * 1e3:10.1f} "
@@ -101,7 +107,7 @@ def bench_td(episodes: int, rounds: int) -> None:
         result = q_learning(env, episodes, alpha=0.1, gamma=0.99, exploration=EpsilonGreedy(0.1), seed=0)
         lengths.append(int(result.episode_lengths.sum()))
 
-    td_time = median_seconds(train, rounds)
+    td_time = cpu_seconds(train, rounds)
     steps = lengths[-1]
     rng = np.random.default_rng(0)
     actions = rng.integers(0, 6, size=steps).tolist()
@@ -113,19 +119,19 @@ def bench_td(episodes: int, rounds: int) -> None:
             if terminated or truncated:
                 env.reset()
 
-    env_time = median_seconds(bare_steps, rounds)
+    env_time = cpu_seconds(bare_steps, rounds)
     print(f"q_learning on Taxi-v4, {episodes} episodes ({steps} env steps, epsilon 0.1, alpha 0.1): "
-          f"{episodes / td_time:,.0f} episodes/s, {steps / td_time:,.0f} steps/s; "
+          f"{episodes / td_time:,.0f} episodes/s, {steps / td_time:,.0f} steps/s (CPU time); "
           f"bare env with random actions: {steps / env_time:,.0f} steps/s; "
           f"TD time per step / bare env time per step = {td_time / env_time:.2f}")
 
 
 def main() -> None:
     parser = OneLineParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=positive_int, default=5, help="timed repeats (median is printed)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="timed repeats (the median CPU time is printed)")
     parser.add_argument("--td-episodes", type=positive_int, default=2000, help="q_learning episodes on Taxi")
     args = parser.parse_args()
-    print(f"value iteration, gamma {GAMMA}, theta {THETA:g}; median of {args.rounds} runs (vectorised: "
+    print(f"value iteration, gamma {GAMMA}, theta {THETA:g}; median CPU time of {args.rounds} runs (vectorised: "
           f"{args.rounds * 5}); 'whole' includes the vectorised solver's one-time setup")
     print(f"{'env':>17} {'P shape':>14} {'sweeps':>6} {'loop ms':>10} {'vector ms':>10} {'whole':>9} "
           f"{'loop us/sw':>10} {'vec us/sw':>10} {'per sweep':>9}")
