@@ -164,6 +164,7 @@ class _Run:
     last_eval: float | None = None
     recent_returns: list = field(default_factory=list)
     env_steps: int = 0
+    eval_hook: Callable | None = None
 
     def __post_init__(self):
         seeds = RunSeeds.from_seed(self.config.seed)
@@ -220,6 +221,8 @@ class _Run:
                                               self.config.eval_episodes, self.eval_seed)
             self.last_eval = float(returns.mean())
             self.metrics.log(step, eval_return=round(self.last_eval, 4))
+            if self.eval_hook is not None:
+                self.eval_hook(step, self.nets)
             if self.out_dir is not None:
                 save_weights(self.out_dir / "model.npz", self.nets)
                 write_json(self.out_dir / "checkpoint.json", {"env_step": step, "eval_return": self.last_eval})
@@ -390,11 +393,13 @@ ALGORITHMS: dict[str, Algorithm] = {
 
 @single_blas_thread
 def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | None = None,
-          progress: bool = False, metrics: MetricsLog | None = None) -> TrainResult:
+          progress: bool = False, metrics: MetricsLog | None = None,
+          eval_hook: Callable[[int, dict], None] | None = None) -> TrainResult:
     """Train ``algo`` on ``env_id`` with ``config``; Ctrl-C ends training early and still returns.
 
     With ``out_dir`` the periodic checkpoints (``model.npz``, ``checkpoint.json``) go there;
-    ``metrics`` (default: in memory only) receives the CSV rows.
+    ``metrics`` (default: in memory only) receives the CSV rows; ``eval_hook(env_step, nets)``
+    is called after each periodic evaluation (for measurements such as Q overestimation).
     """
     if algo not in ALGORITHMS:
         raise KeyError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGORITHMS)}")
@@ -402,7 +407,8 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
         raise TypeError(f"{algo} needs a {ALGORITHMS[algo].config_type.__name__}, got {type(config).__name__}")
     config.validate()
     metrics = metrics if metrics is not None else MetricsLog()
-    run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics)
+    run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,
+               eval_hook=eval_hook)
     interrupted = False
     try:
         steps = ALGORITHMS[algo].loop(run, ALGORITHMS[algo].loss)
