@@ -1,0 +1,87 @@
+"""Training throughput (env steps per second) of our DQN and A2C on CartPole-v1, and of
+Stable-Baselines3 with the same hyperparameters in the same process when it is installed
+(``pip install -e ".[compare]"``). Prints one row per measurement and the ratios.
+
+DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
+gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
+preset (8 envs x 16 steps, [64, 64] tanh, Adam). Both libraries get one BLAS / torch thread:
+the networks are small and this 2-core machine is shared.
+
+    nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from algorithms.presets import load_preset  # noqa: E402
+from algorithms.trainers import train  # noqa: E402
+
+
+def ours(algo: str, steps: int, seed: int) -> float:
+    # No periodic evaluation inside the timed region: eval_every beyond the run.
+    config = load_preset(algo, "CartPole-v1", {"total_steps": steps, "seed": seed, "eval_every": steps + 1})
+    start = time.perf_counter()
+    result = train(algo, "CartPole-v1", config)
+    return result.env_steps / (time.perf_counter() - start)
+
+
+def sb3(algo: str, steps: int, seed: int) -> float:
+    import torch
+    from stable_baselines3 import A2C, DQN
+    from stable_baselines3.common.env_util import make_vec_env
+    torch.set_num_threads(1)
+    if algo == "dqn":
+        c = load_preset("dqn", "CartPole-v1")
+        model = DQN("MlpPolicy", "CartPole-v1", learning_rate=c.lr, batch_size=c.batch_size, buffer_size=c.buffer_size,
+                    learning_starts=c.learning_starts, gamma=c.gamma, target_update_interval=c.target_update_interval,
+                    train_freq=c.train_freq, gradient_steps=c.gradient_steps,
+                    exploration_fraction=c.exploration_fraction, exploration_final_eps=c.epsilon_end,
+                    max_grad_norm=c.max_grad_norm, policy_kwargs=dict(net_arch=list(c.hidden)), seed=seed,
+                    device="cpu")
+    else:
+        c = load_preset("a2c", "CartPole-v1")
+        env = make_vec_env("CartPole-v1", n_envs=c.n_envs, seed=seed)
+        model = A2C("MlpPolicy", env, learning_rate=c.lr, n_steps=c.n_steps, gamma=c.gamma, gae_lambda=c.gae_lambda,
+                    ent_coef=c.entropy_coef, vf_coef=c.value_coef, max_grad_norm=c.max_grad_norm,
+                    normalize_advantage=c.normalize_advantages, use_rms_prop=False,
+                    policy_kwargs=dict(net_arch=list(c.hidden), activation_fn=torch.nn.Tanh), seed=seed,
+                    device="cpu")
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return model.num_timesteps / (time.perf_counter() - start)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dqn-steps", type=int, default=20_000)
+    parser.add_argument("--a2c-steps", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.dqn_steps <= 0 or args.a2c_steps <= 0:
+        parser.error("--dqn-steps and --a2c-steps must be > 0")
+    try:
+        import stable_baselines3  # noqa: F401
+        have_sb3 = True
+    except ImportError:
+        have_sb3 = False
+        print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
+
+    print("algo,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
+    for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps)):
+        mine = ours(algo, steps, args.seed)
+        if have_sb3:
+            theirs = sb3(algo, steps, args.seed)
+            print(f"{algo},{steps},{mine:.0f},{theirs:.0f},{mine / theirs:.2f}", flush=True)
+        else:
+            print(f"{algo},{steps},{mine:.0f},,", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
