@@ -91,12 +91,14 @@ def plot_policy_and_values(result, args, path: str) -> None:
         ax.set_yticks(PLAYER_SUMS)
         ax.set_xlabel("dealer showing")
         ax.set_ylabel("player sum")
-        ax.set_title(f"pi*: {'usable ace' if usable_ace else 'no usable ace'} (sums below 12 always hit)", fontsize=10)
+        ax.set_title(f"learned policy, {'usable ace' if usable_ace else 'no usable ace'}\n(sums below 12 always hit)",
+                     fontsize=10)
         ax.legend(handles=[Patch(color=cmap(0), label="stick"), Patch(color=cmap(1), label="hit")],
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         ax3d = fig.add_subplot(2, 2, 2 * row + 2, projection="3d")
-        draw_surface(ax3d, grid(result.V, usable_ace), f"v* = max_a Q: {'usable ace' if usable_ace else 'no usable ace'}")
+        draw_surface(ax3d, grid(result.V, usable_ace), f"max_a Q(s, a), {'usable ace' if usable_ace else 'no usable ace'}")
     fig.suptitle(f"Blackjack: Monte Carlo ES after {args.control:,} episodes (S&B Figure 5.2)")
+    fig.subplots_adjust(hspace=0.35)
     save_figure(fig, path)
 
 
