@@ -26,7 +26,9 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def save_figure(fig, path: str | Path) -> None:
-    """Write ``fig`` as PNG via a temporary file and a rename, then close it."""
+    """Lay out and write ``fig`` as PNG (creating the folder) via a temporary file and a rename, then close it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
 
@@ -47,5 +49,4 @@ def plot_learning_curve(metrics, path: str | Path, title: str) -> None:
     ax.grid(alpha=0.3)
     if steps.size or eval_steps.size:
         ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
     save_figure(fig, path)

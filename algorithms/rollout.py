@@ -15,6 +15,8 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from .buffers import Transitions
+
 __all__ = ["VectorStep", "VectorEnvRunner", "sample_categorical", "greedy_episodes_returns"]
 
 
@@ -29,15 +31,9 @@ def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
 
 
-@dataclass
-class VectorStep:
-    """One synchronous step of N sub-envs; ``valid[i]`` is False for an autoreset step."""
-    obs: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    next_obs: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
+@dataclass(frozen=True)
+class VectorStep(Transitions):
+    """One synchronous step of N sub-envs (one row each); ``valid[i]`` is False for an autoreset step."""
     valid: np.ndarray
 
 

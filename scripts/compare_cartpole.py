@@ -68,11 +68,8 @@ def main(argv=None) -> int:
     ax.set_title("CartPole-v1: learning curves, mean and min-max band over seeds")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_figure(fig, out)
-    print(f"# figure: {out}")
+    save_figure(fig, args.out)
+    print(f"# figure: {args.out}")
     return 0
 
 

@@ -19,7 +19,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small nets: see algorithms
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
@@ -105,11 +104,8 @@ def main(argv=None) -> int:
     ax.set_title(f"Q overestimation on {args.env}: DQN vs Double DQN ({args.seeds} seed(s) each)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_figure(fig, out)
-    print(f"# figure: {out}")
+    save_figure(fig, args.out)
+    print(f"# figure: {args.out}")
     return 0
 
 
