@@ -72,21 +72,33 @@ def main() -> None:
               f"{online.std():5.2f}; greedy evaluation {evaluations[name].mean():7.2f} +- {evaluations[name].std():5.2f} "
               f"(mean +- sd over seeds); {steps / args.seeds:,.0f} env steps per seed; {time.perf_counter() - start:.0f}s")
 
-    fig, (ax, ax_eval) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [2.3, 1]})
+    fig, (ax, ax_zoom, ax_eval) = plt.subplots(1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [1.6, 1.6, 1]})
     episodes = np.arange(1, args.episodes + 1)
+    late = episodes >= max(args.episodes // 4, args.smooth)  # the zoomed panel: after most of the learning
+    zoom_low, zoom_high = np.inf, -np.inf
     for name, curve in curves.items():
         mean, sd = curve.mean(axis=0), curve.std(axis=0)
-        ax.plot(episodes, mean, color=COLOURS[name], label=f"{name} ({strategies[name][1]})")
-        ax.fill_between(episodes, mean - sd, mean + sd, color=COLOURS[name], alpha=0.2)
+        for axis in (ax, ax_zoom):
+            axis.plot(episodes, mean, color=COLOURS[name], label=f"{name} ({strategies[name][1]})")
+            axis.fill_between(episodes, mean - sd, mean + sd, color=COLOURS[name], alpha=0.2)
+        zoom_low = min(zoom_low, (mean - sd)[late].min())
+        zoom_high = max(zoom_high, (mean + sd)[late].max())
     low = min(c.mean(axis=0)[args.smooth:].min() for c in curves.values())
     ax.set_ylim(max(low - 20, -1000), None)
     ax.set_xlim(1, args.episodes)
     ax.set_xlabel("training episode (the first episodes lie below the axis)")
     ax.set_ylabel(f"online return ({args.smooth}-episode moving average)")
-    ax.set_title(f"{env_id}, Q-learning (alpha={args.alpha}, gamma={args.gamma}): mean +- 1 sd over {args.seeds} seeds",
+    ax.set_title(f"{env_id}, Q-learning (alpha={args.alpha}, gamma={args.gamma})\nmean +- 1 sd over {args.seeds} seeds",
                  fontsize=10)
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
+    margin = 0.1 * (zoom_high - zoom_low) + 1e-9
+    ax_zoom.set_xlim(episodes[late][0], args.episodes)
+    ax_zoom.set_ylim(zoom_low - margin, zoom_high + margin)
+    ax_zoom.set_xlabel("training episode")
+    ax_zoom.set_ylabel("online return (same smoothing)")
+    ax_zoom.set_title(f"zoom: episodes {episodes[late][0]}-{args.episodes}", fontsize=10)
+    ax_zoom.grid(alpha=0.3)
     rng = np.random.default_rng(0)  # horizontal jitter only, so points of equal value stay visible
     for i, (name, values) in enumerate(evaluations.items()):
         ax_eval.scatter(i + rng.uniform(-0.12, 0.12, len(values)), values, color=COLOURS[name], s=18, alpha=0.8)
@@ -95,6 +107,7 @@ def main() -> None:
     ax_eval.set_ylabel(f"greedy return (mean of {args.eval_episodes} episodes)")
     ax_eval.set_title("after training: one point per seed,\nbar = mean over seeds", fontsize=10)
     ax_eval.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
     name = env_id.split("-")[0].lower()
     save_figure(fig, os.path.join(args.out, f"exploration_{name}.png"))
     print(f"figure written to {args.out}/")
