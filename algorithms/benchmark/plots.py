@@ -17,7 +17,7 @@ from scipy import stats as scipy_stats  # noqa: E402
 
 from algorithms.checkpoint import atomic_write  # noqa: E402
 from algorithms.benchmark.stats import (SOLVE_WINDOW, group_runs, learning_curve,  # noqa: E402
-                                        performance_profile, steps_to_threshold)
+                                        learning_curve_by_episode, performance_profile, steps_to_threshold)
 
 __all__ = ["FIGURES", "plot_all"]
 
@@ -37,10 +37,22 @@ def _layout(rows: list[dict]):
     return algorithms, envs, colours
 
 
-def _panels(n: int, title: str, height: float = 3.6):
-    fig, axes = plt.subplots(1, n, figsize=(5.0 * n, height), squeeze=False, layout="constrained")
+def _panels(n: int, title: str, n_rows: int = 1, height: float = 3.4):
+    """A row of ``n`` panels (one per env), or ``n_rows`` such rows; returns (fig, axes[row, env])."""
+    fig, axes = plt.subplots(n_rows, n, figsize=(5.0 * n, height * n_rows + 0.6), squeeze=False,
+                             layout="constrained")
     fig.suptitle(title)
-    return fig, axes[0]
+    return fig, axes
+
+
+def _figure_legend(fig, axes) -> None:
+    """One legend for the whole figure, below the panels, so no panel's data is hidden."""
+    entries = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=min(len(entries), 6),
+               fontsize=8)
 
 
 def _threshold_line(ax, rows: list[dict], env: str, vertical: bool) -> None:
@@ -55,22 +67,36 @@ def _ok_runs(groups, algorithm, env):
 
 
 def plot_learning_curves(groups, rows, path: Path) -> None:
+    """Top row: all of training against env steps. Bottom row: the second half of the training
+    episodes, the y-axis fitted to that part, where the early returns no longer set the scale."""
     algorithms, envs, colours = _layout(rows)
     fig, axes = _panels(len(envs), f"Learning curves: training return (mean of last {SOLVE_WINDOW} episodes), "
-                                   "mean over seeds with 95% bootstrap CI")
-    for ax, env in zip(axes, envs):
+                                   "mean over seeds with 95% bootstrap CI", n_rows=2)
+    for column, env in enumerate(envs):
+        full, late = axes[0, column], axes[1, column]
+        shown = [np.array([next(row["threshold"] for row in rows if row["env"] == env)])]
         for name in algorithms:
             runs = _ok_runs(groups, name, env)
             if not runs:
                 continue
-            steps, mean, low, high = learning_curve(runs)
-            ax.plot(steps, mean, color=colours[name], label=f"{name} ({len(runs)} seeds)")
-            if low is not None:
-                ax.fill_between(steps, low, high, color=colours[name], alpha=0.2, linewidth=0)
-        _threshold_line(ax, rows, env, vertical=False)
-        ax.set(title=env, xlabel="env steps", ylabel="episode return")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-        ax.legend(fontsize=7)
+            for ax, (x, mean, low, high) in ((full, learning_curve(runs)), (late, learning_curve_by_episode(runs))):
+                if ax is late:
+                    keep = x > x[-1] / 2
+                    x, mean = x[keep], mean[keep]
+                    low, high = (None, None) if low is None else (low[keep], high[keep])
+                    shown += [mean] + ([] if low is None else [low, high])
+                ax.plot(x, mean, color=colours[name], label=f"{name} ({len(runs)} seeds)")
+                if low is not None:
+                    ax.fill_between(x, low, high, color=colours[name], alpha=0.2, linewidth=0)
+        for ax in (full, late):
+            _threshold_line(ax, rows, env, vertical=False)
+        full.set(title=env, xlabel="env steps", ylabel="episode return")
+        full.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        shown = np.concatenate(shown)
+        pad = 0.05 * max(shown.max() - shown.min(), 1e-6)
+        late.set(title=f"{env}: second half of the episodes", xlabel="training episode", ylabel="episode return",
+                 ylim=(shown.min() - pad, shown.max() + pad))
+    _figure_legend(fig, axes)
     _save(fig, path)
 
 
@@ -78,7 +104,7 @@ def plot_final_performance(groups, rows, path: Path) -> None:
     algorithms, envs, colours = _layout(rows)
     fig, axes = _panels(len(envs), "Final performance: IQM of evaluation return over seeds, 95% bootstrap CI; "
                                    "dots: individual seeds")
-    for ax, env in zip(axes, envs):
+    for ax, env in zip(axes[0], envs):
         for y, name in enumerate(algorithms):
             row = next((r for r in rows if r["algorithm"] == name and r["env"] == env), None)
             if row is None or row["iqm"] is None:
@@ -96,7 +122,7 @@ def plot_final_performance(groups, rows, path: Path) -> None:
         ax.set_ylim(-0.6, len(algorithms) - 0.2)
         ax.set_yticks(range(len(algorithms)), algorithms)
         ax.set(title=env, xlabel="evaluation return (greedy policy)")
-        ax.legend(fontsize=7, loc="lower right")
+    _figure_legend(fig, axes)
     _save(fig, path)
 
 
@@ -104,7 +130,7 @@ def plot_sample_efficiency(groups, rows, path: Path) -> None:
     algorithms, envs, colours = _layout(rows)
     fig, axes = _panels(len(envs), f"Sample efficiency: env steps until the {SOLVE_WINDOW}-episode mean training "
                                    "return reaches the threshold (bar: median; dots: seeds)")
-    for ax, env in zip(axes, envs):
+    for ax, env in zip(axes[0], envs):
         labels = []
         for y, name in enumerate(algorithms):
             runs = _ok_runs(groups, name, env)
@@ -135,16 +161,17 @@ def plot_ranking_heatmap(rows, path: Path) -> None:
             for name, rank in zip(names, env_ranks):
                 ranks[algorithms.index(name), j] = rank
                 values[algorithms.index(name), j] = iqms[name]
-    fig, ax = plt.subplots(figsize=(1.9 * len(envs) + 3, 0.6 * len(algorithms) + 1.8), layout="constrained")
-    image = ax.imshow(np.ma.masked_invalid(ranks), cmap="viridis_r", vmin=1, vmax=max(len(algorithms), 2))
+    fig, ax = plt.subplots(figsize=(1.8 * len(envs) + 3.0, 0.7 * len(algorithms) + 1.6), layout="constrained")
+    image = ax.imshow(np.ma.masked_invalid(ranks), cmap="viridis_r", vmin=1, vmax=max(len(algorithms), 2),
+                      aspect="auto")
     for i in range(len(algorithms)):
         for j in range(len(envs)):
-            text = "no run" if np.isnan(ranks[i, j]) else f"rank {ranks[i, j]:g}\nIQM {values[i, j]:.2f}"
+            text = "no run" if np.isnan(ranks[i, j]) else f"rank {ranks[i, j]:g}\nIQM {values[i, j]:.4g}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="black" if np.isnan(ranks[i, j]) or ranks[i, j] <= (1 + len(algorithms)) / 2 else "white")
-    ax.set_xticks(range(len(envs)), envs)
+    ax.set_xticks(range(len(envs)), envs, rotation=15)
     ax.set_yticks(range(len(algorithms)), algorithms)
-    ax.set_title("Ranking by IQM of final evaluation return (1 = best; ties share the mean rank)")
+    ax.set_title("Ranking by IQM of final evaluation return\n(1 = best; ties share the mean rank)")
     fig.colorbar(image, ax=ax, label="rank")
     _save(fig, path)
 
@@ -153,7 +180,7 @@ def plot_performance_profile(groups, rows, path: Path) -> None:
     algorithms, envs, colours = _layout(rows)
     fig, axes = _panels(len(envs), "Performance profiles: fraction of runs with final evaluation return > tau, "
                                    "95% bootstrap CI")
-    for ax, env in zip(axes, envs):
+    for ax, env in zip(axes[0], envs):
         scores = {name: np.array([run["eval"]["mean_return"] for run in _ok_runs(groups, name, env)])
                   for name in algorithms}
         everything = np.concatenate([s for s in scores.values() if len(s)] or [np.zeros(1)])
@@ -169,7 +196,7 @@ def plot_performance_profile(groups, rows, path: Path) -> None:
         _threshold_line(ax, rows, env, vertical=True)
         ax.set(title=env, xlabel="tau (evaluation return)", ylabel="fraction of runs with score > tau",
                ylim=(-0.02, 1.02))
-        ax.legend(fontsize=7)
+    _figure_legend(fig, axes)
     _save(fig, path)
 
 

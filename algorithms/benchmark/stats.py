@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 __all__ = ["SOLVE_WINDOW", "N_RESAMPLES", "CONFIDENCE", "iqm", "stratified_bootstrap_ci", "steps_to_threshold",
-           "smoothed_returns", "learning_curve", "performance_profile", "aggregate", "group_runs"]
+           "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate", "group_runs"]
 
 SOLVE_WINDOW = 100
 N_RESAMPLES = 2000
@@ -83,6 +83,13 @@ def smoothed_returns(returns: list[float], window: int = SOLVE_WINDOW) -> np.nda
     return (cumulative[ends] - cumulative[starts]) / (ends - starts)
 
 
+def _mean_with_band(curves: np.ndarray):
+    """Mean over runs (axis 0) with its 95% bootstrap band (None, None with fewer than two runs)."""
+    ci = stratified_bootstrap_ci([curves], np.mean, axis=0)
+    low, high = (None, None) if ci is None else ci
+    return curves.mean(axis=0), low, high
+
+
 def learning_curve(runs: list[dict], points: int = 200, window: int = SOLVE_WINDOW):
     """Mean smoothed training return over seeds against env steps, with a 95% bootstrap band.
 
@@ -99,10 +106,15 @@ def learning_curve(runs: list[dict], points: int = 200, window: int = SOLVE_WIND
         curve = smoothed_returns(run["episode_returns"], window)
         index = np.clip(np.searchsorted(ends, grid, side="right") - 1, 0, len(curve) - 1)
         curves.append(curve[index])
-    curves = np.asarray(curves)
-    ci = stratified_bootstrap_ci([curves], np.mean, axis=0)
-    low, high = (None, None) if ci is None else ci
-    return grid, curves.mean(axis=0), low, high
+    return (grid, *_mean_with_band(np.asarray(curves)))
+
+
+def learning_curve_by_episode(runs: list[dict], window: int = SOLVE_WINDOW):
+    """Mean smoothed training return over seeds against the episode number (1-based), up to the
+    shortest run's episode count, with a 95% bootstrap band. Returns (episodes, mean, low, high)."""
+    shortest = min(len(run["episode_returns"]) for run in runs)
+    curves = np.asarray([smoothed_returns(run["episode_returns"], window)[:shortest] for run in runs])
+    return (np.arange(1, shortest + 1), *_mean_with_band(curves))
 
 
 def performance_profile(scores: np.ndarray, taus: np.ndarray):
