@@ -86,7 +86,8 @@ TABULAR_EXPLORATION = {"epsilon_start": 1.0, "epsilon_end": 0.01, "decay_fractio
 TABULAR_EVAL_MAX_STEPS = 500
 
 
-def _make_tabular_env(env_id: str, max_episode_steps: int | None) -> gym.Env:
+def make_tabular_env(env_id: str, max_episode_steps: int | None) -> gym.Env:
+    """``make_env``, with a time limit for envs that have none (CliffWalking)."""
     return make_env(env_id) if max_episode_steps is None else make_env(env_id, max_episode_steps=max_episode_steps)
 
 
@@ -100,7 +101,7 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
         decay_episodes = max(1, int(explore["decay_fraction"] * episodes))
         exploration = EpsilonGreedy(linear_schedule(explore["epsilon_start"], explore["epsilon_end"], decay_episodes))
         alpha = None if algorithm == "mc_control" else params["alpha"]
-        env = _make_tabular_env(env_id, params["max_episode_steps"])
+        env = make_tabular_env(env_id, params["max_episode_steps"])
         try:
             result = getattr(tabular, algorithm)(env, episodes, alpha=alpha, gamma=params["gamma"],
                                                   exploration=exploration, seed=train_seed)
@@ -109,7 +110,7 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
         # Greedy evaluation reuses UnifiedAgent.evaluate on the learned table (no learning happens).
         evaluator = UnifiedAgent("q_learning", n_states=result.Q.shape[0], n_actions=result.Q.shape[1])
         evaluator.Q = result.Q
-        eval_env = _make_tabular_env(env_id, params["max_episode_steps"])
+        eval_env = make_tabular_env(env_id, params["max_episode_steps"])
         try:
             eval_returns = evaluator.evaluate(eval_env, params["eval_episodes"], seed=eval_seed,
                                               max_steps=TABULAR_EVAL_MAX_STEPS)
