@@ -13,7 +13,8 @@ Backends
 - ``ray``: one Ray task per cell (``num_cpus=1``), at most ``workers`` in flight. Without
   ``address`` a local Ray is started for the run (``ray.init(num_cpus=workers)``); with one,
   the sweep joins an existing cluster (``ray start --head`` on the head machine, ``ray start
-  --address=HEAD:6379`` on each worker, as Ray documents). Workers need this package installed.
+  --address=HEAD:6379`` on each worker, as Ray documents). Workers need this package installed;
+  with Ray >= 2.59 set ``RAY_AUTH_MODE=token`` on every node and on the machine running the sweep.
 """
 from __future__ import annotations
 
@@ -120,7 +121,9 @@ def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[d
         else:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR", runtime_env=runtime_env)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        raise BackendError(f"cannot start or join Ray at {address or 'a new local instance'!r}: {err}") from err
+        hint = ("" if address is None else "; Ray >= 2.59 clusters use token authentication: set RAY_AUTH_MODE=token "
+                "and the cluster's token (ray get-auth-token) where the sweep runs")
+        raise BackendError(f"cannot start or join Ray at {address or 'a new local instance'!r}: {err}{hint}") from err
     try:
         remote_run_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
         limit = workers if address is None else max(workers, 1)
