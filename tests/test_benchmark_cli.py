@@ -1,7 +1,7 @@
 """``tinygrad-rl benchmark``: bad input, resuming an interrupted sweep, failing cells, the sweep file."""
 import csv
+import dataclasses
 import json
-import shutil
 
 import pytest
 
@@ -108,16 +108,30 @@ def test_a_resume_with_another_budget_is_refused(tmp_path, capsys):
     assert (out / RUNS_FILE).read_text() == before
 
 
+def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "o"
+    args = ["--algos", "q_learning", "--envs", "CliffWalking-v1", "--seeds", "1", "--budget", "5", "--workers", "1",
+            "--no-progress", "--no-figures", "--out", str(out)]
+    assert main(args) == 0
+    before = (out / RUNS_FILE).read_text()
+    capsys.readouterr()
+    changed = dataclasses.replace(runners.TABULAR_DEFAULTS["CliffWalking-v1"],
+                                  params=runners.TABULAR_DEFAULTS["CliffWalking-v1"].params | {"alpha": 0.25})
+    monkeypatch.setitem(runners.TABULAR_DEFAULTS, "CliffWalking-v1", changed)
+    assert main(args) == 2
+    assert "run with alpha=0.5, but this code would use alpha=0.25" in _error_lines(capsys)[0]
+    assert (out / RUNS_FILE).read_text() == before
+
+
 def test_a_failing_cell_is_recorded_the_sweep_goes_on_and_the_exit_status_says_so(tmp_path, capsys, monkeypatch):
     entry = runners.ALGORITHMS["sarsa"]
 
-    def broken_on_seed_1(env_id, seed, budget, params):
+    def broken_on_seed_1(env_id, seed, budget, config):
         if seed == 1:
             raise RuntimeError("simulated divergence")
-        return entry.run(env_id, seed, budget, params)
+        return entry.run(env_id, seed, budget, config)
 
-    monkeypatch.setitem(runners.ALGORITHMS, "sarsa", runners.AlgorithmEntry(
-        entry.family, entry.budget_unit, entry.defaults, broken_on_seed_1))
+    monkeypatch.setitem(runners.ALGORITHMS, "sarsa", dataclasses.replace(entry, run=broken_on_seed_1))
     out = tmp_path / "o"
     args = ["--algos", "q_learning,sarsa", "--envs", "CliffWalking-v1", "--seeds", "2", "--budget", "5",
             "--workers", "1", "--no-progress", "--no-figures", "--out", str(out)]

@@ -34,7 +34,7 @@ from algorithms.benchmark.plots import plot_all
 from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, latest_by_cell, load_records,
                                           repair_torn_tail)
 from algorithms.benchmark.report import write_summary
-from algorithms.benchmark.runners import base_record, run_cell
+from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate
 from algorithms.benchmark.sweep import Cell, SweepSpec
 
@@ -116,8 +116,9 @@ def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[d
     runtime_env = {"env_vars": {name: os.environ.get(name, value) for name, value in WORKER_ENV.items()}}
     try:
         if address is None:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                     runtime_env=runtime_env)
+            # address="local": always a fresh instance, never one that a stale /tmp/ray file points to.
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     logging_level="ERROR", runtime_env=runtime_env)
         else:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR", runtime_env=runtime_env)
     except (ConnectionError, RuntimeError, ValueError) as err:
@@ -162,12 +163,24 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> int
 
 
 def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) -> None:
+    """Refuse to resume into records of another sweep: a different budget, or settings that the
+    current code would no longer use for that cell (e.g. a changed preset or default)."""
     for cell in cells:
         record = latest.get(cell.key)
-        if record is not None and record["cell"]["budget"] != cell.budget:
-            raise RecordsError(f"{path} holds {cell.algorithm} on {cell.env} seed {cell.seed} with budget "
-                               f"{record['cell']['budget']}, but this sweep asks for {cell.budget}; use another "
-                               f"--out or the same budget")
+        if record is None:
+            continue
+        where = f"{path} holds {cell.algorithm} on {cell.env} seed {cell.seed}"
+        if record["cell"]["budget"] != cell.budget:
+            raise RecordsError(f"{where} with budget {record['cell']['budget']}, but this sweep asks for "
+                               f"{cell.budget}; use another --out or the same budget")
+        if record["status"] == "ok":
+            config = ALGORITHMS[cell.algorithm].config(cell.env, cell.seed, cell.budget)
+            changed = sorted(key for key in set(config) | set(record["config"])
+                             if config.get(key) != record["config"].get(key))
+            if changed:
+                key = changed[0]
+                raise RecordsError(f"{where} run with {key}={record['config'].get(key)!r}, but this code would use "
+                                   f"{key}={config.get(key)!r}; use another --out to keep both")
 
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", workers: int | None = None,

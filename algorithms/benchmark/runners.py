@@ -61,11 +61,19 @@ class EnvDefaults:
 @dataclass(frozen=True)
 class AlgorithmEntry:
     """One benchmarkable algorithm: its family, ``budget_unit`` ("episodes" or "env steps"),
-    settings per supported env, and ``run(env_id, seed, budget, params) -> measured dict``."""
+    settings per supported env, ``config(env_id, seed, budget) -> dict`` (every setting of the
+    run, known before it starts, so a resume can check that the code still means the same run)
+    and ``run(env_id, seed, budget, config) -> measured dict`` (everything but the config)."""
     family: str
     budget_unit: str
     defaults: dict[str, EnvDefaults]
+    config: Callable[[str, int, int], dict]
     run: Callable[[str, int, int, dict], dict]
+
+
+def _eval_summary(returns: np.ndarray) -> dict:
+    return {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+            "episodes": int(len(returns))}
 
 
 # --------------------------------------------------------------------------- tabular family
@@ -91,56 +99,69 @@ def make_tabular_env(env_id: str, max_episode_steps: int | None) -> gym.Env:
     return make_env(env_id) if max_episode_steps is None else make_env(env_id, max_episode_steps=max_episode_steps)
 
 
+def _decay_episodes(episodes: int) -> int:
+    return max(1, int(TABULAR_EXPLORATION["decay_fraction"] * episodes))
+
+
+def _tabular_config(algorithm: str) -> Callable[[str, int, int], dict]:
+    def config(env_id: str, seed: int, episodes: int) -> dict:
+        params, explore = TABULAR_DEFAULTS[env_id].params, TABULAR_EXPLORATION
+        return {"alpha": None if algorithm == "mc_control" else params["alpha"], "gamma": params["gamma"],
+                "episodes": episodes, "max_episode_steps": params["max_episode_steps"],
+                "exploration": f"EpsilonGreedy, epsilon {explore['epsilon_start']} -> {explore['epsilon_end']} "
+                               f"linearly over {_decay_episodes(episodes)} episodes",
+                "eval_episodes": params["eval_episodes"], "eval_max_steps": TABULAR_EVAL_MAX_STEPS}
+    return config
+
+
 def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
-    def run(env_id: str, seed: int, episodes: int, params: dict) -> dict:
+    def run(env_id: str, seed: int, episodes: int, config: dict) -> dict:
         from algorithms import tabular
         from algorithms.tabular import EpsilonGreedy, UnifiedAgent
 
         train_seed, eval_seed = spawn_seeds(seed, 2)
         explore = TABULAR_EXPLORATION
-        decay_episodes = max(1, int(explore["decay_fraction"] * episodes))
-        exploration = EpsilonGreedy(linear_schedule(explore["epsilon_start"], explore["epsilon_end"], decay_episodes))
-        alpha = None if algorithm == "mc_control" else params["alpha"]
-        env = make_tabular_env(env_id, params["max_episode_steps"])
+        exploration = EpsilonGreedy(linear_schedule(explore["epsilon_start"], explore["epsilon_end"],
+                                                    _decay_episodes(episodes)))
+        env = make_tabular_env(env_id, config["max_episode_steps"])
         try:
-            result = getattr(tabular, algorithm)(env, episodes, alpha=alpha, gamma=params["gamma"],
+            result = getattr(tabular, algorithm)(env, episodes, alpha=config["alpha"], gamma=config["gamma"],
                                                   exploration=exploration, seed=train_seed)
         finally:
             env.close()
         # Greedy evaluation reuses UnifiedAgent.evaluate on the learned table (no learning happens).
         evaluator = UnifiedAgent("q_learning", n_states=result.Q.shape[0], n_actions=result.Q.shape[1])
         evaluator.Q = result.Q
-        eval_env = make_tabular_env(env_id, params["max_episode_steps"])
+        eval_env = make_tabular_env(env_id, config["max_episode_steps"])
         try:
-            eval_returns = evaluator.evaluate(eval_env, params["eval_episodes"], seed=eval_seed,
-                                              max_steps=TABULAR_EVAL_MAX_STEPS)
+            eval_returns = evaluator.evaluate(eval_env, config["eval_episodes"], seed=eval_seed,
+                                              max_steps=config["eval_max_steps"])
         finally:
             eval_env.close()
-        config = {"alpha": alpha, "gamma": params["gamma"], "episodes": episodes,
-                  "max_episode_steps": params["max_episode_steps"],
-                  "exploration": f"EpsilonGreedy, epsilon {explore['epsilon_start']} -> {explore['epsilon_end']} "
-                                 f"linearly over {decay_episodes} episodes",
-                  "eval_episodes": params["eval_episodes"], "eval_max_steps": TABULAR_EVAL_MAX_STEPS}
-        return {"config": config,
-                "episode_returns": [float(r) for r in result.episode_returns],
+        return {"episode_returns": [float(r) for r in result.episode_returns],
                 "episode_lengths": [int(n) for n in result.episode_lengths],
                 "env_steps": int(np.sum(result.episode_lengths)),
-                "eval": {"mean_return": float(np.mean(eval_returns)), "std_return": float(np.std(eval_returns)),
-                         "episodes": int(len(eval_returns))}}
+                "eval": _eval_summary(eval_returns)}
     return run
 
 
 # --------------------------------------------------------------------------- deep family
 
-def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
-    def run(env_id: str, seed: int, total_steps: int, params: dict) -> dict:
-        from algorithms.experiment import FINAL_EVAL_EPISODES
+def _deep_config(algorithm: str) -> Callable[[str, int, int], dict]:
+    def config(env_id: str, seed: int, total_steps: int) -> dict:
         from algorithms.presets import config_dict, load_preset
+        return config_dict(load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed}))
+    return config
+
+
+def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
+    def run(env_id: str, seed: int, total_steps: int, config: dict) -> dict:
+        from algorithms.experiment import FINAL_EVAL_EPISODES
+        from algorithms.presets import load_preset
         from algorithms.rollout import greedy_episodes_returns
         from algorithms.trainers import RunSeeds, greedy_actor, train
 
-        config = load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed})
-        result = train(algorithm, env_id, config)       # in memory: no run folder per cell
+        result = train(algorithm, env_id, load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed}))
         if result.interrupted:                           # Ctrl-C: not a finished cell
             raise KeyboardInterrupt
         episodes = [row for row in result.metrics.rows if row.get("episode_return") is not None]
@@ -150,29 +171,28 @@ def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
                                                    FINAL_EVAL_EPISODES, RunSeeds.from_seed(seed).eval)
         finally:
             eval_env.close()
-        return {"config": config_dict(config),
-                "episode_returns": [float(row["episode_return"]) for row in episodes],
+        return {"episode_returns": [float(row["episode_return"]) for row in episodes],
                 "episode_lengths": [int(row["episode_length"]) for row in episodes],
                 "env_steps": int(result.env_steps),
-                "eval": {"mean_return": float(np.mean(eval_returns)), "std_return": float(np.std(eval_returns)),
-                         "episodes": int(len(eval_returns))}}
+                "eval": _eval_summary(eval_returns)}
     return run
 
 
 def _deep_entries() -> dict[str, AlgorithmEntry]:
-    """DQN, Double DQN, A2C, REINFORCE on every env with a preset (budget: the preset's total_steps)."""
+    """DQN, Double DQN, A2C, REINFORCE on every env with a preset (budget: the preset's total_steps).
+    Training runs in memory (no run folder per cell); metrics come from the trainer's log."""
     from algorithms.configs import ALGORITHM_CONFIGS
     from algorithms.presets import load_preset, preset_envs
 
     return {algorithm: AlgorithmEntry("deep", "env steps",
                                       {env: EnvDefaults(load_preset(algorithm, env).total_steps)
                                        for env in preset_envs()},
-                                      _deep_runner(algorithm))
+                                      _deep_config(algorithm), _deep_runner(algorithm))
             for algorithm in ALGORITHM_CONFIGS}
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
-    **{name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_runner(name))
+    **{name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_config(name), _tabular_runner(name))
        for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")},
     **_deep_entries(),
 }
@@ -194,14 +214,15 @@ def run_cell(cell: dict) -> dict:
     in ``error``, so the sweep records it and goes on; nothing about it is hidden.
     """
     entry = ALGORITHMS[cell["algorithm"]]
-    params = entry.defaults[cell["env"]].params
     start = time.perf_counter()
     record = base_record(cell)
+    config = None
     try:
-        measured = entry.run(cell["env"], cell["seed"], cell["budget"], params)
+        config = entry.config(cell["env"], cell["seed"], cell["budget"])
+        measured = entry.run(cell["env"], cell["seed"], cell["budget"], config)
     except Exception as err:  # recorded with its traceback, reported, and counted in the exit status
-        record.update(status="failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc()}")
+        record.update(status="failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc()}", config=config)
     else:
-        record.update(status="ok", error=None, **measured)
+        record.update(status="ok", error=None, config=config, **measured)
     record["wall_time_s"] = time.perf_counter() - start
     return record
