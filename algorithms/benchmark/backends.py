@@ -110,7 +110,9 @@ def _check_ray_address(address: str) -> None:
                            f"`ray start --head` or leave out --address to start a local Ray") from err
 
 
-def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[dict]:
+def _start_ray(workers: int | None, address: str | None) -> int:
+    """Start a local Ray (``workers`` CPUs) or join the cluster at ``address``; returns how many
+    cells to keep in flight (``workers``, or on a cluster by default its CPU count)."""
     import ray
 
     runtime_env = {"env_vars": {name: os.environ.get(name, value) for name, value in WORKER_ENV.items()}}
@@ -125,33 +127,38 @@ def _run_ray(cells: list[Cell], workers: int, address: str | None) -> Iterator[d
         hint = ("" if address is None else "; Ray >= 2.59 clusters use token authentication: set RAY_AUTH_MODE=token "
                 "and the cluster's token (ray get-auth-token) where the sweep runs")
         raise BackendError(f"cannot start or join Ray at {address or 'a new local instance'!r}: {err}{hint}") from err
-    try:
-        remote_run_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
-        limit = workers if address is None else max(workers, 1)
-        queue = list(cells)
-        in_flight: dict = {}
-        while queue or in_flight:
-            while queue and len(in_flight) < limit:
-                cell = queue.pop(0)
-                in_flight[remote_run_cell.remote(cell.as_dict())] = cell
-            ready, _ = ray.wait(list(in_flight), num_returns=1)
-            cell = in_flight.pop(ready[0])
-            try:
-                yield ray.get(ready[0])
-            except ray.exceptions.RayError as err:  # the worker died; the cell is recorded as failed
-                yield _failed_record(cell, f"Ray task failed: {type(err).__name__}: {err}")
-    finally:
-        ray.shutdown()
+    return workers if workers is not None else max(int(ray.cluster_resources().get("CPU", 1)), 1)
 
 
-def check_backend(backend: str, workers: int | None, address: str | None) -> int:
-    """Validate the backend options before anything is written; returns the worker count."""
+def _run_ray(cells: list[Cell], in_flight_limit: int) -> Iterator[dict]:
+    """One Ray task per cell on the Ray that ``_start_ray`` started or joined."""
+    import ray
+
+    remote_run_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
+    queue = list(cells)
+    in_flight: dict = {}
+    while queue or in_flight:
+        while queue and len(in_flight) < in_flight_limit:
+            cell = queue.pop(0)
+            in_flight[remote_run_cell.remote(cell.as_dict())] = cell
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        cell = in_flight.pop(ready[0])
+        try:
+            record = ray.get(ready[0])
+        except ray.exceptions.RayError as err:  # the worker died; the cell is recorded as failed
+            record = _failed_record(cell, f"Ray task failed: {type(err).__name__}: {err}")
+        yield record
+
+
+def check_backend(backend: str, workers: int | None, address: str | None) -> int | None:
+    """Validate the backend options before anything is written; returns the worker count
+    (None for a Ray cluster without --workers: the cluster's CPU count is used)."""
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0):
         raise BackendError(f"--workers must be an int > 0, got {workers!r}")
+    if workers is None and not (backend == "ray" and address is not None):
+        workers = os.cpu_count() or 1  # a cluster's default is its CPU count, known once joined
     if backend == "local" and address is not None:
         raise BackendError(f"--address {address!r} is for --backend ray; the local backend takes none")
     if backend == "ray":
@@ -200,30 +207,37 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
     _check_same_sweep(runs_path, latest, cells)
     pending = [cell for cell in cells if latest.get(cell.key, {}).get("status") != "ok"]
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    notice = repair_torn_tail(runs_path)
-    if notice:
-        notify(notice)
-    finished, failed = 0, 0
-    bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc=f"cells ({backend})", unit="cell",
-               disable=not progress, dynamic_ncols=True)
+    use_ray = backend == "ray" and bool(pending)
+    in_flight_limit = _start_ray(workers, address) if use_ray else workers  # before anything is written
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        notice = repair_torn_tail(runs_path)
+        if notice:
+            notify(notice)
+        finished, failed = 0, 0
+        bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc=f"cells ({backend})", unit="cell",
+                   disable=not progress, dynamic_ncols=True)
 
-    def show_counts():
-        # "running" is what the pool can hold at once, as long as cells remain.
-        running = min(workers, len(pending) - finished)
-        bar.set_postfix_str(f"done={bar.n - failed} running={running} failed={failed}")
+        def show_counts():
+            # "running" is what the pool holds at once, as long as cells remain.
+            running = min(in_flight_limit or 0, len(pending) - finished)
+            bar.set_postfix_str(f"done={bar.n - failed} running={running} failed={failed}")
 
-    show_counts()
-    runner = _run_local(pending, workers) if backend == "local" else _run_ray(pending, workers, address)
-    with bar:
-        for record in runner:
-            append_record(runs_path, record)
-            finished += 1
-            if record["status"] != "ok":
-                failed += 1
-                notify(f"cell failed: {record['cell']} -- {record['error'].splitlines()[0]}")
-            bar.update(1)
-            show_counts()
+        show_counts()
+        runner = _run_ray(pending, in_flight_limit) if use_ray else _run_local(pending, workers)
+        with bar:
+            for record in runner:
+                append_record(runs_path, record)
+                finished += 1
+                if record["status"] != "ok":
+                    failed += 1
+                    notify(f"cell failed: {record['cell']} -- {record['error'].splitlines()[0]}")
+                bar.update(1)
+                show_counts()
+    finally:
+        if use_ray:
+            import ray
+            ray.shutdown()
 
     latest = latest_by_cell(load_records(runs_path))
     ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
