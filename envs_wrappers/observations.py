@@ -1,6 +1,7 @@
 """Observation encodings: continuous boxes to one index, Blackjack tuples to an index, one-hot."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -56,6 +57,13 @@ class DiscretizeObservation(gym.ObservationWrapper):
                              f"low={self.low.tolist()}, high={self.high.tolist()}")
         self.n_states = int(np.prod(self.bins))
         self.observation_space = spaces.Discrete(self.n_states)
+        # Precomputed for the per-step path: bin width and row-major strides, so one observation
+        # costs a handful of small array ops and a dot product (ravel_multi_index costs ~3x more).
+        self._width = self.high - self.low
+        self._last_bin = self.bins - 1
+        self._strides = np.append(np.cumprod(self.bins[::-1])[::-1][1:], 1)   # prod(bins[i+1:])
+        self._per_dim = list(zip(self.low.tolist(), self._width.tolist(), self.bins.tolist(),
+                                 self._strides.tolist()))
 
     @staticmethod
     def _bound(given, default: np.ndarray, n_dims: int, name: str) -> np.ndarray:
@@ -73,14 +81,19 @@ class DiscretizeObservation(gym.ObservationWrapper):
     def bin_indices(self, observation: np.ndarray) -> np.ndarray:
         """Per-dimension bin of one observation (shape (D,)) or a batch (shape (N, D))."""
         observation = np.asarray(observation, dtype=np.float64)
-        scaled = (observation - self.low) / (self.high - self.low) * self.bins
-        return np.clip(np.floor(scaled), 0, self.bins - 1).astype(np.int64)
+        scaled = (observation - self.low) / self._width * self.bins
+        return np.clip(np.floor(scaled), 0, self._last_bin).astype(np.int64)
 
     def observation(self, observation: np.ndarray) -> int | np.ndarray:
         """The single index of one observation (an int) or of a batch (an int array)."""
-        indices = self.bin_indices(observation)
-        flat = np.ravel_multi_index(tuple(np.moveaxis(indices, -1, 0)), tuple(self.bins))
-        return int(flat) if np.ndim(flat) == 0 else flat
+        if np.ndim(observation) == 1:
+            # One observation per env step: a scan over a few Python floats is ~5x faster than
+            # dispatching NumPy ops, with the same float64 arithmetic in the same order.
+            index = 0
+            for x, (low, width, n_bins, stride) in zip(np.asarray(observation).tolist(), self._per_dim):
+                index += min(max(math.floor((x - low) / width * n_bins), 0), n_bins - 1) * stride
+            return index
+        return self.bin_indices(observation) @ self._strides   # row-major: sum_i bin_i * stride_i
 
     def bin_centers(self, index: int) -> np.ndarray:
         """The centre of the cell with flat ``index`` (inverse of ``observation`` up to the bin width)."""

@@ -167,6 +167,16 @@ def test_discretize_observation_bins_and_flattening():
     assert isinstance(obs, int) and 0 <= obs < 360 and env.reset(seed=3)[0] == obs
 
 
+def test_discretize_single_observation_path_matches_the_batch_path():
+    env = _cartpole_discretized()
+    observations = np.random.default_rng(0).uniform(-5, 5, size=(2000, 4)).astype(np.float32)
+    batch = env.observation(observations)
+    singles = [env.observation(o) for o in observations]
+    assert all(isinstance(i, int) for i in singles)
+    assert singles == batch.tolist() == np.ravel_multi_index(tuple(env.bin_indices(observations).T),
+                                                             (3, 4, 5, 6)).tolist()
+
+
 def test_discretize_observation_bad_input():
     with pytest.raises(ValueError, match="finite"):
         DiscretizeObservation(gym.make("CartPole-v1"), bins=4)

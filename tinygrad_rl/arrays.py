@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = [
-    "make_rng", "spawn_seeds", "argmax_random_tiebreak", "softmax", "log_softmax",
+    "make_rng", "spawn_seeds", "argmax_random_tiebreak", "argmax_random_tiebreak_1d", "softmax", "log_softmax",
     "logsumexp", "discounted_returns", "gae", "linear_schedule", "exponential_schedule",
     "constant_schedule",
 ]
