@@ -12,6 +12,7 @@ resumes where it stopped when started again with the same arguments.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from algorithms.presets import load_preset
 
 # (algorithm, env, env steps, seeds, solved when the final mean eval return >= threshold)
 SUITES = {
@@ -30,7 +33,10 @@ SUITES = {
 
 
 def run_key(algo: str, env_id: str, steps: int, seed: int, overrides: list[str]) -> str:
-    return json.dumps([algo, env_id, steps, seed, sorted(overrides)])
+    """Identifies a run by its inputs, including the preset's current values: editing a preset
+    makes earlier results stale instead of silently reusing them."""
+    preset = dataclasses.asdict(load_preset(algo, env_id))
+    return json.dumps([algo, env_id, steps, seed, sorted(overrides), preset], sort_keys=True)
 
 
 def load_results(path: Path) -> dict:

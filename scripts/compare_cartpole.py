@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     runs: dict[str, list[Path]] = {algo: [] for algo in ALGOS}
     for line in results_path.read_text().splitlines():
         row = json.loads(line)
-        algo, env_id, steps, seed, overrides = json.loads(row["key"])
+        algo, env_id, steps, seed, overrides, _preset = json.loads(row["key"])
         if env_id == "CartPole-v1" and algo in runs and row["ok"] and not overrides:
             runs[algo].append(Path(row["out"]) / "metrics.csv")
 
