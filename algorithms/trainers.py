@@ -29,7 +29,7 @@ from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_s
 
 from .buffers import ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
-from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
+from .configs import ALGORITHM_CONFIGS, CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, reinforce_loss
 from .rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
 from .threads import single_blas_thread
@@ -111,7 +111,6 @@ class Algorithm:
     loss: Callable
     loop: Callable
     networks: str            # "q" (q_net + target_net) or "actor_critic" (policy + value)
-    config_type: type
 
 
 # ----------------------------------------------------------------------------- networks
@@ -384,10 +383,10 @@ def train_episodic(run: _Run, loss_fn: Callable) -> int:
 
 
 ALGORITHMS: dict[str, Algorithm] = {
-    "dqn": Algorithm(dqn_loss, train_off_policy, "q", OffPolicyConfig),
-    "double_dqn": Algorithm(double_dqn_loss, train_off_policy, "q", OffPolicyConfig),
-    "a2c": Algorithm(a2c_loss, train_on_policy, "actor_critic", OnPolicyConfig),
-    "reinforce": Algorithm(reinforce_loss, train_episodic, "actor_critic", EpisodicConfig),
+    "dqn": Algorithm(dqn_loss, train_off_policy, "q"),
+    "double_dqn": Algorithm(double_dqn_loss, train_off_policy, "q"),
+    "a2c": Algorithm(a2c_loss, train_on_policy, "actor_critic"),
+    "reinforce": Algorithm(reinforce_loss, train_episodic, "actor_critic"),
 }
 
 
@@ -403,8 +402,8 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
     """
     if algo not in ALGORITHMS:
         raise KeyError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGORITHMS)}")
-    if not isinstance(config, ALGORITHMS[algo].config_type):
-        raise TypeError(f"{algo} needs a {ALGORITHMS[algo].config_type.__name__}, got {type(config).__name__}")
+    if not isinstance(config, ALGORITHM_CONFIGS[algo]):
+        raise TypeError(f"{algo} needs a {ALGORITHM_CONFIGS[algo].__name__}, got {type(config).__name__}")
     config.validate()
     metrics = metrics if metrics is not None else MetricsLog()
     run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from algorithms.plots import plt, rolling_mean, save_figure
+from algorithms.presets import load_preset
 
 ALGOS = ["dqn", "double_dqn", "a2c", "reinforce"]
 COLORS = {"dqn": "tab:red", "double_dqn": "tab:blue", "a2c": "tab:green", "reinforce": "tab:purple"}
@@ -44,8 +46,11 @@ def main(argv=None) -> int:
     runs: dict[str, list[Path]] = {algo: [] for algo in ALGOS}
     for line in results_path.read_text().splitlines():
         row = json.loads(line)
-        algo, env_id, steps, seed, overrides, _preset = json.loads(row["key"])
-        if env_id == "CartPole-v1" and algo in runs and row["ok"] and not overrides:
+        key = json.loads(row["key"])
+        algo, env_id, overrides = key[0], key[1], key[4]
+        # only runs of the current presets without overrides (older rows are stale)
+        current = len(key) == 6 and algo in runs and key[5] == dataclasses.asdict(load_preset(algo, env_id))
+        if env_id == "CartPole-v1" and current and row["ok"] and not overrides:
             runs[algo].append(Path(row["out"]) / "metrics.csv")
 
     fig, ax = plt.subplots(figsize=(8, 4.8))

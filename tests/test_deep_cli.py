@@ -142,7 +142,7 @@ def test_every_preset_loads_and_overrides_change_one_key():
     for env_id in preset_envs():
         for algo in ALGORITHM_CONFIGS:
             config = load_preset(algo, env_id)
-            assert isinstance(config, ALGORITHMS[algo].config_type)
+            assert isinstance(config, ALGORITHM_CONFIGS[algo]) and config.total_steps > 0
     base = load_preset("a2c", "CartPole-v1")
     changed = load_preset("a2c", "CartPole-v1", {"entropy_coef": 0.05})
     diff = {k for k, v in dataclasses.asdict(changed).items() if dataclasses.asdict(base)[k] != v}
