@@ -6,6 +6,7 @@ renamed into place.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -39,9 +40,10 @@ def _layout(rows: list[dict]):
 
 def _panels(n: int, title: str, n_rows: int = 1, height: float = 3.4):
     """A row of ``n`` panels (one per env), or ``n_rows`` such rows; returns (fig, axes[row, env])."""
-    fig, axes = plt.subplots(n_rows, n, figsize=(5.0 * n, height * n_rows + 0.6), squeeze=False,
+    width = max(5.0 * n, 9.0)  # one env still leaves room for the title and the legend
+    fig, axes = plt.subplots(n_rows, n, figsize=(width, height * n_rows + 0.6), squeeze=False,
                              layout="constrained")
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, width=int(width * 13)))
     return fig, axes
 
 
