@@ -61,7 +61,8 @@ def main(argv=None) -> int:
             print(f"{algo},0,,(no runs found)")
             continue
         horizon = min(steps[-1] for steps, _ in curves)
-        grid = np.linspace(0, horizon, 200)
+        start = max(steps[0] for steps, _ in curves)      # no extrapolation before the first episode
+        grid = np.geomspace(start, horizon, 200)
         values = np.array([np.interp(grid, steps, smoothed) for steps, smoothed in curves])
         ax.plot(grid, values.mean(axis=0), color=COLORS[algo], label=f"{algo} (mean of {len(curves)} seeds)")
         ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=COLORS[algo], alpha=0.15)
