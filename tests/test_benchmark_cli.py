@@ -53,6 +53,14 @@ def test_unparsable_sweep_file_and_unknown_key(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_out_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    assert main(["--algos", "sarsa", "--envs", "Taxi-v4", "--seeds", "1", "--out", str(target)]) == 2
+    assert "exists and is not a folder" in _error_lines(capsys)[0]
+    assert target.read_text() == "not a folder"
+
+
 def test_missing_out_is_a_usage_error(capsys):
     assert main(["--algos", "sarsa", "--envs", "Taxi-v4", "--seeds", "2"]) == 2
     assert "--out DIR is required" in _error_lines(capsys)[0]

@@ -201,6 +201,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
     """
     workers = check_backend(backend, workers, address)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RecordsError(f"--out {str(out_dir)!r} exists and is not a folder")
     runs_path = out_dir / RUNS_FILE
     cells = spec.cells()
     latest = latest_by_cell(load_records(runs_path))
