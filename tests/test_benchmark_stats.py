@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from algorithms.benchmark.stats import (aggregate, iqm, learning_curve, performance_profile, smoothed_returns,
+from algorithms.benchmark.stats import (aggregate, aggregate_solve_rates, iqm, learning_curve, performance_profile, smoothed_returns,
                                         steps_to_threshold, stratified_bootstrap_ci)
 
 
@@ -91,3 +91,19 @@ def test_aggregate_counts_failures_apart_and_computes_solve_rate():
     assert row_a["solve_rate"] == pytest.approx(0.75)
     assert row_a["median_steps_to_threshold"] is None  # 4 episodes < the 100-episode window
     assert (row_b["seeds"], row_b["failed"], row_b["mean"]) == (0, 1, None)
+
+
+def test_solve_rate_across_envs_pools_runs_and_resamples_within_each_env():
+    records = {}
+    for env, scores in (("E", [0.0, 2.0, 2.0, 2.0]), ("F", [0.0, 0.0, 0.0, 2.0])):
+        for seed, score in enumerate(scores):
+            record = _record("a", seed, score)
+            record["cell"]["env"] = env
+            records[f"a|{env}|{seed}"] = record
+    records["b|E|0"] = _record("b", 0, 5.0)        # one env only: left out
+    (row,) = aggregate_solve_rates(records)
+    assert (row["algorithm"], row["envs"], row["runs"]) == ("a", ["E", "F"], 8)
+    assert row["solve_rate"] == pytest.approx(0.5)   # 3/4 on E, 1/4 on F
+    # Every resample keeps 4 runs of E and 4 of F. A rate of 0 needs E's resample all unsolved and F's
+    # too: (1/4)^4 * (3/4)^4 = 0.12% of resamples (1 likewise), so the 2.5% and 97.5% points lie inside.
+    assert 0.0 < row["ci_low"] <= 0.5 <= row["ci_high"] < 1.0

@@ -35,7 +35,7 @@ from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record
                                           repair_torn_tail)
 from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
-from algorithms.benchmark.stats import aggregate
+from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
 from algorithms.benchmark.sweep import Cell, SweepSpec
 
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
@@ -248,6 +248,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
                 f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
     figure_files = plot_all(ordered, rows, out_dir) if figures else []
     title = f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds"
-    write_summary(out_dir, rows, figure_files, title, failures)
+    write_summary(out_dir, rows, figure_files, title, failures, aggregate_solve_rates(ordered))
     return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
                        rows=rows, out_dir=out_dir)

@@ -45,8 +45,9 @@ def _steps(row: dict) -> str:
 
 
 def report_markdown(rows: list[dict], figures: list[str], title: str = "Benchmark report",
-                    failures: list[str] = ()) -> str:
-    """The report: a markdown table per row, then the figures, then the definitions used."""
+                    failures: list[str] = (), overall: list[dict] = ()) -> str:
+    """The report: a markdown table per row, the solve rates across envs, the figures, then the
+    definitions used."""
     lines = [f"# {title}", "",
              "| algorithm | env | seeds | budget | mean ± std | IQM [95% CI] | solve rate (threshold) "
              "| env steps to threshold, median (seeds) | wall time / run |",
@@ -59,6 +60,14 @@ def report_markdown(rows: list[dict], figures: list[str], title: str = "Benchmar
         lines.append(f"| {row['algorithm']} | {row['env']} | {seeds} | {row['budget']:,} {row['budget_unit']} "
                      f"| {spread} | {_interval(row['iqm'], row['iqm_ci_low'], row['iqm_ci_high'])} "
                      f"| {solve} | {_steps(row)} | {wall} |")
+    if overall:
+        lines += ["", "## Across environments", "",
+                  "| algorithm | envs | runs | solve rate [95% stratified-bootstrap CI] |", "|---|---|---|---|"]
+        for row in overall:
+            interval = ("CI n/a" if row["ci_low"] is None
+                        else f"[{row['ci_low']:.0%}, {row['ci_high']:.0%}]")
+            lines.append(f"| {row['algorithm']} | {', '.join(row['envs'])} | {row['runs']} "
+                         f"| {row['solve_rate']:.0%} {interval} |")
     if failures:
         lines += ["", "## Failed runs", ""] + [f"- {failure}" for failure in failures]
     if figures:
@@ -71,7 +80,8 @@ def report_markdown(rows: list[dict], figures: list[str], title: str = "Benchmar
               f"- {CONFIDENCE:.0%} CI: percentile bootstrap over seeds, `scipy.stats.bootstrap`, "
               f"{N_RESAMPLES} resamples, fixed generator (seed 0).",
               "- Solve rate: fraction of seeds whose score reaches the env's threshold (gymnasium's "
-              "`reward_threshold`; CliffWalking: -17, the safe path's return).",
+              "`reward_threshold`; CliffWalking: -17, the safe path's return). Across environments: the "
+              "fraction of all runs, its CI from a stratified bootstrap (runs resampled within each env).",
               f"- Env steps to threshold: first time the mean training return over the last {SOLVE_WINDOW} "
               "episodes reaches the threshold (gym's original criterion); median over the seeds that "
               "reached it, with how many did.",
@@ -80,7 +90,7 @@ def report_markdown(rows: list[dict], figures: list[str], title: str = "Benchmar
 
 
 def write_summary(out_dir: str | Path, rows: list[dict], figures: list[str], title: str,
-                  failures: list[str] = ()) -> None:
+                  failures: list[str] = (), overall: list[dict] = ()) -> None:
     out_dir = Path(out_dir)
     write_text_atomic(out_dir / "summary.csv", summary_csv_text(rows))
-    write_text_atomic(out_dir / "report.md", report_markdown(rows, figures, title, failures))
+    write_text_atomic(out_dir / "report.md", report_markdown(rows, figures, title, failures, overall))

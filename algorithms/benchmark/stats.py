@@ -24,7 +24,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 __all__ = ["SOLVE_WINDOW", "N_RESAMPLES", "CONFIDENCE", "iqm", "stratified_bootstrap_ci", "steps_to_threshold",
-           "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate", "group_runs"]
+           "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate", "aggregate_solve_rates", "group_runs"]
 
 SOLVE_WINDOW = 100
 N_RESAMPLES = 2000
@@ -174,4 +174,28 @@ def aggregate(records: dict[str, dict]) -> list[dict]:
             mean_wall_time_s=float(np.mean([run["wall_time_s"] for run in ok])),
         )
         rows.append(row)
+    return rows
+
+
+def aggregate_solve_rates(records: dict[str, dict]) -> list[dict]:
+    """Per algorithm, over all its envs: the fraction of successful runs that reach their env's
+    threshold, with a 95% stratified-bootstrap CI (runs resampled within each env, so every
+    resample keeps each env's number of runs). Solve rates, unlike returns, are comparable
+    across envs. Algorithms with fewer than two envs are left out (``aggregate`` has them)."""
+    by_algorithm: dict[str, list[np.ndarray]] = {}
+    env_names: dict[str, list[str]] = {}
+    for (algorithm, env), runs in group_runs(records).items():
+        ok = [run for run in runs if run["status"] == "ok"]
+        if ok:
+            solved = np.array([run["eval"]["mean_return"] >= run["solve_threshold"] for run in ok], dtype=np.float64)
+            by_algorithm.setdefault(algorithm, []).append(solved)
+            env_names.setdefault(algorithm, []).append(env)
+    rows = []
+    for algorithm, strata in by_algorithm.items():
+        if len(strata) < 2:
+            continue
+        ci = stratified_bootstrap_ci(strata, np.mean)
+        rows.append({"algorithm": algorithm, "envs": env_names[algorithm], "runs": int(sum(map(len, strata))),
+                     "solve_rate": float(np.mean(np.concatenate(strata))),
+                     "ci_low": None if ci is None else float(ci[0]), "ci_high": None if ci is None else float(ci[1])})
     return rows
