@@ -1,7 +1,7 @@
 """Learning smoke tests: each trainer must still learn CartPole-v1 in a few seconds.
 
 A uniformly random policy scores about 22 on CartPole and an untrained greedy network about
-10-40; each short run below scored 117-500 over seeds 0-3 when these settings were chosen, so
+10-40; each short run below scored 134-500 on the seeds tried (0-3) when these settings were chosen, so
 the threshold of 75 (20 deterministic episodes on a separate seed) fails only if learning broke.
 The long runs that must reach 475 live in scripts/bench_solve.py.
 """
