@@ -4,7 +4,7 @@ Stable-Baselines3 with the same hyperparameters in the same process when it is i
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
 gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
-preset (8 envs x 16 steps, [64, 64] tanh, Adam). Both libraries get one BLAS / torch thread:
+preset (8 envs x 16 steps, [128, 128] tanh, Adam). Both libraries get one BLAS / torch thread:
 the networks are small and this 2-core machine is shared.
 
     nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000
@@ -22,10 +22,19 @@ import time  # noqa: E402
 from algorithms.presets import load_preset  # noqa: E402
 from algorithms.trainers import train  # noqa: E402
 
+# rl-baselines3-zoo's CartPole DQN hyperparameters (hyperparams/dqn.yml), given to both libraries.
+ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_000, learning_starts=1_000,
+               gamma=0.99, target_update_interval=10, train_freq=256, gradient_steps=128,
+               exploration_fraction=0.16, epsilon_end=0.04, hidden=[256, 256], max_grad_norm=10.0)
+
+
+def config_for(algo: str, **overrides):
+    return load_preset(algo, "CartPole-v1", {**(ZOO_DQN if algo == "dqn" else {}), **overrides})
+
 
 def ours(algo: str, steps: int, seed: int) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
-    config = load_preset(algo, "CartPole-v1", {"total_steps": steps, "seed": seed, "eval_every": steps + 1})
+    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
     start = time.perf_counter()
     result = train(algo, "CartPole-v1", config)
     return result.env_steps / (time.perf_counter() - start)
@@ -37,7 +46,7 @@ def sb3(algo: str, steps: int, seed: int) -> float:
     from stable_baselines3.common.env_util import make_vec_env
     torch.set_num_threads(1)
     if algo == "dqn":
-        c = load_preset("dqn", "CartPole-v1")
+        c = config_for("dqn")
         model = DQN("MlpPolicy", "CartPole-v1", learning_rate=c.lr, batch_size=c.batch_size, buffer_size=c.buffer_size,
                     learning_starts=c.learning_starts, gamma=c.gamma, target_update_interval=c.target_update_interval,
                     train_freq=c.train_freq, gradient_steps=c.gradient_steps,
@@ -45,7 +54,7 @@ def sb3(algo: str, steps: int, seed: int) -> float:
                     max_grad_norm=c.max_grad_norm, policy_kwargs=dict(net_arch=list(c.hidden)), seed=seed,
                     device="cpu")
     else:
-        c = load_preset("a2c", "CartPole-v1")
+        c = config_for("a2c")
         env = make_vec_env("CartPole-v1", n_envs=c.n_envs, seed=seed)
         model = A2C("MlpPolicy", env, learning_rate=c.lr, n_steps=c.n_steps, gamma=c.gamma, gae_lambda=c.gae_lambda,
                     ent_coef=c.entropy_coef, vf_coef=c.value_coef, max_grad_norm=c.max_grad_norm,
