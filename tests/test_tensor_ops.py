@@ -311,6 +311,12 @@ def test_dtypes_follow_numpy():
     assert f32.grad.dtype == np.float32  # gradients keep the parameter's dtype
 
 
+def test_results_always_hold_arrays():
+    a = Tensor(2.0, requires_grad=True)
+    for out in (a * 3, (a * a).exp(), Tensor(np.ones(3)).sum(), Tensor(np.ones((2, 2))).max()):
+        assert type(out.data) is np.ndarray and out.data.shape == ()
+
+
 def test_tensor_basics():
     t = Tensor([[1.0, 2.0], [3.0, 4.0]])
     assert t.shape == (2, 2) and t.ndim == 2 and len(t) == 2

@@ -12,7 +12,7 @@ scalars mixed into an op take the Tensor's dtype (NumPy 2's weak-scalar rule).
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -127,7 +127,9 @@ class Tensor:
     def _result(data: np.ndarray, parents: tuple, backward: Callable, op: str) -> "Tensor":
         """A new node; it keeps its parents and backward only when a gradient can flow."""
         out = Tensor.__new__(Tensor)
-        out.data = data
+        # NumPy returns scalars (np.float64), not 0-d arrays, from ufuncs on 0-d inputs and from
+        # full reductions; a Tensor always holds an ndarray.
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         out._op = op
         out.requires_grad = False
