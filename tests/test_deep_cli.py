@@ -157,7 +157,7 @@ def test_list_shows_algorithms_envs_and_hyperparameters(capsys):
     status, out, _ = run_cli(["list"], capsys)
     assert status == 0
     assert "algorithms: dqn, double_dqn, a2c, reinforce" in out
-    assert "dqn CartPole-v1" in out and "lr=0.0023" in out and "LunarLander-v3" in out
+    assert "dqn CartPole-v1" in out and "lr=0.0023" in out and "batch_size=128" in out and "LunarLander-v3" in out
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
