@@ -93,6 +93,3 @@ class Rollout:
     actions: np.ndarray
     advantages: np.ndarray
     returns: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.actions)

@@ -371,12 +371,12 @@ def train_episodic(run: _Run, loss_fn: Callable) -> int:
                 obs, _ = env.reset()
             batch = Rollout(np.asarray(obs_list, dtype=np.float32), np.asarray(actions, dtype=np.int64),
                             np.zeros(len(actions)), np.concatenate(returns))
-            step += len(batch)
+            step += len(batch.actions)
             loss, terms = loss_fn(batch, policy, value, c.baseline, c.normalize_returns, c.value_coef)
             last_loss = round(run.optimize(step, loss, terms), 6)
             for ret, length in zip(totals, lengths):
                 run.episode_done(step, ret, length, loss=last_loss)
-            run.advance(step, len(batch))
+            run.advance(step, len(batch.actions))
     finally:
         env.close()
     return step
