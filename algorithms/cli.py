@@ -14,18 +14,11 @@ with status 2 before anything is written.
 """
 from __future__ import annotations
 
-import os
-
-# The networks here are small (<= 256 units): multi-threaded BLAS gains nothing at these sizes
-# and, on a machine whose cores are shared, threads waiting on each other made one DQN update
-# about 10x slower (measured 13.5 ms vs 1.1 ms). Must be set before NumPy is imported.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
 
 PROG = "tinygrad-rl"
 __all__ = ["COMMANDS", "build_parser", "main", "UsageError"]

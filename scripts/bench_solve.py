@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -97,8 +96,6 @@ def main(argv=None) -> int:
     out_root.mkdir(parents=True, exist_ok=True)
     results_path = out_root / "results.jsonl"
     results = load_results(results_path)
-    # Small networks: one BLAS thread each (see algorithms/cli.py); children inherit this.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
     table = []
     print("algo,env,steps,seed,mean_return,std_return,solved,wall_time_s,out", flush=True)

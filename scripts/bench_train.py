@@ -11,16 +11,12 @@ the networks are small and this 2-core machine is shared.
 """
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-from algorithms.presets import load_preset  # noqa: E402
-from algorithms.trainers import train  # noqa: E402
+from algorithms.presets import load_preset
+from algorithms.trainers import train
 
 # rl-baselines3-zoo's CartPole DQN hyperparameters (hyperparams/dqn.yml), given to both libraries.
 ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_000, learning_starts=1_000,

@@ -13,21 +13,17 @@ tail is then at most gamma^300 / (1 - gamma) = 4.9 for gamma = 0.99).
 """
 from __future__ import annotations
 
-import os
+import argparse
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small nets: see algorithms/cli.py
+import gymnasium as gym
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-
-from algorithms.plots import plt, save_figure  # noqa: E402
-from algorithms.presets import load_preset  # noqa: E402
-from algorithms.trainers import train  # noqa: E402
-from tinygrad_rl import Tensor, no_grad  # noqa: E402
-from tinygrad_rl.arrays import discounted_returns  # noqa: E402
+from algorithms.plots import plt, save_figure
+from algorithms.presets import load_preset
+from algorithms.trainers import train
+from tinygrad_rl import Tensor, no_grad
+from tinygrad_rl.arrays import discounted_returns
 
 TRUNCATION_MARGIN = 300
 
