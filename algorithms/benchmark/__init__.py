@@ -8,9 +8,20 @@
 - ``report``, ``plots``: summary.csv, report.md and the figures.
 - ``cli``:      ``tinygrad-rl benchmark`` (also ``python -m algorithms.benchmark``).
 """
-from algorithms.benchmark.backends import BACKENDS, BackendError, SweepResult, run_sweep
-from algorithms.benchmark.runners import ALGORITHMS, run_cell, solve_threshold
-from algorithms.benchmark.sweep import Cell, SweepError, SweepSpec, load_sweep_file
+import importlib
 
-__all__ = ["ALGORITHMS", "BACKENDS", "BackendError", "Cell", "SweepError", "SweepResult", "SweepSpec",
-           "load_sweep_file", "run_cell", "run_sweep", "solve_threshold"]
+# Resolved on first use (PEP 562), not at import: the statistics need scipy (the ``stats``
+# extra), and the ``tinygrad-rl`` CLI imports this package to register its subcommand, so
+# ``tinygrad-rl train`` must work on an install without scipy.
+_EXPORTS = {
+    "BACKENDS": "backends", "BackendError": "backends", "SweepResult": "backends", "run_sweep": "backends",
+    "ALGORITHMS": "runners", "run_cell": "runners", "solve_threshold": "runners",
+    "Cell": "sweep", "SweepError": "sweep", "SweepSpec": "sweep", "load_sweep_file": "sweep",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"algorithms.benchmark.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'algorithms.benchmark' has no attribute {name!r}")
