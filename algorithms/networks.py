@@ -209,6 +209,8 @@ class RunningMeanStd:
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, dtype=np.float64).reshape(-1, *self.mean.shape)
+        if x.shape[0] == 0:
+            return
         batch_mean, batch_var, n = x.mean(axis=0), x.var(axis=0), x.shape[0]
         delta, total = batch_mean - self.mean, self.count + n
         m2 = self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total
