@@ -112,6 +112,12 @@ def _single_axis(axis, ndim: int, op: str) -> int:
     return _normalise_axis(axis, ndim, op)[0]
 
 
+def _softmax_axes(axis, ndim: int, op: str) -> tuple:
+    """The axes a softmax-like op normalises over, as a tuple (None: all of them)."""
+    axes = _normalise_axis(axis, ndim, op)
+    return tuple(range(ndim)) if axes is None else axes
+
+
 def _shape_arg(shape: tuple, op: str) -> tuple:
     """``f(2, 3)`` or ``f((2, 3))`` as a tuple of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -320,11 +326,12 @@ class Tensor:
             # At a = 0 both formulas multiply 0 by inf; PyTorch's conventions, which are the limits
             # along a = 0: d/da is 0 where b = 0 (a^0 = 1 is constant; taking a^(1) as the factor
             # gives 0 * a = 0 exactly), and d/db is 0 where a = 0 and b >= 0 (0^b is constant there).
-            ga = g * b * a ** np.where(b == 0, 1, b - 1) if self.requires_grad else None
-            gb = None
-            if exponent.requires_grad:
-                base_zero = (a == 0) & (b >= 0)
-                with np.errstate(divide="ignore"):  # log 0 = -inf is the true slope for b < 0
+            ga = gb = None
+            with np.errstate(divide="ignore"):  # inf is the true slope: 0^(b-1) for b < 1, log 0 for b < 0
+                if self.requires_grad:
+                    ga = g * b * a ** np.where(b == 0, 1, b - 1)
+                if exponent.requires_grad:
+                    base_zero = (a == 0) & (b >= 0)
                     gb = g * np.where(base_zero, 0, out * np.log(np.where(base_zero, 1, a)))
             return ga, gb
         return Tensor._result(out, (self, exponent), backward, "**")
@@ -587,7 +594,7 @@ class Tensor:
 
     def logsumexp(self, axis=-1, keepdims: bool = False):
         """log sum exp(x) = m + log sum exp(x - m), m = max x; d/dx = softmax(x)."""
-        x = self.data
+        x, axis = self.data, _softmax_axes(axis, self.ndim, "logsumexp")
         m = np.max(x, axis=axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         lse = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
@@ -605,7 +612,7 @@ class Tensor:
         the rounded logsumexp is off by ~1e-3, while x - m is exact. softmax below likewise
         normalises exp(x - m) by its sum instead of using exp(x - logsumexp(x)).
         """
-        x = self.data
+        x, axis = self.data, _softmax_axes(axis, self.ndim, "log_softmax")
         m = np.max(x, axis=axis, keepdims=True)
         shifted = x - m
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
@@ -616,7 +623,7 @@ class Tensor:
 
     def softmax(self, axis=-1):
         """exp(x - max x) / sum exp(x - max x); backward: s * (g - sum(g * s))."""
-        x = self.data
+        x, axis = self.data, _softmax_axes(axis, self.ndim, "softmax")
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
         out = e / np.sum(e, axis=axis, keepdims=True)
 
