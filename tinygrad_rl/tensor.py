@@ -323,13 +323,13 @@ class Tensor:
 
         def backward(g):
             # d(a^b)/da = b a^(b-1) ;  d(a^b)/db = a^b log a  (only computed when needed).
-            # At a = 0 both formulas multiply 0 by inf; PyTorch's conventions, which are the limits
-            # along a = 0: d/da is 0 where b = 0 (a^0 = 1 is constant; taking a^(1) as the factor
-            # gives 0 * a = 0 exactly), and d/db is 0 where a = 0 and b >= 0 (0^b is constant there).
+            # At a = 0 both formulas multiply 0 by inf. PyTorch's conventions: d/da = 0 where b = 0
+            # (a^0 = 1 is constant; the exponent b - 1 becomes 0 there, so the factor is b a^0 = 0
+            # for every a), and d/db = 0 where a = 0 and b >= 0 (0^b is constant there).
             ga = gb = None
             with np.errstate(divide="ignore"):  # inf is the true slope: 0^(b-1) for b < 1, log 0 for b < 0
                 if self.requires_grad:
-                    ga = g * b * a ** np.where(b == 0, 1, b - 1)
+                    ga = g * b * a ** np.where(b == 0, 0, b - 1)
                 if exponent.requires_grad:
                     base_zero = (a == 0) & (b >= 0)
                     gb = g * np.where(base_zero, 0, out * np.log(np.where(base_zero, 1, a)))
@@ -562,22 +562,25 @@ class Tensor:
         Backward: d var / d x_i = 2 (x_i - mean) / (N - ddof) (the mean's own dependence on x_i
         drops out because the deviations sum to zero).
         """
-        axes = _normalise_axis(axis, self.ndim, "var")
-        x = self.data
-        n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
-        if n - ddof <= 0:
-            raise ValueError(f"var: ddof={ddof} needs more than {ddof} elements per reduction, got {n} "
-                             f"(shape {self.shape}, axis {axis!r})")
-        centred = x - np.mean(x, axis=axes, keepdims=True)
-        out = np.sum(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
+        axes, centred, dof = _centred(self, axis, ddof, "var")
+        out = np.sum(centred * centred, axis=axes, keepdims=keepdims) / dof
         return Tensor._result(out, (self,),
-                              lambda g: (_expand_reduced(g, x.shape, axes, keepdims) * centred * (2 / (n - ddof)),),
+                              lambda g: (_expand_reduced(g, centred.shape, axes, keepdims) * centred * (2 / dof),),
                               "var")
 
     def std(self, axis=None, ddof: int = 0, keepdims: bool = False):
-        """sqrt(var): d std = d var / (2 std). Where all values are equal std = 0 has no derivative
-        and the gradient is nan, as in PyTorch."""
-        return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
+        """sqrt(var):  d std / d x_i = (x_i - mean) / ((N - ddof) std).
+
+        Where all values are equal, std = 0 has no derivative; the gradient there is 0, PyTorch's
+        choice (its std_backward masks the 1/std factor to 0 where std = 0).
+        """
+        axes, centred, dof = _centred(self, axis, ddof, "std")
+        spread = np.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / dof)
+        scale = np.divide(1, dof * spread, out=np.zeros_like(spread), where=spread > 0)
+        out = spread if keepdims else (np.squeeze(spread, axis=axes) if axes is not None else spread.reshape(()))
+        return Tensor._result(out, (self,),
+                              lambda g: (_expand_reduced(g, centred.shape, axes, keepdims) * centred * scale,),
+                              "std")
 
     def cumsum(self, axis=None, reverse: bool = False):
         """Running sums along ``axis`` (of the flattened tensor when None, as NumPy).
@@ -1034,6 +1037,17 @@ def _describe_index(index) -> str:
     parts = index if type(index) is tuple else (index,)
     shown = [f"{p.dtype} array {p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts]
     return "(" + ", ".join(shown) + ")" if type(index) is tuple else shown[0]
+
+
+def _centred(t: "Tensor", axis, ddof: int, op: str):
+    """(axes, x - mean over axes, N - ddof) for var and std; refuses N - ddof <= 0."""
+    axes = _normalise_axis(axis, t.ndim, op)
+    x = t.data
+    n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    if n - ddof <= 0:
+        raise ValueError(f"{op}: ddof={ddof} needs more than {ddof} elements per reduction, got {n} "
+                         f"(shape {t.shape}, axis {axis!r})")
+    return axes, x - np.mean(x, axis=axes, keepdims=True), n - ddof
 
 
 def _cumsum(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
