@@ -378,7 +378,7 @@ def train_on_policy(run: _Run) -> int:
     envs = gym.make_vec(run.env_id, num_envs=c.n_envs, vectorization_mode="sync")
     runner = VectorEnvRunner(envs, seed=run.env_seed)
     scale_rewards = _RewardScaler(c.n_envs, c.gamma) if c.normalize_rewards else None
-    step, last_loss, entropy = 0, None, None
+    step, last_loss = 0, None
     try:
         while step < c.total_steps:
             # The last rollout is shortened so the run ends within n_envs steps of total_steps.
