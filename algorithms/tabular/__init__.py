@@ -7,3 +7,5 @@ from .td import q_learning, sarsa, expected_sarsa, td_control
 from .monte_carlo import mc_prediction, mc_control
 # Dynamic programming on tabular models (issue 3, part A)
 from .dp import DPResult, action_values, policy_evaluation, policy_iteration, value_iteration
+# Planning with a learned model: Dyna-Q, Dyna-Q+, prioritized sweeping (S&B chapter 8)
+from .planning import DeterministicModel, PlanningResult, dyna_q, dyna_q_plus, prioritized_sweeping
