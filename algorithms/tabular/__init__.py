@@ -1,4 +1,5 @@
-"""Tabular RL on NumPy arrays: dynamic programming, TD control, Monte Carlo, exploration, the unified agent."""
+"""Tabular RL on NumPy arrays: dynamic programming, TD control, Monte Carlo, exploration, the unified agent,
+planning with a learned model (Dyna-Q, Dyna-Q+, prioritized sweeping)."""
 # TD control, Monte Carlo, exploration strategies, the unified agent (issue 3, part B)
 from .result import TabularResult
 from .exploration import ExplorationStrategy, EpsilonGreedy, Boltzmann, UCB

@@ -112,9 +112,9 @@ class PlanningResult(TabularResult):
     stopped:         True if ``stop_when`` ended the run.
     """
 
-    step_rewards: np.ndarray = None
+    step_rewards: np.ndarray | None = None
     updates: int = 0
-    episode_updates: np.ndarray = None
+    episode_updates: np.ndarray | None = None
     stopped: bool = False
 
     @property
@@ -255,7 +255,7 @@ def _run(algorithm: str, env: gym.Env, episodes: int | None, total_steps: int | 
             break
     return PlanningResult(Q=Q.copy(), V=Q.max(axis=1), episode_returns=np.array(returns, dtype=np.float64),
                           episode_lengths=np.array(lengths, dtype=np.int64), algorithm=algorithm,
-                          seed=seed, step_rewards=np.array(step_rewards, dtype=np.float64), updates=updates,
+                          seed=agent.seed, step_rewards=np.array(step_rewards, dtype=np.float64), updates=updates,
                           episode_updates=np.array(episode_updates, dtype=np.int64), stopped=stopped)
 
 
