@@ -409,12 +409,15 @@ def train_on_policy(run: _Run) -> int:
     return step
 
 
-def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float:
+def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float | None:
     c: OnPolicyConfig = run.config
     last_loss = None
-    for _ in range(c.n_epochs):
-        order = run.rng.permutation(len(rollout)) if c.n_minibatches > 1 else np.arange(len(rollout))
-        for rows in np.array_split(order, c.n_minibatches):
+    # A short rollout (the last one of a run, or one of only autoreset rows) has fewer rows than
+    # n_minibatches: never split it into empty minibatches.
+    n_minibatches = min(c.n_minibatches, len(rollout))
+    for _ in range(c.n_epochs if n_minibatches else 0):
+        order = run.rng.permutation(len(rollout)) if n_minibatches > 1 else np.arange(len(rollout))
+        for rows in np.array_split(order, n_minibatches):
             loss, terms = run.loss(rollout[rows])
             last_loss = round(run.optimize(step, loss, terms), 6)
             run.last_entropy = round(float(terms["entropy"].data), 4) if "entropy" in terms else None
