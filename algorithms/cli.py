@@ -1,7 +1,8 @@
 """The ``tinygrad-rl`` command line (also ``python -m algorithms``).
 
-    tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...]
-    tinygrad-rl eval DIR [--episodes N] [--seed S]
+    tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...] [--json] [--tensorboard]
+    tinygrad-rl eval DIR [--episodes N] [--seed S] [--record FILE.gif]
+    tinygrad-rl plot DIR [DIR ...] [--metric M] [--out FILE.png]
     tinygrad-rl list
 
 Subcommands live in ``COMMANDS``: one ``(name, add_parser, run)`` entry each, where
@@ -18,6 +19,7 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 
 PROG = "tinygrad-rl"
@@ -49,6 +51,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hyperparameter, e.g. --set lr=1e-3 --set hidden=128,128")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
     return p
 
 
@@ -98,16 +103,26 @@ def run_train(args) -> int:
         raise UsageError(str(err).strip('"')) from None
     out = _output_folder(args, args.algo, args.env, config.seed)
     _check_env_available(args.env)
+    if args.tensorboard:
+        from .tensorboard_log import require_tensorboardx
+        try:
+            require_tensorboardx()
+        except ImportError as err:
+            raise UsageError(str(err)) from None
 
     from .experiment import run_training
     from .trainers import NonFiniteLossError
+    from .summary import training_report
+    start = time.perf_counter()
     try:
-        summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress)
+        summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
+                               tensorboard=args.tensorboard)
     except NonFiniteLossError as err:
         print(f"{PROG}: error: {err}; training stopped, {out / 'model.npz'} keeps the last good checkpoint "
               "(if one was made)", file=sys.stderr)
         return 1
-    print(json.dumps({**summary, "out": str(out)}))
+    print(training_report(out, summary, time.perf_counter() - start, as_json=args.json,
+                          tensorboard=args.tensorboard))
     return 0
 
 
@@ -129,6 +144,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a folder written by `tinygrad-rl train`")
     p.add_argument("--episodes", type=str, default="20", help="episodes to run (default 20)")
     p.add_argument("--seed", type=str, help="evaluation env seed (default: the run's own eval seed)")
+    from .record import add_record_arguments
+    add_record_arguments(p)
     return p
 
 
@@ -146,12 +163,16 @@ def _int_at_least(name: str, text: str | None, low: int) -> int | None:
 
 def run_eval(args) -> int:
     from .experiment import evaluate_run
+    from .record import record_from_args
     episodes = _int_at_least("--episodes", args.episodes, 1)
     seed = _int_at_least("--seed", args.seed, 0)
     try:
         summary = evaluate_run(args.run_dir, episodes=episodes, seed=seed)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+        recording = record_from_args(args, args.run_dir, seed)
+    except (FileNotFoundError, ValueError, KeyError, ImportError, RuntimeError) as err:
         raise UsageError(str(err)) from None
+    if recording is not None:
+        summary["recording"] = recording
     print(json.dumps(summary))
     return 0
 
@@ -185,6 +206,7 @@ COMMANDS: list[tuple] = [
     ("train", add_train_parser, run_train),
     ("eval", add_eval_parser, run_eval),
     ("list", add_list_parser, run_list),
+    ("plot", "algorithms.compare_runs:add_parser", "algorithms.compare_runs:run"),
     ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
 ]
 

@@ -63,10 +63,16 @@ class NonFiniteLossError(RuntimeError):
 
 
 class MetricsLog:
-    """Rows of METRIC_COLUMNS kept in memory and, with a path, appended to a CSV as they happen."""
+    """Rows of METRIC_COLUMNS kept in memory and, with a path, appended to a CSV as they happen.
 
-    def __init__(self, path: str | Path | None = None):
+    ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) receive every row
+    (``on_row(row)``), the training scalars that are not CSV columns (``on_scalars(env_step,
+    {tag: value})``: loss terms, learning rate; see :meth:`report`), and ``close()``.
+    """
+
+    def __init__(self, path: str | Path | None = None, sinks: list | tuple = ()):
         self.rows: list[dict] = []
+        self.sinks = list(sinks)
         self.start = time.perf_counter()
         self._file = None
         if path is not None:
@@ -84,6 +90,13 @@ class MetricsLog:
         if self._file is not None:
             self._writer.writerow(row)
             self._file.flush()  # a crash or Ctrl-C loses nothing already logged
+        for sink in self.sinks:
+            sink.on_row(row)
+
+    def report(self, env_step: int, values: dict) -> None:
+        """Training scalars that are not CSV columns (tag -> value), for the sinks only."""
+        for sink in self.sinks:
+            sink.on_scalars(env_step, values)
 
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(env steps, values) of the rows that have ``name``."""
@@ -95,6 +108,9 @@ class MetricsLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 @dataclass
@@ -192,11 +208,15 @@ class _Run:
 
     def optimize(self, step: int, loss: Tensor, terms: dict) -> float:
         """Check every term is finite, then one gradient step on ``loss``; returns its value."""
+        values = {}
         for name, value in [("total", loss), *terms.items()]:
-            v = float(value.data)
+            v = values[name] = float(value.data)
             if not math.isfinite(v):
                 raise NonFiniteLossError(step, name, v)
         self.optimizer.lr = self.config.lr * self.lr_factor(step)
+        if self.metrics.sinks:   # loss terms and learning rate, for TensorBoard and other sinks
+            self.metrics.report(step, {"optim/learning_rate": self.optimizer.lr,
+                                       **{f"loss/{name}": v for name, v in values.items()}})
         self.optimizer.zero_grad()
         loss.backward()
         if self.config.max_grad_norm > 0:
