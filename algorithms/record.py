@@ -6,8 +6,9 @@ Frames come from gymnasium's own ``render_mode="rgb_array"`` (the classic-contro
 with pygame: ``pip install -e ".[render]"``), so every env that renders to RGB works, the
 toy-text ones included. A band above each frame names the episode, the step and the return
 so far; the last frame of an episode also says how it ended (terminated or cut by the time
-limit) and is held for a second. The images are written by imageio: GIF through Pillow,
-MP4 through imageio-ffmpeg when it is installed (``pip install imageio-ffmpeg``).
+limit) and is held for a second. GIFs are written by Pillow (one palette for all frames, no
+dithering: small files, steady colours); MP4s by imageio with imageio-ffmpeg, when installed
+(``pip install -e ".[video]"``).
 
 The episodes are those of the deterministic evaluation: the env is reset with ``seed`` once
 and then without a seed (as :func:`algorithms.rollout.greedy_episodes_returns` does), so the
@@ -34,6 +35,7 @@ __all__ = ["Recording", "RunPolicy", "run_policy", "record_episodes", "kept_fram
 
 GIF_MAX_FPS = 25            # browsers play GIF frames shorter than 20 ms slower; 25 fps plays as written
 END_HOLD_SECONDS = 1.0      # the last frame of each episode stays up this long
+PALETTE_COLORS = 128        # one GIF palette for all frames
 
 
 @dataclass(frozen=True)
@@ -82,12 +84,18 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
-def _require_writer() -> None:
+def _require_writer(path: Path) -> None:
     try:
-        import imageio  # noqa: F401
         import PIL  # noqa: F401
-    except ImportError as err:
-        raise ImportError(f"recording needs imageio and Pillow ({err}): pip install -e '.[render]'") from None
+    except ImportError:
+        raise ImportError("recording needs Pillow: pip install -e '.[render]'") from None
+    if path.suffix.lower() == ".mp4":
+        try:
+            import imageio  # noqa: F401
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise ImportError(f"writing {path.name} needs imageio and imageio-ffmpeg "
+                              "(pip install -e '.[video]'); or record to a .gif") from None
 
 
 def _render(env, env_id: str) -> np.ndarray:
@@ -105,7 +113,7 @@ def _render(env, env_id: str) -> np.ndarray:
 
 
 class _Captioner:
-    """Resize a frame to at most ``max_width`` pixels wide and put a caption band above it."""
+    """Resize a frame to at most ``max_width`` pixels wide and put a two-line caption band above it."""
 
     def __init__(self, frame_shape: tuple, max_width: int | None):
         from PIL import ImageFont
@@ -113,34 +121,46 @@ class _Captioner:
         scale = min(1.0, max_width / width) if max_width else 1.0
         # even sizes: the H.264 encoder needs them and GIF does not mind
         self.size = (2 * max(1, round(width * scale / 2)), 2 * max(1, round(height * scale / 2)))
-        self.band = 2 * math.ceil(max(14, 0.075 * self.size[0]) / 2)
-        self.font = ImageFont.load_default(size=round(0.62 * self.band))
+        self.line = max(16, round(0.06 * self.size[0]))
+        self.band = 2 * self.line + 4
+        self.font = ImageFont.load_default(size=round(0.8 * self.line))
 
-    def __call__(self, frame: np.ndarray, text: str) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
         from PIL import Image, ImageDraw
         image = Image.fromarray(frame)
         if image.size != self.size:
             image = image.resize(self.size, Image.Resampling.LANCZOS)
         canvas = Image.new("RGB", (self.size[0], self.size[1] + self.band), (32, 32, 32))
         canvas.paste(image, (0, self.band))
-        ImageDraw.Draw(canvas).text((4, self.band // 2), text, fill=(255, 255, 255), font=self.font, anchor="lm")
+        draw = ImageDraw.Draw(canvas)
+        for i, text in enumerate(lines):
+            draw.text((4, 2 + self.line * i + self.line // 2), text, fill=(255, 255, 255), font=self.font, anchor="lm")
         return np.asarray(canvas)
 
 
+def _shared_palette(frames: list[np.ndarray], colors: int = PALETTE_COLORS):
+    """One palette for the whole GIF: octree quantisation of up to 16 frames spread over the recording.
+
+    A palette per frame makes colours flicker and compresses worse; without dithering, flat
+    areas stay flat, which LZW (GIF's compression) encodes in few bytes.
+    """
+    from PIL import Image
+    picks = np.linspace(0, len(frames) - 1, num=min(16, len(frames))).round().astype(int)
+    sample = Image.fromarray(np.concatenate([frames[i] for i in picks], axis=0))
+    return sample.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+
+
 def _write_frames(path: Path, frames: list[np.ndarray], durations_ms: list[float], fps: float) -> None:
-    import imageio.v3 as iio
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        # GIF delays are whole centiseconds
-        durations = [10 * max(2, round(d / 10)) for d in durations_ms]
-        atomic_write(path, lambda f: iio.imwrite(f, np.stack(frames), extension=".gif", plugin="pillow",
-                                                 duration=durations, loop=0))
+        from PIL import Image
+        palette = _shared_palette(frames)
+        images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+        durations = [10 * max(2, round(d / 10)) for d in durations_ms]      # GIF delays are whole centiseconds
+        atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                    duration=durations, loop=0))
     elif suffix == ".mp4":
-        try:
-            import imageio_ffmpeg  # noqa: F401  (the MP4 writer imageio uses)
-        except ImportError:
-            raise RuntimeError(f"writing {path.name} needs imageio-ffmpeg (pip install imageio-ffmpeg); "
-                               "or record to a .gif") from None
+        import imageio.v3 as iio           # its FFMPEG plugin runs imageio-ffmpeg's ffmpeg
         # a video has one frame rate: the held end frames are repeated instead
         repeated = [frame for frame, d in zip(frames, durations_ms) for _ in range(max(1, round(d * fps / 1000)))]
         tmp = path.with_name(f".{path.name}.tmp.mp4")      # ffmpeg writes to a path, then we rename
@@ -164,10 +184,10 @@ def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int 
     ``label`` (e.g. the algorithm) starts each caption. ``env_kwargs`` go to ``gymnasium.make``.
     """
     from envs_wrappers import make_env
-    _require_writer()
     path = Path(path)
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"record file must end in .gif or .mp4, got {path.name!r}")
+    _require_writer(path)
     episodes = _check_int("episodes", episodes, 1)
     seed = _check_int("seed", seed, 0)
     if max_width is not None:
@@ -194,7 +214,7 @@ def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int 
                 if done or step % frame_skip == 0:
                     frame = _render(env, env_id)
                     captioner = captioner or _Captioner(frame.shape, max_width)
-                    caption = f"{prefix}episode {episode + 1}/{episodes} | step {step} | return {total:g}{ending}"
+                    caption = (f"{prefix}episode {episode + 1}/{episodes}", f"step {step} | return {total:g}{ending}")
                     frames.append(captioner(frame, caption))
                     durations.append(1000.0 / fps if not done else 1000.0 * END_HOLD_SECONDS)
                 if done:
