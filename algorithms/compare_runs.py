@@ -315,6 +315,7 @@ def run(args) -> int:
             print(f"{r['label']}: {r['seeds']} run(s), no {args.metric} logged")
             continue
         band = f" (95% CI {r['low']:.1f} .. {r['high']:.1f})" if r["low"] is not None else ""
-        print(f"{r['label']}: {r['seeds']} run(s), {args.metric} {r['mean']:.1f}{band} at {r['env_step']:,.0f} env steps")
+        print(f"{r['label']}: {r['seeds']} run(s), {args.metric} {r['mean']:.1f}{band} "
+              f"at {r['env_step']:,.0f} env steps")
     print(f"figure: {args.out}")
     return 0

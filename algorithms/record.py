@@ -175,13 +175,15 @@ def _write_frames(path: Path, frames: list[np.ndarray], durations_ms: list[float
 
 def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int = 1, seed: int = 0,
                     frame_skip: int | None = None, max_width: int | None = 320, fps: float | None = None,
-                    label: str = "", env_kwargs: dict | None = None) -> Recording:
+                    label: str = "", env_kwargs: dict | None = None, max_steps: int = 1000) -> Recording:
     """Play ``episodes`` episodes of ``env_id`` with the deterministic ``act(obs) -> action`` and write them.
 
     ``frame_skip`` defaults to the smallest k with render_fps / k <= 25 (CartPole's 50 fps -> 2,
     the toy-text envs' 4 fps -> 1); ``fps`` defaults to render_fps / frame_skip so the file plays
     in real time. ``max_width`` shrinks wider frames (aspect kept; None keeps the env's size).
     ``label`` (e.g. the algorithm) starts each caption. ``env_kwargs`` go to ``gymnasium.make``.
+    An env without a time limit (CliffWalking) is stopped after ``max_steps`` steps per episode,
+    so a policy that never ends an episode still gives a file of bounded size.
     """
     from envs_wrappers import make_env
     path = Path(path)
@@ -196,6 +198,8 @@ def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     env = make_env(env_id, render_mode="rgb_array", **(env_kwargs or {}))
     try:
+        max_steps = _check_int("max_steps", max_steps, 1)
+        has_limit = env.spec is not None and env.spec.max_episode_steps is not None
         render_fps = float(env.metadata.get("render_fps") or 30)
         frame_skip = (max(1, math.ceil(render_fps / GIF_MAX_FPS)) if frame_skip is None
                       else _check_int("frame_skip", frame_skip, 1))
@@ -222,8 +226,10 @@ def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int 
                 obs, reward, terminated, truncated, _ = env.step(act(obs))
                 total += float(reward)
                 step += 1
-                done = terminated or truncated
-                ending = " (terminated)" if terminated else " (time limit)" if truncated else ""
+                stopped = not has_limit and step >= max_steps
+                done = terminated or truncated or stopped
+                ending = (" (terminated)" if terminated else " (time limit)" if truncated
+                          else f" (stopped at {max_steps} steps)" if stopped else "")
             returns.append(total)
             lengths.append(step)
     finally:

@@ -4,7 +4,8 @@ The deep runs are recorded with ``tinygrad-rl eval RUN --record FILE``; the toy-
 deep preset, so this script solves them exactly (``algorithms.tabular.value_iteration`` on
 ``envs_wrappers.tabular_model``) and records the greedy policy with the same recorder.
 
-    python scripts/record_tabular_policy.py FrozenLake-v1 --episodes 3 --fps 6 --out docs/figures/frozenlake_value_iteration.gif
+    python scripts/record_tabular_policy.py FrozenLake-v1 --episodes 3 --fps 6 \
+        --out docs/figures/frozenlake_value_iteration.gif
     python scripts/record_tabular_policy.py Taxi-v3 --out runs/taxi.gif
 """
 from __future__ import annotations
@@ -35,7 +36,8 @@ def main(argv=None) -> int:
                                 seed=args.seed, fps=args.fps, max_width=args.max_width,
                                 label="value iteration")
     print(f"{args.env}: {args.episodes} episode(s), returns {np.round(recording.returns, 2).tolist()}, "
-          f"lengths {recording.lengths.tolist()}, {recording.frames} frames at {recording.fps:g} fps -> {recording.path}")
+          f"lengths {recording.lengths.tolist()}, {recording.frames} frames at {recording.fps:g} fps "
+          f"-> {recording.path}")
     return 0
 
 

@@ -39,7 +39,8 @@ def test_seeds_group_and_the_differing_hyperparameter_labels_them(tmp_path):
     high, low = results
     assert (high["seeds"], low["seeds"]) == (3, 2)
     # the curves end near their levels (rolling mean of the last 20 of a linear rise lags by ~10 episodes)
-    assert high["mean"] == pytest.approx(100 * 50.5 / 60, abs=2.0) and low["mean"] == pytest.approx(50 * 50.5 / 60, abs=2.0)
+    assert high["mean"] == pytest.approx(100 * 50.5 / 60, abs=2.0)
+    assert low["mean"] == pytest.approx(50 * 50.5 / 60, abs=2.0)
     assert high["low"] <= high["mean"] <= high["high"]
     evals = plot_runs(runs, tmp_path / "eval.png", metric="eval_return")
     assert evals[0]["mean"] == pytest.approx(100.0, abs=0.1) and evals[0]["env_step"] == 6000

@@ -11,14 +11,13 @@ TINY = ["--set", "hidden=16,16", "--set", "learning_starts=100", "--set", "eval_
         "--set", "eval_episodes=2", "--no-progress"]
 
 
-
-
 def test_plain_words_summary_matches_eval_json(capsys, tmp_path):
     out_dir = tmp_path / "run"
     assert main(["train", "dqn", "CartPole-v1", "--steps", "900", "--seed", "2", "--out", str(out_dir), *TINY]) == 0
     text = capsys.readouterr().out
     saved = json.loads((out_dir / "eval.json").read_text())
-    mean, std, episodes = re.search(r"mean return (-?[\d.]+) ± ([\d.]+) \(std\) over (\d+) deterministic", text).groups()
+    pattern = r"mean return (-?[\d.]+) ± ([\d.]+) \(std\) over (\d+) deterministic"
+    mean, std, episodes = re.search(pattern, text).groups()
     assert float(mean) == round(saved["mean_return"], 1) and float(std) == round(saved["std_return"], 1)
     assert int(episodes) == saved["episodes"] == 20
     assert "dqn on CartPole-v1, seed 2: 900 env steps in " in text and "env steps/s" in text
