@@ -225,6 +225,8 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, metric: str = "train_
     Returns one dict per group: label, seeds, the runs' folders and, at the last common env step,
     the mean and its 95% bootstrap interval (None for a group without the metric).
     """
+    from matplotlib.ticker import FuncFormatter
+
     from .plots import plt, save_figure
     from .summary import reward_threshold
     if metric not in METRICS:
@@ -273,6 +275,8 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, metric: str = "train_
                  fontsize=10)
     if log_x:
         ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.set_xlabel("env steps" + (" (log scale)" if log_x else ""))
     ax.set_ylabel(METRICS[metric][2])
     ax.grid(alpha=0.3, which="both" if log_x else "major")
