@@ -5,11 +5,11 @@ Both keep ``terminated`` apart from ``truncated``: a terminated transition has n
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["Transitions", "ReplayBuffer", "Rollout"]
+__all__ = ["Transitions", "ReplayBuffer", "Rollout", "Episodes"]
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,35 @@ class ReplayBuffer:
 
 @dataclass(frozen=True)
 class Rollout:
-    """A flat on-policy batch for policy-gradient losses.
+    """A flat on-policy batch: what the on-policy loop hands its loss.
 
-    ``advantages`` weight the log-probabilities of ``actions``; ``returns`` are the value
-    targets. Rows come only from real transitions (no autoreset steps, nothing crossing an
-    episode boundary).
+    ``log_probs`` and ``values`` are log pi_old(a_t | s_t) and V_old(s_t) of the policy that
+    collected the rollout (fixed arrays, for PPO's ratio and value clipping); ``advantages`` are
+    GAE(lambda) advantages and ``returns = advantages + values`` the value targets. ``obs`` are as
+    the policy saw them (normalised when observation normalisation is on). Rows come only from
+    real transitions (no autoreset steps, nothing crossing an episode boundary).
     """
     obs: np.ndarray
     actions: np.ndarray
+    log_probs: np.ndarray
+    values: np.ndarray
     advantages: np.ndarray
     returns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def __getitem__(self, rows) -> "Rollout":
+        """The rows ``rows`` (an index array or slice) of every field: a minibatch."""
+        return Rollout(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Whole episodes for Monte Carlo policy gradients (REINFORCE): ``returns`` are G_t."""
+    obs: np.ndarray
+    actions: np.ndarray
+    returns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.obs)

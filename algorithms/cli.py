@@ -1,9 +1,10 @@
 """The ``tinygrad-rl`` command line (also ``python -m algorithms``).
 
-    tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...] [--json] [--tensorboard]
-    tinygrad-rl eval DIR [--episodes N] [--seed S] [--record FILE.gif]
+    tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...]
+                               [--preset FILE.toml] [--plugin FILE.py|MODULE ...] [--json] [--tensorboard]
+    tinygrad-rl eval DIR [--episodes N] [--seed S] [--plugin FILE.py|MODULE ...] [--record FILE.gif]
     tinygrad-rl plot DIR [DIR ...] [--metric M] [--out FILE.png]
-    tinygrad-rl list
+    tinygrad-rl list [ALGO] [--plugin FILE.py|MODULE ...]
 
 Subcommands live in ``COMMANDS``: one ``(name, add_parser, run)`` entry each, where
 ``add_parser(subparsers) -> parser`` registers the arguments and ``run(args) -> exit status``
@@ -16,6 +17,7 @@ with status 2 before anything is written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import sys
@@ -40,26 +42,44 @@ class _OneLineParser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------- train
 
 
+def _add_plugin_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="import a file or module that registers algorithms (register_algorithm); repeatable")
+
+
+def _load_plugins(args) -> None:
+    from .registry import load_plugin
+    for target in args.plugin:
+        try:
+            load_plugin(target)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train ALGO on ENV and write a run folder",
                               description="Train with the (ALGO, ENV) preset; --set overrides one key at a time.")
-    p.add_argument("algo", help="dqn, double_dqn, a2c or reinforce")
-    p.add_argument("env", help="an env with a preset, e.g. CartPole-v1 (see `tinygrad-rl list`)")
+    p.add_argument("algo", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, or a plugin's")
+    p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1 (presets: `tinygrad-rl list`)")
     p.add_argument("--steps", type=str, help="env steps of training (default: the preset's total_steps)")
     p.add_argument("--seed", type=str, help="run seed, an int >= 0 (default 0)")
     p.add_argument("--out", type=str, help="output folder (default: runs/ALGO-ENV-seedS, numbered if taken)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hyperparameter, e.g. --set lr=1e-3 --set hidden=128,128")
+    p.add_argument("--preset", type=str, metavar="FILE.toml",
+                   help="a preset file of your own, looked up before the built-in presets")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
+    _add_plugin_argument(p)
     return p
 
 
 def _parse_overrides(algo: str, args) -> dict:
-    from .configs import ALGORITHM_CONFIGS, parse_value
-    config_cls = ALGORITHM_CONFIGS[algo]
+    from .configs import parse_value
+    from .registry import get_algorithm
+    config_cls = get_algorithm(algo).config
     values = {}
     pairs = [item.split("=", 1) if "=" in item else (item, None) for item in args.overrides]
     if args.steps is not None:
@@ -90,29 +110,36 @@ def _output_folder(args, algo: str, env_id: str, seed: int) -> Path:
 
 
 def run_train(args) -> int:
-    from .configs import ALGORITHM_CONFIGS
-    from .presets import load_preset, preset_envs
-    if args.algo not in ALGORITHM_CONFIGS:
-        raise UsageError(f"unknown algorithm {args.algo!r}; valid: {', '.join(ALGORITHM_CONFIGS)}")
-    if args.env not in preset_envs():
-        raise UsageError(f"no preset for env {args.env!r}; valid: {', '.join(preset_envs())}")
-    overrides = _parse_overrides(args.algo, args)
+    from envs_wrappers.registry import check_plain_env_id
+    from .presets import load_preset, preset_source
+    from .registry import get_algorithm
+    _load_plugins(args)
     try:
-        config = load_preset(args.algo, args.env, overrides)
+        get_algorithm(args.algo)
+        check_plain_env_id(args.env)
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
+    overrides = _parse_overrides(args.algo, args)
+    try:
+        config = load_preset(args.algo, args.env, overrides, preset_file=args.preset)
+        source = preset_source(args.algo, args.env, preset_file=args.preset)
+    except (KeyError, ValueError) as err:
+        raise UsageError(str(err).strip('"')) from None
+    _check_env_available(args.env, args.algo, config)
     out = _output_folder(args, args.algo, args.env, config.seed)
-    _check_env_available(args.env)
     if args.tensorboard:
         from .tensorboard_log import require_tensorboardx
         try:
             require_tensorboardx()
         except ImportError as err:
             raise UsageError(str(err)) from None
+    if source is None:
+        print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
+              "defaults and your --set values", file=sys.stderr)
 
     from .experiment import run_training
-    from .trainers import NonFiniteLossError
     from .summary import training_report
+    from .trainers import NonFiniteLossError
     start = time.perf_counter()
     try:
         summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
@@ -126,14 +153,20 @@ def run_train(args) -> int:
     return 0
 
 
-def _check_env_available(env_id: str) -> None:
-    """Fail before writing anything if the env cannot be made (e.g. box2d not installed)."""
+def _check_env_available(env_id: str, algo: str, config) -> None:
+    """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
+    spaces do not fit the algorithm's networks."""
     import gymnasium as gym
+    from .trainers import build_networks
     try:
         gym.make(env_id).close()
     except gym.error.DependencyNotInstalled as err:
         raise UsageError(f"{env_id} needs an extra package: {str(err).splitlines()[0]} "
                          "(pip install -e '.[box2d]')") from None
+    try:
+        build_networks(algo, env_id, config, seed=0)
+    except ValueError as err:
+        raise UsageError(f"{algo} cannot train on {env_id}: {err}") from None
 
 
 # --------------------------------------------------------------------------- eval
@@ -144,6 +177,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a folder written by `tinygrad-rl train`")
     p.add_argument("--episodes", type=str, default="20", help="episodes to run (default 20)")
     p.add_argument("--seed", type=str, help="evaluation env seed (default: the run's own eval seed)")
+    _add_plugin_argument(p)
     from .record import add_record_arguments
     add_record_arguments(p)
     return p
@@ -164,6 +198,7 @@ def _int_at_least(name: str, text: str | None, low: int) -> int | None:
 def run_eval(args) -> int:
     from .experiment import evaluate_run
     from .record import record_from_args
+    _load_plugins(args)
     episodes = _int_at_least("--episodes", args.episodes, 1)
     seed = _int_at_least("--seed", args.seed, 0)
     try:
@@ -181,22 +216,37 @@ def run_eval(args) -> int:
 
 
 def add_list_parser(subparsers) -> argparse.ArgumentParser:
-    return subparsers.add_parser("list", help="algorithms, envs with presets, and each preset's hyperparameters")
+    p = subparsers.add_parser("list", help="algorithms, their loops and presets; with ALGO, its hyperparameters")
+    p.add_argument("algo", nargs="?", help="show this algorithm's hyperparameters on every env with a preset")
+    p.add_argument("--preset", type=str, metavar="FILE.toml", help="also look in this preset file")
+    _add_plugin_argument(p)
+    return p
 
 
 def run_list(args) -> int:
-    import dataclasses
-
-    from .configs import ALGORITHM_CONFIGS
-    from .presets import load_preset, preset_envs
-    print(f"algorithms: {', '.join(ALGORITHM_CONFIGS)}")
-    print(f"envs with presets: {', '.join(preset_envs())}")
-    for env_id in preset_envs():
-        for algo in ALGORITHM_CONFIGS:
-            config = dataclasses.asdict(load_preset(algo, env_id))
-            print(f"\n{algo} {env_id}")
-            print("  " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
-                                  for k, v in config.items()))
+    from .presets import load_preset, preset_envs, preset_source
+    from .registry import algorithm_names, get_algorithm
+    _load_plugins(args)
+    names = [args.algo] if args.algo else algorithm_names()
+    try:
+        specs = [get_algorithm(name) for name in names]
+    except KeyError as err:
+        raise UsageError(str(err).strip('"')) from None
+    for spec in specs:
+        try:
+            sources = {env: preset_source(spec.name, env, args.preset) for env in preset_envs()}
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        with_preset = [env for env, source in sources.items() if source is not None]
+        print(f"{spec.name}: {spec.description or spec.loss.__name__}")
+        print(f"  loop {spec.loop.name} (batch: {spec.loop.batch}), config {spec.config.__name__}")
+        print(f"  presets: {', '.join(with_preset) if with_preset else 'none (config defaults on any env)'}")
+        if args.algo:
+            for env in with_preset:
+                config = dataclasses.asdict(load_preset(spec.name, env, preset_file=args.preset))
+                print(f"\n  {env} (from {sources[env]})")
+                print("    " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
+                                      for k, v in config.items()))
     return 0
 
 

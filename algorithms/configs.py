@@ -1,15 +1,18 @@
 """Hyperparameters of the deep-RL trainers, one dataclass per loop, validated in one place.
 
 A preset (``algorithms/presets/<env>.toml``) fills a dataclass; ``key=value`` overrides
-change one field at a time, parsed to the field's declared type.
+change one field at a time, parsed to the field's declared type. An algorithm with
+hyperparameters of its own subclasses its loop's dataclass and adds fields (and checks in
+``validate``); its loss reads them from the config it is given.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-__all__ = ["CommonConfig", "OffPolicyConfig", "OnPolicyConfig", "EpisodicConfig",
-           "ALGORITHM_CONFIGS", "parse_value", "apply_overrides"]
+__all__ = ["CommonConfig", "OffPolicyConfig", "OnPolicyConfig", "PPOConfig", "EpisodicConfig",
+           "parse_value", "apply_overrides"]
 
 
 @dataclass
@@ -75,23 +78,57 @@ class OffPolicyConfig(CommonConfig):
 
 @dataclass
 class OnPolicyConfig(CommonConfig):
-    """A2C loop: n_envs vector envs x n_steps per update, GAE advantages."""
+    """On-policy loop: n_envs vector envs x n_steps per rollout, GAE advantages, then
+    n_epochs passes of n_minibatches updates over the rollout (A2C: 1 x 1; PPO: more)."""
     n_envs: int = 8
     n_steps: int = 16
+    n_epochs: int = 1
+    n_minibatches: int = 1
     gae_lambda: float = 0.95
     value_coef: float = 0.5
     entropy_coef: float = 0.01
-    normalize_advantages: bool = True
+    normalize_advantages: bool = True  # standardise A_t within each minibatch
     optimizer: str = "adam"            # adam or rmsprop
+    adam_eps: float = 1e-8
+    shared_trunk: bool = False         # one trunk with policy and value heads
+    normalize_observations: bool = False   # running mean/std of observations (saved with the weights)
+    normalize_rewards: bool = False    # rewards / running std of the discounted return
+    log_std_init: float = 0.0          # Box actions: initial log sigma of the Gaussian policy
+    target_kl: float = 0.0             # stop a rollout's epochs once approx KL exceeds this (0 = off)
 
     def validate(self) -> None:
         super().validate()
         _check(self.n_envs > 0, "n_envs", self.n_envs, "an int > 0")
         _check(self.n_steps > 0, "n_steps", self.n_steps, "an int > 0")
+        _check(self.n_epochs > 0, "n_epochs", self.n_epochs, "an int > 0")
+        _check(0 < self.n_minibatches <= self.n_envs * self.n_steps, "n_minibatches", self.n_minibatches,
+               f"an int in [1, n_envs * n_steps = {self.n_envs * self.n_steps}]")
         _check(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", self.gae_lambda, "a float in [0, 1]")
         _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
         _check(self.entropy_coef >= 0.0, "entropy_coef", self.entropy_coef, "a float >= 0")
         _check(self.optimizer in ("adam", "rmsprop"), "optimizer", self.optimizer, "adam or rmsprop")
+        _check(self.adam_eps > 0.0, "adam_eps", self.adam_eps, "a float > 0")
+        _check(-20.0 <= self.log_std_init <= 2.0, "log_std_init", self.log_std_init, "a float in [-20, 2]")
+        _check(self.target_kl >= 0.0, "target_kl", self.target_kl, "a float >= 0 (0 = off)")
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    """PPO (Schulman et al. 2017): the clipped surrogate and optional value clipping."""
+    n_envs: int = 8
+    n_steps: int = 128
+    n_epochs: int = 4
+    n_minibatches: int = 4
+    clip_range: float = 0.2            # epsilon of the clipped ratio
+    clip_range_vf: float = 0.0         # value clipping around the old values (0 = off)
+    entropy_coef: float = 0.0
+    max_grad_norm: float = 0.5
+    lr: float = 3e-4
+
+    def validate(self) -> None:
+        super().validate()
+        _check(0.0 < self.clip_range < 1.0, "clip_range", self.clip_range, "a float in (0, 1)")
+        _check(self.clip_range_vf >= 0.0, "clip_range_vf", self.clip_range_vf, "a float >= 0 (0 = off)")
 
 
 @dataclass
@@ -108,14 +145,6 @@ class EpisodicConfig(CommonConfig):
         _check(self.baseline in ("none", "mean", "learned"), "baseline", self.baseline,
                "none, mean or learned")
         _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
-
-
-ALGORITHM_CONFIGS: dict[str, type[CommonConfig]] = {
-    "dqn": OffPolicyConfig,
-    "double_dqn": OffPolicyConfig,
-    "a2c": OnPolicyConfig,
-    "reinforce": EpisodicConfig,
-}
 
 
 def _check(ok: bool, name: str, value, expected: str) -> None:
@@ -136,7 +165,10 @@ def parse_value(config_cls: type, key: str, text: str):
     kind = types[key]
     try:
         if kind == "int":
-            return int(text.replace("_", ""))
+            text = text.replace("_", "")
+            if "e" in text.lower() and float(text).is_integer():   # 1e5 = 100000
+                return int(float(text))
+            return int(text)
         if kind == "float":
             return float(text)
         if kind == "bool":
@@ -155,15 +187,18 @@ def parse_value(config_cls: type, key: str, text: str):
 def apply_overrides(config: CommonConfig, values: dict) -> CommonConfig:
     """A copy of ``config`` with ``values`` (key -> already-typed value) set, then validated."""
     types = _field_types(type(config))
-    for key, value in values.items():
+    values = dict(values)
+    for key, value in list(values.items()):
         if key not in types:
             raise KeyError(f"unknown key {key!r}; valid keys: {', '.join(sorted(types))}")
         kind = types[key]
-        expected = {"int": int, "float": (int, float), "bool": bool, "str": str, "list[int]": list}[kind]
+        expected = {"int": int, "float": (int, float), "bool": bool, "str": str, "list[int]": list}.get(kind, object)
         if not isinstance(value, expected) or (kind in ("int", "float") and isinstance(value, bool)):
             raise ValueError(f"invalid value {value!r} for {key}: expected {kind}")
         if kind == "float":
-            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"invalid value {value!r} for {key}: expected a finite float")
+            values[key] = float(value)
         if kind == "list[int]" and not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise ValueError(f"invalid value {value!r} for {key}: expected a list of ints")
     config = dataclasses.replace(config, **values)

@@ -2,6 +2,7 @@
 
     DIR/config.json         algorithm, env id and every hyperparameter (written first)
     DIR/metrics.csv         one row per finished episode / evaluation, written as it happens
+    DIR/terms.csv           mean of each loss term (and the learning rate) per logging interval
     DIR/model.npz           weights (periodic checkpoints, then the final weights)
     DIR/checkpoint.json     env step of the weights in model.npz, interrupted or not
     DIR/eval.json           {"mean_return", "std_return", "episodes"}: 20 deterministic episodes
@@ -13,14 +14,16 @@ import dataclasses
 from pathlib import Path
 
 import gymnasium as gym
-import numpy as np
+
+from envs_wrappers.registry import check_plain_env_id
 
 from .checkpoint import load_weights, read_json, save_weights, write_json
-from .configs import ALGORITHM_CONFIGS, apply_overrides
+from .configs import apply_overrides
 from .plots import plot_learning_curve
+from .registry import get_algorithm
 from .rollout import greedy_episodes_returns
 from .summary import reward_threshold
-from .trainers import ALGORITHMS, MetricsLog, NonFiniteLossError, RunSeeds, build_networks, greedy_actor, train
+from .trainers import MetricsLog, NonFiniteLossError, RunSeeds, build_networks, greedy_actor, train
 
 __all__ = ["FINAL_EVAL_EPISODES", "run_training", "load_run", "evaluate_run"]
 
@@ -52,7 +55,7 @@ def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: 
     if tensorboard:
         from .tensorboard_log import TensorBoardSink
         sinks.append(TensorBoardSink(out))
-    metrics = MetricsLog(out / "metrics.csv", sinks=sinks)
+    metrics = MetricsLog(out / "metrics.csv", out / "terms.csv", sinks=sinks)
     threshold = reward_threshold(env_id)
     title = f"{algo} on {env_id} (seed {config.seed})"
     try:
@@ -74,20 +77,38 @@ def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: 
 
 
 def load_run(run_dir: str | Path) -> tuple[str, str, object, dict]:
-    """(algo, env_id, config, nets with the saved weights) of a run folder."""
+    """(algo, env_id, config, nets with the saved weights) of a run folder.
+
+    Every field of config.json is validated before use: the algorithm must be registered (a
+    plugin's only if the user loaded it with --plugin), the env id a plain registered id (never
+    a ``module:`` id, which gymnasium would import), the config valid for the algorithm.
+    """
     run = Path(run_dir)
     for name in ("config.json", "model.npz"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} is not a training run folder: {name} is missing")
-    saved = read_json(run / "config.json")
-    algo, env_id = saved.get("algo"), saved.get("env_id")
-    if algo not in ALGORITHM_CONFIGS:
-        raise ValueError(f"{run / 'config.json'}: unknown algo {algo!r}; valid: {', '.join(ALGORITHM_CONFIGS)}")
-    config = apply_overrides(ALGORITHM_CONFIGS[algo](), saved.get("config", {}))
-    probe = gym.make(env_id)
-    obs_dim, n_actions = int(np.prod(probe.observation_space.shape)), int(probe.action_space.n)
-    probe.close()
-    nets = build_networks(algo, obs_dim, n_actions, config, seed=0)
+    where = run / "config.json"
+    saved = read_json(where)
+    if not isinstance(saved, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(saved).__name__}")
+    algo, env_id, values = saved.get("algo"), saved.get("env_id"), saved.get("config", {})
+    try:
+        spec = get_algorithm(algo) if isinstance(algo, str) else None
+    except KeyError as err:
+        raise ValueError(f"{where}: {str(err).strip(chr(34))}") from None
+    if spec is None:
+        raise ValueError(f"{where}: 'algo' must be an algorithm name, got {algo!r}")
+    try:
+        check_plain_env_id(env_id)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: 'config' must be an object, got {type(values).__name__}")
+    try:
+        config = apply_overrides(spec.config(), values)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{where}: {str(err).strip(chr(34))}") from None
+    nets = build_networks(algo, env_id, config, seed=0)
     load_weights(run / "model.npz", nets)
     return algo, env_id, config, nets
 

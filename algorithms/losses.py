@@ -1,29 +1,30 @@
 """Deep RL algorithms as loss functions over the engine's Tensor.
 
-Each loss is a pure function of a batch and the networks (any callables mapping an
-observation Tensor to a Tensor) and returns ``(loss, terms)``: the scalar Tensor to
-differentiate and a dict of its named scalar terms, so a trainer can say which term went
-non-finite. Targets are built without a graph; only the online networks receive gradients.
+Every loss has one contract::
+
+    loss(batch, nets, config) -> (scalar Tensor, {term name: scalar Tensor})
+
+``batch`` is what the algorithm's loop collected, ``nets`` the dict of its networks and
+``config`` its config dataclass, from which the loss reads its own hyperparameters. The terms
+are logged by name, and a trainer can say which one went non-finite. Targets are built
+without a graph (stop-gradient); only the online networks receive gradients.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
 import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, no_grad
 
-from .buffers import Rollout, Transitions
+from .buffers import Episodes, Rollout, Transitions
 
-__all__ = ["dqn_targets", "double_dqn_targets", "dqn_loss", "double_dqn_loss",
-           "reinforce_loss", "a2c_loss", "standardize"]
+__all__ = ["dqn_targets", "double_dqn_targets", "td_loss", "dqn_loss", "double_dqn_loss",
+           "reinforce_loss", "a2c_loss", "ppo_loss", "standardize"]
 
-Net = Callable[[Tensor], Tensor]
 _TD_PENALTIES = ("huber", "mse")
 
 
-def dqn_targets(batch: Transitions, target_net: Net, gamma: float) -> np.ndarray:
+def dqn_targets(batch: Transitions, target_net, gamma: float) -> np.ndarray:
     """y = r + gamma * (1 - terminated) * max_a' Q_target(s', a').
 
     Truncated transitions bootstrap (the state still had a future); terminated ones do not.
@@ -33,7 +34,7 @@ def dqn_targets(batch: Transitions, target_net: Net, gamma: float) -> np.ndarray
     return batch.rewards + gamma * (1.0 - batch.terminated) * next_q.max(axis=1)
 
 
-def double_dqn_targets(batch: Transitions, q_net: Net, target_net: Net, gamma: float) -> np.ndarray:
+def double_dqn_targets(batch: Transitions, q_net, target_net, gamma: float) -> np.ndarray:
     """y = r + gamma * (1 - terminated) * Q_target(s', argmax_a' Q_online(s', a')).
 
     The online network selects the action and the target network evaluates it, which
@@ -47,7 +48,8 @@ def double_dqn_targets(batch: Transitions, q_net: Net, target_net: Net, gamma: f
     return batch.rewards + gamma * (1.0 - batch.terminated) * next_q[rows, best]
 
 
-def _td_loss(batch: Transitions, q_net: Net, targets: np.ndarray, penalty: str):
+def td_loss(batch: Transitions, q_net, targets: np.ndarray, penalty: str = "huber"):
+    """mean_i rho(Q(s_i, a_i) - y_i) with rho the Huber function (delta = 1) or the square."""
     if penalty not in _TD_PENALTIES:
         raise ValueError(f"TD penalty must be one of {_TD_PENALTIES}, got {penalty!r}")
     q = q_net(Tensor(batch.obs))
@@ -57,19 +59,20 @@ def _td_loss(batch: Transitions, q_net: Net, targets: np.ndarray, penalty: str):
     return loss, {"td": loss}
 
 
-def dqn_loss(batch: Transitions, q_net: Net, target_net: Net, gamma: float, penalty: str = "huber"):
+def dqn_loss(batch: Transitions, nets: dict, config):
     """L(theta) = mean_i rho(Q_theta(s_i, a_i) - y_i), y from :func:`dqn_targets`.
 
-    rho is the Huber function (delta = 1) or the square. Mnih et al. (2015), "Human-level
-    control through deep reinforcement learning", Algorithm 1.
+    rho is the Huber function (delta = 1) or the square (``config.loss``). Mnih et al. (2015),
+    "Human-level control through deep reinforcement learning", Algorithm 1.
     """
-    return _td_loss(batch, q_net, dqn_targets(batch, target_net, gamma), penalty)
+    targets = dqn_targets(batch, nets["q_net_target"], config.gamma)
+    return td_loss(batch, nets["q_net"], targets, config.loss)
 
 
-def double_dqn_loss(batch: Transitions, q_net: Net, target_net: Net, gamma: float,
-                    penalty: str = "huber"):
+def double_dqn_loss(batch: Transitions, nets: dict, config):
     """L(theta) = mean_i rho(Q_theta(s_i, a_i) - y_i), y from :func:`double_dqn_targets`."""
-    return _td_loss(batch, q_net, double_dqn_targets(batch, q_net, target_net, gamma), penalty)
+    targets = double_dqn_targets(batch, nets["q_net"], nets["q_net_target"], config.gamma)
+    return td_loss(batch, nets["q_net"], targets, config.loss)
 
 
 def standardize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -77,62 +80,94 @@ def standardize(x: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return (x - x.mean()) / (x.std() + eps)
 
 
-def _value(value_net: Net, obs: np.ndarray) -> Tensor:
-    return value_net(Tensor(obs)).reshape(-1)
+def _fixed(x, like: Tensor) -> np.ndarray:
+    """A batch array as a constant of ``like``'s dtype (no gradient flows into it)."""
+    return np.asarray(x).astype(like.dtype, copy=False)
 
 
-def reinforce_loss(batch: Rollout, policy_net: Net, value_net: Net | None = None,
-                   baseline: str = "learned", normalize_returns: bool = True, value_coef: float = 0.5):
+def reinforce_loss(batch: Episodes, nets: dict, config):
     """REINFORCE with a baseline b(s) (Williams 1992; Sutton & Barto 2018, sec. 13.4):
 
         w_t = G_t - b(s_t)   with b = 0 ("none"), mean_t G_t ("mean") or V_phi(s_t) ("learned")
         L   = -mean_t[ log pi_theta(a_t | s_t) * w_t ] + value_coef * mean_t (V_phi(s_t) - G_t)^2
 
-    ``batch.returns`` holds the Monte Carlo returns G_t (``batch.advantages`` is unused).
-    With ``normalize_returns`` the weights w_t are standardised within the batch. The
-    value term exists only for the learned baseline; w_t never carries gradient.
+    ``batch.returns`` holds the Monte Carlo returns G_t. With ``config.normalize_returns`` the
+    weights w_t are standardised within the batch. The value term exists only for the learned
+    baseline; w_t never carries gradient.
     """
+    baseline = config.baseline
     if baseline not in ("none", "mean", "learned"):
         raise ValueError(f"baseline must be 'none', 'mean' or 'learned', got {baseline!r}")
-    if baseline == "learned" and value_net is None:
-        raise ValueError("reinforce_loss: baseline='learned' needs a value_net")
     returns = np.asarray(batch.returns, dtype=np.float64)
+    log_prob, _, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
     terms = {}
     if baseline == "learned":
-        values = _value(value_net, batch.obs)
         weights = returns - values.data
-        terms["value"] = F.mse_loss(values, returns.astype(values.dtype, copy=False))
+        terms["value"] = F.mse_loss(values, _fixed(returns, values))
     else:
         weights = returns - returns.mean() if baseline == "mean" else returns
-    if normalize_returns:
+    if config.normalize_returns:
         weights = standardize(weights)
-    log_prob = F.categorical_log_prob(policy_net(Tensor(batch.obs)), batch.actions)
-    terms["policy"] = -(log_prob * weights.astype(log_prob.dtype, copy=False)).mean()
-    loss = terms["policy"] + value_coef * terms["value"] if "value" in terms else terms["policy"]
+    terms["policy"] = -(log_prob * _fixed(weights, log_prob)).mean()
+    loss = terms["policy"] + config.value_coef * terms["value"] if "value" in terms else terms["policy"]
     return loss, terms
 
 
-def a2c_loss(batch: Rollout, policy_net: Net, value_net: Net, value_coef: float = 0.5,
-             entropy_coef: float = 0.01, normalize_advantages: bool = False):
+def a2c_loss(batch: Rollout, nets: dict, config):
     """Advantage actor-critic (Mnih et al. 2016, "Asynchronous Methods for Deep RL", alg. S3):
 
         L = -mean_t[ log pi_theta(a_t | s_t) * A_t ]            (policy term)
             + value_coef   * mean_t (V_phi(s_t) - R_t)^2         (value term)
             - entropy_coef * mean_t H[pi_theta(. | s_t)]         (entropy bonus)
 
-    A_t are GAE advantages and R_t = A_t + V(s_t) their value targets, both fixed arrays in
-    ``batch``. With ``normalize_advantages`` A_t is standardised within the batch.
+    A_t are GAE advantages and R_t = A_t + V_old(s_t) their value targets, both fixed arrays in
+    ``batch``. With ``config.normalize_advantages`` A_t is standardised within the batch.
     """
     advantages = np.asarray(batch.advantages, dtype=np.float64)
-    if normalize_advantages:
+    if config.normalize_advantages:
         advantages = standardize(advantages)
-    logits = policy_net(Tensor(batch.obs))
-    log_prob = F.categorical_log_prob(logits, batch.actions)
-    values = _value(value_net, batch.obs)
+    log_prob, entropy, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
     terms = {
-        "policy": -(log_prob * advantages.astype(log_prob.dtype, copy=False)).mean(),
-        "value": F.mse_loss(values, np.asarray(batch.returns).astype(values.dtype, copy=False)),
-        "entropy": F.categorical_entropy(logits).mean(),
+        "policy": -(log_prob * _fixed(advantages, log_prob)).mean(),
+        "value": F.mse_loss(values, _fixed(batch.returns, values)),
+        "entropy": entropy.mean(),
     }
-    loss = terms["policy"] + value_coef * terms["value"] - entropy_coef * terms["entropy"]
+    loss = terms["policy"] + config.value_coef * terms["value"] - config.entropy_coef * terms["entropy"]
+    return loss, terms
+
+
+def ppo_loss(batch: Rollout, nets: dict, config):
+    """PPO's clipped objective (Schulman et al. 2017, "Proximal Policy Optimization", eq. 7 and 9):
+
+        r_t     = pi_theta(a_t | s_t) / pi_old(a_t | s_t) = exp(log pi_theta - log pi_old)
+        L_clip  = -mean_t min( r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t )
+        L_value = mean_t max( (V(s_t) - R_t)^2, (V_old + clip(V(s_t) - V_old, -c, c) - R_t)^2 )
+        L       = L_clip + value_coef * L_value - entropy_coef * mean_t H[pi_theta(. | s_t)]
+
+    A_t is standardised within the minibatch when ``config.normalize_advantages``; the value
+    clipping (the max term) applies only when ``config.clip_range_vf > 0``. Also returned, for
+    logging and the target-KL stop, without gradient: ``approx_kl`` = mean((r - 1) - log r),
+    an unbiased, non-negative estimator of KL(pi_old || pi_theta) (Schulman 2020, "Approximating
+    KL divergence"), and ``clip_fraction``, the share of rows whose ratio left [1 - eps, 1 + eps].
+    """
+    advantages = np.asarray(batch.advantages, dtype=np.float64)
+    if config.normalize_advantages:
+        advantages = standardize(advantages)
+    log_prob, entropy, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
+    log_ratio = log_prob - _fixed(batch.log_probs, log_prob)
+    ratio = log_ratio.exp()
+    adv = _fixed(advantages, ratio)
+    eps = config.clip_range
+    surrogate = (ratio * adv).minimum(ratio.clip(1.0 - eps, 1.0 + eps) * adv)
+    returns = _fixed(batch.returns, values)
+    value_error = (values - returns) ** 2
+    if config.clip_range_vf > 0:
+        old = _fixed(batch.values, values)
+        clipped = old + (values - old).clip(-config.clip_range_vf, config.clip_range_vf)
+        value_error = value_error.maximum((clipped - returns) ** 2)
+    terms = {"policy": -surrogate.mean(), "value": value_error.mean(), "entropy": entropy.mean()}
+    loss = terms["policy"] + config.value_coef * terms["value"] - config.entropy_coef * terms["entropy"]
+    r = ratio.data.astype(np.float64)
+    terms["approx_kl"] = Tensor(np.mean((r - 1.0) - np.log(r)))
+    terms["clip_fraction"] = Tensor(np.mean(np.abs(r - 1.0) > eps))
     return loss, terms

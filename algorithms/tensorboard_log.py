@@ -8,23 +8,23 @@ The events are written by tensorboardX's ``SummaryWriter`` (a maintained standal
 no torch or TensorFlow needed); the ``tensorboard`` package reads and shows them.
 
 :class:`TensorBoardSink` is a *sink* of :class:`algorithms.trainers.MetricsLog`: the log calls
-``on_row(row)`` for every metrics.csv row, ``on_scalars(env_step, values)`` for training
-scalars that are not CSV columns (each loss term, the learning rate), and ``close()``. Tags:
+``on_row(row)`` for every metrics.csv row, ``on_terms(env_step, terms)`` for every terms.csv
+record (each loss term and the learning rate, averaged since the last record), and ``close()``.
+Tags:
 
     train/episode_return, train/episode_length, train/loss, train/epsilon, train/entropy
     eval/mean_return
-    loss/<term>            each named term of the loss (e.g. loss/td, loss/policy, loss/value)
+    loss/<term>            each named term of the loss (loss/total, loss/td, loss/policy, ...)
     optim/learning_rate
     perf/steps_per_second  env steps per wall-clock second, measured over >= 1 s between rows
 
-Every scalar is at its env step. Several gradient steps at one env step (DQN's
-``gradient_steps``) report several values; the last one at that step is written.
+Every scalar is at its env step, with the values metrics.csv and terms.csv hold.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["TensorBoardSink", "require_tensorboardx", "ROW_TAGS"]
+__all__ = ["TensorBoardSink", "require_tensorboardx", "ROW_TAGS", "TERM_TAGS"]
 
 # metrics.csv column -> TensorBoard tag
 ROW_TAGS = {
@@ -35,6 +35,8 @@ ROW_TAGS = {
     "entropy": "train/entropy",
     "eval_return": "eval/mean_return",
 }
+# terms.csv term -> TensorBoard tag (every other term is loss/<term>)
+TERM_TAGS = {"lr": "optim/learning_rate"}
 SPEED_TAG = "perf/steps_per_second"
 SPEED_MIN_SECONDS = 1.0
 
@@ -55,28 +57,16 @@ class TensorBoardSink:
         from tensorboardX import SummaryWriter
         self.logdir = Path(logdir)
         self.writer = SummaryWriter(logdir=str(self.logdir), flush_secs=flush_secs)
-        self._pending: dict[str, float] = {}
-        self._pending_step: int | None = None
         self._speed_mark = (0, 0.0)     # (env step, wall time) of the last speed point; MetricsLog starts at 0
 
-    def _flush_pending(self) -> None:
-        for tag, value in self._pending.items():
-            self.writer.add_scalar(tag, value, self._pending_step)
-        self._pending.clear()
-        self._pending_step = None
-
-    def on_scalars(self, env_step: int, values: dict) -> None:
-        """Training scalars (tag -> value) at ``env_step``; held until the env step moves on."""
-        if self._pending_step is not None and env_step != self._pending_step:
-            self._flush_pending()
-        self._pending_step = env_step
-        self._pending.update({tag: float(value) for tag, value in values.items()})
+    def on_terms(self, env_step: int, terms: dict) -> None:
+        """Loss terms (and the learning rate, ``lr``) averaged over the updates since the last call."""
+        for name, value in terms.items():
+            self.writer.add_scalar(TERM_TAGS.get(name, f"loss/{name}"), float(value), env_step)
 
     def on_row(self, row: dict) -> None:
         """One metrics.csv row (a finished episode or an evaluation)."""
         step = int(row["env_step"])
-        if self._pending_step is not None and self._pending_step != step:
-            self._flush_pending()
         for column, tag in ROW_TAGS.items():
             value = row.get(column)
             if value is not None and value != "":
@@ -89,6 +79,4 @@ class TensorBoardSink:
                 self._speed_mark = (step, float(wall))
 
     def close(self) -> None:
-        if self._pending:
-            self._flush_pending()
         self.writer.close()

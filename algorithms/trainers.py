@@ -1,15 +1,16 @@
-"""The three loops around the losses: off-policy (DQN family), on-policy (A2C), episodic (REINFORCE).
+"""The loops around the losses: off-policy (replay), on-policy (rollouts), episodic (whole episodes).
 
-A trainer owns acting, storage, exploration, target updates, evaluation, metrics and
-checkpoints; the algorithm itself is the loss it is given. ``ALGORITHMS`` maps each name to
-(loss, loop), so a new algorithm is a new loss, a registry line and a preset table.
+A loop owns acting, storage, exploration, target updates, evaluation, metrics and checkpoints;
+the algorithm is the loss it is given (see :mod:`algorithms.registry` for the contract). Each
+loop is registered as a :class:`~algorithms.registry.Loop` at the end of this module.
 
 Acting is a forward pass under ``no_grad`` (no graph is recorded). Every loop:
 - stops cleanly on Ctrl-C (``KeyboardInterrupt``) and returns what it has, marked interrupted;
 - raises :class:`NonFiniteLossError` naming the env step and the loss term that went
   non-finite, before that loss touches the weights;
 - evaluates the deterministic policy every ``eval_every`` env steps on its own env and seed,
-  and (with an output folder) saves a checkpoint then, so the last good weights survive.
+  and (with an output folder) saves a checkpoint then, so the last good weights survive;
+- logs the mean of every loss term since the last log to ``terms.csv`` (env_step, term, value).
 """
 from __future__ import annotations
 
@@ -27,18 +28,20 @@ from tqdm import tqdm
 from tinygrad_rl import Tensor, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
-from .buffers import ReplayBuffer, Rollout
+from .buffers import Episodes, ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
-from .configs import ALGORITHM_CONFIGS, CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
-from .losses import a2c_loss, double_dqn_loss, dqn_loss, reinforce_loss
-from .rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
+from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
+from .networks import EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks, target_pairs, trained_nets
+from .registry import Loop, get_algorithm, register_loop
+from .rollout import VectorEnvRunner, greedy_episodes_returns
 from .threads import single_blas_thread
 
-__all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "Algorithm", "ALGORITHMS",
-           "TrainResult", "build_networks", "greedy_actor", "train"]
+__all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
+           "build_networks", "greedy_actor", "train", "train_off_policy", "train_on_policy", "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
+TERM_COLUMNS = ["env_step", "term", "value"]
 
 
 @dataclass(frozen=True)
@@ -65,21 +68,24 @@ class NonFiniteLossError(RuntimeError):
 class MetricsLog:
     """Rows of METRIC_COLUMNS kept in memory and, with a path, appended to a CSV as they happen.
 
-    ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) receive every row
-    (``on_row(row)``), the training scalars that are not CSV columns (``on_scalars(env_step,
-    {tag: value})``: loss terms, learning rate; see :meth:`report`), and ``close()``.
+    With ``terms_path`` the loss terms go to a second CSV in long form (env_step, term, value),
+    so any algorithm's terms fit without a fixed header.
+
+    ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) also receive every row
+    (``on_row(row)``), every set of loss terms (``on_terms(env_step, terms)``) and ``close()``.
     """
 
-    def __init__(self, path: str | Path | None = None, sinks: list | tuple = ()):
+    def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None,
+                 sinks: list | tuple = ()):
         self.rows: list[dict] = []
+        self.term_rows: list[dict] = []
         self.sinks = list(sinks)
         self.start = time.perf_counter()
-        self._file = None
+        self._file = self._terms_file = None
         if path is not None:
-            self._file = open(path, "w", newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=METRIC_COLUMNS)
-            self._writer.writeheader()
-            self._file.flush()
+            self._file, self._writer = _csv_writer(path, METRIC_COLUMNS)
+        if terms_path is not None:
+            self._terms_file, self._terms_writer = _csv_writer(terms_path, TERM_COLUMNS)
 
     def log(self, env_step: int, **values) -> None:
         unknown = set(values) - set(METRIC_COLUMNS)
@@ -93,10 +99,14 @@ class MetricsLog:
         for sink in self.sinks:
             sink.on_row(row)
 
-    def report(self, env_step: int, values: dict) -> None:
-        """Training scalars that are not CSV columns (tag -> value), for the sinks only."""
+    def log_terms(self, env_step: int, terms: dict[str, float]) -> None:
+        rows = [{"env_step": env_step, "term": name, "value": round(value, 6)} for name, value in terms.items()]
+        self.term_rows.extend(rows)
+        if self._terms_file is not None:
+            self._terms_writer.writerows(rows)
+            self._terms_file.flush()
         for sink in self.sinks:
-            sink.on_scalars(env_step, values)
+            sink.on_terms(env_step, terms)
 
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(env steps, values) of the rows that have ``name``."""
@@ -104,13 +114,28 @@ class MetricsLog:
         return (np.array([r["env_step"] for r in rows], dtype=np.int64),
                 np.array([r[name] for r in rows], dtype=np.float64))
 
+    def term(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(env steps, values) of one loss term."""
+        rows = [r for r in self.term_rows if r["term"] == name]
+        return (np.array([r["env_step"] for r in rows], dtype=np.int64),
+                np.array([r["value"] for r in rows], dtype=np.float64))
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for f in (self._file, self._terms_file):
+            if f is not None:
+                f.close()
+        self._file = self._terms_file = None
         for sink in self.sinks:
             sink.close()
         self.sinks = []
+
+
+def _csv_writer(path, columns):
+    f = open(path, "w", newline="")
+    writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    f.flush()
+    return f, writer
 
 
 @dataclass
@@ -122,42 +147,54 @@ class TrainResult:
     last_eval: float | None = None
 
 
-@dataclass
-class Algorithm:
-    loss: Callable
-    loop: Callable
-    networks: str            # "q" (q_net + target_net) or "actor_critic" (policy + value)
+# ----------------------------------------------------------------------------- networks and acting
 
 
-# ----------------------------------------------------------------------------- networks
+def env_spaces(env_id: str) -> EnvSpaces:
+    env = gym.make(env_id)
+    try:
+        return EnvSpaces.of(env)
+    finally:
+        env.close()
 
 
-def build_networks(algo: str, obs_dim: int, n_actions: int, config: CommonConfig, seed: int) -> dict:
-    """The algorithm's networks, initialised from ``seed``."""
-    hidden = list(config.hidden)
-    if ALGORITHMS[algo].networks == "q":
-        q_net = nn.MLP([obs_dim, *hidden, n_actions], activation=config.activation, rng=seed)
-        target_net = nn.MLP([obs_dim, *hidden, n_actions], activation=config.activation, rng=seed)
-        nn.copy_params(target_net, q_net)
-        return {"q_net": q_net, "target_net": target_net}
-    policy_seed, value_seed = spawn_seeds(seed, 2)
-    # Orthogonal init with a small policy-head gain starts near the uniform policy
-    # (Andrychowicz et al. 2021, "What Matters in On-Policy RL", sec. 3.2).
-    policy = nn.MLP([obs_dim, *hidden, n_actions], activation=config.activation, init="orthogonal",
-                    gain=math.sqrt(2), output_gain=0.01, rng=policy_seed)
-    value = nn.MLP([obs_dim, *hidden, 1], activation=config.activation, init="orthogonal",
-                   gain=math.sqrt(2), output_gain=1.0, rng=value_seed)
-    return {"policy": policy, "value": value}
+def build_networks(algo: str, env_id: str, config: CommonConfig, seed: int) -> dict:
+    """The networks of ``algo`` for ``env_id``, initialised from ``seed``."""
+    spec = get_algorithm(algo)
+    nets = spec.networks(env_spaces(env_id), config, seed)
+    if not isinstance(nets, dict) or not trained_nets(nets):
+        raise TypeError(f"{algo}: its networks builder must return a dict with at least one Module that "
+                        f"has parameters, got {type(nets).__name__}")
+    return nets
 
 
-def greedy_actor(algo: str, nets: dict) -> Callable[[np.ndarray], int]:
-    """The deterministic policy: argmax of Q (DQN family) or of the policy logits."""
-    net = nets["q_net"] if ALGORITHMS[algo].networks == "q" else nets["policy"]
+def q_greedy_actor(nets: dict) -> Callable[[np.ndarray], int]:
+    """argmax_a Q(s, a) of ``nets["q_net"]``."""
+    q_net = nets["q_net"]
 
     def act(obs: np.ndarray) -> int:
         with no_grad():
-            return int(np.argmax(net(Tensor(np.asarray(obs, dtype=np.float32)[None])).data[0]))
+            return int(np.argmax(q_net(Tensor(np.asarray(obs, dtype=np.float32)[None])).data[0]))
     return act
+
+
+def actor_critic_greedy_actor(nets: dict) -> Callable[[np.ndarray], int | np.ndarray]:
+    """The policy's mode (argmax of the logits, or the Gaussian mean clipped to the bounds),
+    on observations normalised with the saved statistics when the run normalised them."""
+    ac, normalizer = nets["actor_critic"], nets.get("obs_normalizer")
+
+    def act(obs: np.ndarray):
+        x = np.asarray(obs, dtype=np.float32)[None]
+        if normalizer is not None:
+            x = normalizer.normalize(x)
+        action = ac.dist.to_env(ac.act_deterministic(x))[0]
+        return int(action) if np.ndim(action) == 0 else action
+    return act
+
+
+def greedy_actor(algo: str, nets: dict) -> Callable[[np.ndarray], int | np.ndarray]:
+    """The deterministic policy of a trained ``algo``, as its loop defines it."""
+    return get_algorithm(algo).loop.greedy_actor(nets)
 
 
 # ----------------------------------------------------------------------------- shared run state
@@ -180,43 +217,44 @@ class _Run:
     recent_returns: list = field(default_factory=list)
     env_steps: int = 0
     eval_hook: Callable | None = None
+    last_entropy: float | None = None
 
     def __post_init__(self):
         seeds = RunSeeds.from_seed(self.config.seed)
         self.net_seed, self.env_seed, self.eval_seed = seeds.networks, seeds.env, seeds.eval
         self.rng = np.random.default_rng(seeds.sampling)
-        probe = gym.make(self.env_id)
-        if not isinstance(probe.action_space, gym.spaces.Discrete):
-            raise ValueError(f"{self.env_id}: expected a Discrete action space, got {probe.action_space}")
-        self.obs_dim = int(np.prod(probe.observation_space.shape))
-        self.n_actions = int(probe.action_space.n)
-        probe.close()
-        self.nets = build_networks(self.algo, self.obs_dim, self.n_actions, self.config, self.net_seed)
-        trained = ["q_net"] if "q_net" in self.nets else ["policy", "value"]
-        self.params = [p for name in trained for p in self.nets[name].parameters()]
+        self.spec = get_algorithm(self.algo)
+        self.spaces = env_spaces(self.env_id)
+        self.nets = build_networks(self.algo, self.env_id, self.config, self.net_seed)
+        self.params = [p for name in trained_nets(self.nets) for p in self.nets[name].parameters()]
         opt_name = getattr(self.config, "optimizer", "adam")
         if opt_name == "rmsprop":
             # RMSprop settings of the A2C paper as SB3 uses them (alpha 0.99, eps 1e-5).
             self.optimizer = optim.RMSprop(self.params, lr=self.config.lr, alpha=0.99, eps=1e-5)
         else:
-            self.optimizer = optim.Adam(self.params, lr=self.config.lr)
+            self.optimizer = optim.Adam(self.params, lr=self.config.lr, eps=getattr(self.config, "adam_eps", 1e-8))
         self.lr_factor = linear_schedule(1.0, self.config.lr_end_fraction, self.config.total_steps)
+        self.greedy = self.spec.loop.greedy_actor(self.nets)
         self.eval_env = gym.make(self.env_id)
         self.next_eval = self.config.eval_every
+        self.term_sums: dict[str, float] = {}
+        self.term_counts: dict[str, int] = {}
         self.bar = tqdm(total=self.config.total_steps, unit="step", disable=not self.progress,
                         dynamic_ncols=True, mininterval=0.5)
 
+    def loss(self, batch) -> tuple[Tensor, dict]:
+        """The algorithm's loss on ``batch`` (the one contract: loss(batch, nets, config))."""
+        return self.spec.loss(batch, self.nets, self.config)
+
     def optimize(self, step: int, loss: Tensor, terms: dict) -> float:
         """Check every term is finite, then one gradient step on ``loss``; returns its value."""
-        values = {}
         for name, value in [("total", loss), *terms.items()]:
-            v = values[name] = float(value.data)
+            v = float(value.data)
             if not math.isfinite(v):
                 raise NonFiniteLossError(step, name, v)
+            self.term_sums[name] = self.term_sums.get(name, 0.0) + v
+            self.term_counts[name] = self.term_counts.get(name, 0) + 1
         self.optimizer.lr = self.config.lr * self.lr_factor(step)
-        if self.metrics.sinks:   # loss terms and learning rate, for TensorBoard and other sinks
-            self.metrics.report(step, {"optim/learning_rate": self.optimizer.lr,
-                                       **{f"loss/{name}": v for name, v in values.items()}})
         self.optimizer.zero_grad()
         loss.backward()
         if self.config.max_grad_norm > 0:
@@ -225,6 +263,23 @@ class _Run:
                 raise NonFiniteLossError(step, "gradient norm", norm)
         self.optimizer.step()
         return float(loss.data)
+
+    def flush_terms(self, step: int) -> None:
+        """Log the mean of each loss term since the last flush (and the learning rate)."""
+        if self.term_sums:
+            means = {name: total / self.term_counts[name] for name, total in self.term_sums.items()}
+            self.metrics.log_terms(step, {**means, "lr": self.optimizer.lr})
+            self.term_sums, self.term_counts = {}, {}
+
+    def observe(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
+        """Observations as the networks see them: normalised (and the statistics updated with
+        ``update``) when the run has an ``obs_normalizer``, else as float32."""
+        normalizer = self.nets.get("obs_normalizer")
+        if normalizer is None:
+            return np.asarray(obs, dtype=np.float32)
+        if update:
+            normalizer.update(obs)
+        return normalizer.normalize(obs)
 
     def episode_done(self, step: int, ret: float, length: int, **values) -> None:
         self.recent_returns = (self.recent_returns + [ret])[-20:]
@@ -236,8 +291,7 @@ class _Run:
         self.bar.update(n)
         if step >= self.next_eval:
             self.next_eval += self.config.eval_every * max(1, (step - self.next_eval) // self.config.eval_every + 1)
-            returns = greedy_episodes_returns(self.eval_env, greedy_actor(self.algo, self.nets),
-                                              self.config.eval_episodes, self.eval_seed)
+            returns = greedy_episodes_returns(self.eval_env, self.greedy, self.config.eval_episodes, self.eval_seed)
             self.last_eval = float(returns.mean())
             self.metrics.log(step, eval_return=round(self.last_eval, 4))
             if self.eval_hook is not None:
@@ -261,13 +315,18 @@ class _Run:
 # ----------------------------------------------------------------------------- the loops
 
 
-def train_off_policy(run: _Run, loss_fn: Callable) -> int:
-    """Epsilon-greedy acting into a replay buffer; ``gradient_steps`` updates every ``train_freq``
-    env steps once ``learning_starts`` have passed; target network copied (tau = 1) or
-    Polyak-averaged every ``target_update_interval`` env steps. Returns env steps taken."""
+def train_off_policy(run: _Run) -> int:
+    """Replay-based loop: epsilon-greedy acting on ``nets["q_net"]`` into a replay buffer;
+    ``gradient_steps`` updates every ``train_freq`` env steps once ``learning_starts`` have passed,
+    each on a :class:`~algorithms.buffers.Transitions` batch of ``batch_size`` rows; every
+    ``X_target`` net copied from ``X`` (tau = 1) or Polyak-averaged every ``target_update_interval``
+    env steps. Returns env steps taken."""
     c: OffPolicyConfig = run.config
-    q_net, target_net = run.nets["q_net"], run.nets["target_net"]
-    act_greedy = greedy_actor(run.algo, run.nets)
+    if not run.spaces.discrete:
+        raise ValueError(f"{run.algo} acts epsilon-greedily on Q-values and needs a Discrete action space; "
+                         f"{run.env_id} has Box actions")
+    act_greedy = q_greedy_actor(run.nets)
+    targets = target_pairs(run.nets)
     env = gym.make(run.env_id)
     env.action_space.seed(run.env_seed)
     buffer = ReplayBuffer(c.buffer_size, env.observation_space.shape)
@@ -278,7 +337,7 @@ def train_off_policy(run: _Run, loss_fn: Callable) -> int:
         for step in range(1, c.total_steps + 1):
             eps = epsilon(step)
             if step <= c.learning_starts or run.rng.random() < eps:
-                action = int(run.rng.integers(run.n_actions))
+                action = int(run.rng.integers(run.spaces.n_actions))
             else:
                 action = act_greedy(obs)
             next_obs, reward, terminated, truncated, _ = env.step(action)
@@ -288,79 +347,126 @@ def train_off_policy(run: _Run, loss_fn: Callable) -> int:
             obs = next_obs
             if terminated or truncated:
                 run.episode_done(step, episode_return, episode_length, loss=last_loss, epsilon=round(eps, 4))
+                run.flush_terms(step)
                 obs, _ = env.reset()
                 episode_return, episode_length = 0.0, 0
             if step > c.learning_starts:
                 if step % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
-                        batch = buffer.sample(c.batch_size, run.rng)
-                        loss, terms = loss_fn(batch, q_net, target_net, c.gamma, c.loss)
+                        loss, terms = run.loss(buffer.sample(c.batch_size, run.rng))
                         last_loss = round(run.optimize(step, loss, terms), 6)
                 if step % c.target_update_interval == 0:
-                    nn.polyak_update(target_net, q_net, c.tau)
+                    for target, online in targets:
+                        nn.polyak_update(run.nets[target], run.nets[online], c.tau)
             run.advance(step, 1)
     finally:
         env.close()
     return step
 
 
-def train_on_policy(run: _Run, loss_fn: Callable) -> int:
-    """A2C: n_envs sub-envs x n_steps, GAE(lambda) advantages, one update per rollout."""
+class _RewardScaler:
+    """r_t / std(R_t), R_t the running discounted return of each sub-env (the reward scaling of
+    Engstrom et al. 2020, "Implementation Matters in Deep Policy Gradients", sec. 3)."""
+
+    def __init__(self, n_envs: int, gamma: float):
+        self.stats, self.gamma = RunningMeanStd(()), gamma
+        self.discounted = np.zeros(n_envs)
+
+    def __call__(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        self.discounted = np.where(valid, self.discounted * self.gamma + rewards, self.discounted)
+        self.stats.update(self.discounted[valid])
+        self.discounted[ended] = 0.0
+        return rewards / np.sqrt(self.stats.var + self.stats.eps)
+
+
+def train_on_policy(run: _Run) -> int:
+    """Rollout-based loop: ``n_envs`` sub-envs x ``n_steps`` per rollout, GAE(lambda) advantages,
+    then ``n_epochs`` passes over the rollout in ``n_minibatches`` shuffled minibatches, one update
+    each (A2C: 1 x 1; PPO: more). The loss gets a :class:`~algorithms.buffers.Rollout` (minibatch)
+    with the collecting policy's log-probs and values. A loss that returns an ``approx_kl`` term
+    ends the rollout's epochs once it exceeds ``target_kl`` (when > 0)."""
     c: OnPolicyConfig = run.config
-    policy, value = run.nets["policy"], run.nets["value"]
+    ac = run.nets["actor_critic"]
     envs = gym.make_vec(run.env_id, num_envs=c.n_envs, vectorization_mode="sync")
     runner = VectorEnvRunner(envs, seed=run.env_seed)
-    step, last_loss, entropy = 0, None, None
+    scale_rewards = _RewardScaler(c.n_envs, c.gamma) if c.normalize_rewards else None
+    step, last_loss = 0, None
     try:
         while step < c.total_steps:
-            steps = []
-            for _ in range(c.n_steps):
-                with no_grad():
-                    logits = policy(Tensor(runner.obs.astype(np.float32))).data
-                steps.append(runner.step(sample_categorical(logits, run.rng)))
-            rollout, n_valid = _a2c_rollout(steps, value, c.gamma, c.gae_lambda)
-            loss, terms = loss_fn(rollout, policy, value, c.value_coef, c.entropy_coef, c.normalize_advantages)
-            step += n_valid
-            last_loss = round(run.optimize(step, loss, terms), 6)
-            entropy = round(float(terms["entropy"].data), 4)
+            # The last rollout is shortened so the run ends within n_envs steps of total_steps.
+            n_steps = min(c.n_steps, math.ceil((c.total_steps - step) / c.n_envs))
+            columns = {key: [] for key in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated",
+                                           "valid")}
+            for _ in range(n_steps):
+                obs = run.observe(runner.obs)
+                actions = ac.act(obs, run.rng)
+                s = runner.step(ac.dist.to_env(actions))
+                rewards = s.rewards
+                if scale_rewards is not None:
+                    rewards = scale_rewards(rewards, s.valid, (s.terminated | s.truncated) & s.valid)
+                for key, value in (("obs", obs), ("next_obs", run.observe(s.next_obs, update=False)),
+                                   ("actions", actions), ("rewards", rewards), ("terminated", s.terminated),
+                                   ("truncated", s.truncated), ("valid", s.valid)):
+                    columns[key].append(value)
+            rollout = _on_policy_rollout({k: np.stack(v) for k, v in columns.items()}, ac, c.gamma, c.gae_lambda)
+            step += len(rollout)
+            last_loss = _update_epochs(run, rollout, step)
             for ret, length in runner.finished:
-                run.episode_done(step, ret, length, loss=last_loss, entropy=entropy)
+                run.episode_done(step, ret, length, loss=last_loss, entropy=run.last_entropy)
             runner.finished.clear()
-            run.advance(step, n_valid)
+            run.flush_terms(step)
+            run.advance(step, len(rollout))
     finally:
         envs.close()
     return step
 
 
-def _a2c_rollout(steps: list, value_net, gamma: float, lam: float) -> tuple[Rollout, int]:
-    """Stack (T, N) vector steps, compute GAE, keep only valid (non-autoreset) rows.
+def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float:
+    c: OnPolicyConfig = run.config
+    last_loss = None
+    for _ in range(c.n_epochs):
+        order = run.rng.permutation(len(rollout)) if c.n_minibatches > 1 else np.arange(len(rollout))
+        for rows in np.array_split(order, c.n_minibatches):
+            loss, terms = run.loss(rollout[rows])
+            last_loss = round(run.optimize(step, loss, terms), 6)
+            run.last_entropy = round(float(terms["entropy"].data), 4) if "entropy" in terms else None
+            if c.target_kl > 0 and "approx_kl" in terms and float(terms["approx_kl"].data) > c.target_kl:
+                return last_loss
+    return last_loss
+
+
+def _on_policy_rollout(r: dict, ac, gamma: float, lam: float) -> Rollout:
+    """GAE over stacked (T, N) vector steps; keep only the valid (non-autoreset) rows.
 
     An autoreset row is given reward 0 and marked terminal so its (discarded) advantage
     stays finite; the row before it already ends its episode, so nothing leaks across.
+    The collecting policy's log-probs and values are computed here in one batched pass: the
+    weights did not change during collection, so they equal those at acting time.
     """
-    obs = np.stack([s.obs for s in steps]).astype(np.float32)
-    next_obs = np.stack([s.next_obs for s in steps]).astype(np.float32)
-    T, N = obs.shape[:2]
-    valid = np.stack([s.valid for s in steps])
-    rewards = np.where(valid, np.stack([s.rewards for s in steps]), 0.0)
-    terminated = np.stack([s.terminated for s in steps]) | ~valid
-    ends = terminated | np.stack([s.truncated for s in steps])
+    valid = r["valid"]
+    T, N = valid.shape
+    rewards = np.where(valid, r["rewards"], 0.0)
+    terminated = r["terminated"] | ~valid
+    ends = terminated | r["truncated"]
+    flat_actions = r["actions"].reshape(T * N, *r["actions"].shape[2:])
     with no_grad():
-        both = value_net(Tensor(np.concatenate([obs, next_obs]).reshape(2 * T * N, -1))).data.reshape(2, T, N)
-    advantages, returns = gae(rewards, both[0], both[1], terminated, ends, gamma, lam)
-    actions = np.stack([s.actions for s in steps])
-    rollout = Rollout(obs[valid], actions[valid].astype(np.int64), advantages[valid], returns[valid])
-    return rollout, int(valid.sum())
+        log_probs, _, values = ac.evaluate(Tensor(r["obs"].reshape(T * N, -1)), flat_actions)
+        _, next_values = ac(Tensor(r["next_obs"].reshape(T * N, -1)))
+    values, next_values = values.data.reshape(T, N), next_values.data.reshape(T, N)
+    advantages, returns = gae(rewards, values, next_values, terminated, ends, gamma, lam)
+    return Rollout(r["obs"][valid], r["actions"][valid], log_probs.data.reshape(T, N)[valid], values[valid],
+                   advantages[valid], returns[valid])
 
 
-def train_episodic(run: _Run, loss_fn: Callable) -> int:
-    """REINFORCE: ``episodes_per_update`` whole episodes, Monte Carlo returns, one update.
+def train_episodic(run: _Run) -> int:
+    """Monte Carlo loop: ``episodes_per_update`` whole episodes (fewer if the step budget ends),
+    discounted returns G_t, one update on an :class:`~algorithms.buffers.Episodes` batch.
 
     A time-limit truncation bootstraps the return with V(final obs) when a value network is
     learned (the episode had a future); a termination ends the sum.
     """
     c: EpisodicConfig = run.config
-    policy, value = run.nets["policy"], run.nets["value"]
+    ac = run.nets["actor_critic"]
     env = gym.make(run.env_id)
     obs, _ = env.reset(seed=run.env_seed)
     step, last_loss = 0, None
@@ -368,46 +474,46 @@ def train_episodic(run: _Run, loss_fn: Callable) -> int:
         while step < c.total_steps:
             obs_list, actions, returns, lengths, totals = [], [], [], [], []
             for _ in range(c.episodes_per_update):
+                if lengths and step + sum(lengths) >= c.total_steps:
+                    break
                 ep_obs, ep_actions, ep_rewards = [], [], []
-                done = False
+                done = truncated = terminated = False
                 while not done:
-                    with no_grad():
-                        logits = policy(Tensor(np.asarray(obs, dtype=np.float32)[None])).data
-                    action = int(sample_categorical(logits, run.rng)[0])
-                    next_obs, reward, terminated, truncated, _ = env.step(action)
-                    ep_obs.append(obs)
+                    x = run.observe(np.asarray(obs)[None])
+                    action = ac.act(x, run.rng)[0]
+                    next_obs, reward, terminated, truncated, _ = env.step(ac.dist.to_env(action))
+                    ep_obs.append(x[0])
                     ep_actions.append(action)
                     ep_rewards.append(reward)
                     obs, done = next_obs, terminated or truncated
                 bootstrap = 0.0
                 if truncated and not terminated and c.baseline == "learned":
                     with no_grad():
-                        bootstrap = float(value(Tensor(np.asarray(obs, dtype=np.float32)[None])).data[0, 0])
+                        bootstrap = float(ac(Tensor(run.observe(np.asarray(obs)[None], update=False)))[1].data[0])
                 obs_list.extend(ep_obs)
                 actions.extend(ep_actions)
                 returns.append(discounted_returns(np.asarray(ep_rewards), c.gamma, bootstrap=bootstrap))
                 lengths.append(len(ep_rewards))
                 totals.append(float(np.sum(ep_rewards)))
                 obs, _ = env.reset()
-            batch = Rollout(np.asarray(obs_list, dtype=np.float32), np.asarray(actions, dtype=np.int64),
-                            np.zeros(len(actions)), np.concatenate(returns))
-            step += len(batch.actions)
-            loss, terms = loss_fn(batch, policy, value, c.baseline, c.normalize_returns, c.value_coef)
+            batch = Episodes(np.asarray(obs_list, dtype=np.float32), np.asarray(actions), np.concatenate(returns))
+            step += len(batch)
+            loss, terms = run.loss(batch)
             last_loss = round(run.optimize(step, loss, terms), 6)
             for ret, length in zip(totals, lengths):
                 run.episode_done(step, ret, length, loss=last_loss)
-            run.advance(step, len(batch.actions))
+            run.flush_terms(step)
+            run.advance(step, len(batch))
     finally:
         env.close()
     return step
 
 
-ALGORITHMS: dict[str, Algorithm] = {
-    "dqn": Algorithm(dqn_loss, train_off_policy, "q"),
-    "double_dqn": Algorithm(double_dqn_loss, train_off_policy, "q"),
-    "a2c": Algorithm(a2c_loss, train_on_policy, "actor_critic"),
-    "reinforce": Algorithm(reinforce_loss, train_episodic, "actor_critic"),
-}
+register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions"))
+register_loop(Loop("on_policy", train_on_policy, actor_critic_networks, actor_critic_greedy_actor,
+                   OnPolicyConfig, "Rollout"))
+register_loop(Loop("episodic", train_episodic, actor_critic_networks, actor_critic_greedy_actor,
+                   EpisodicConfig, "Episodes"))
 
 
 @single_blas_thread
@@ -420,17 +526,16 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
     ``metrics`` (default: in memory only) receives the CSV rows; ``eval_hook(env_step, nets)``
     is called after each periodic evaluation (for measurements such as Q overestimation).
     """
-    if algo not in ALGORITHMS:
-        raise KeyError(f"unknown algorithm {algo!r}; valid: {', '.join(ALGORITHMS)}")
-    if not isinstance(config, ALGORITHM_CONFIGS[algo]):
-        raise TypeError(f"{algo} needs a {ALGORITHM_CONFIGS[algo].__name__}, got {type(config).__name__}")
+    spec = get_algorithm(algo)
+    if not isinstance(config, spec.config):
+        raise TypeError(f"{algo} needs a {spec.config.__name__}, got {type(config).__name__}")
     config.validate()
     metrics = metrics if metrics is not None else MetricsLog()
     run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,
                eval_hook=eval_hook)
     interrupted = False
     try:
-        steps = ALGORITHMS[algo].loop(run, ALGORITHMS[algo].loss)
+        steps = spec.loop.train(run)
     except KeyboardInterrupt:
         interrupted = True
         steps = run.env_steps

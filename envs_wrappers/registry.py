@@ -7,7 +7,7 @@ import warnings
 import gymnasium as gym
 from gymnasium.envs.registration import find_highest_version, get_env_id, parse_env_id
 
-__all__ = ["make_env", "resolve_env_id"]
+__all__ = ["make_env", "resolve_env_id", "check_plain_env_id"]
 
 # Ids already resolved to a newer version, so the notice is given once per id per process.
 _announced_resolutions: set[str] = set()
@@ -62,3 +62,19 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
     >>> make_env("Taxy-v3")                # ValueError: ... closest registered ids: ['Taxi-v4', ...]
     """
     return gym.make(resolve_env_id(env_id), **kwargs)
+
+
+def check_plain_env_id(env_id) -> str:
+    """``env_id`` if it is a plain id registered in gymnasium, else ``ValueError``.
+
+    gymnasium imports the module named before a colon (``"module:Env-v0"``) when making an env,
+    so an id read from a file must never carry one: it would run that module's code.
+    """
+    if not isinstance(env_id, str) or not env_id:
+        raise ValueError(f"env id must be a non-empty string, got {env_id!r}")
+    if ":" in env_id:
+        raise ValueError(f"env id {env_id!r} names a module to import ('module:' prefix); "
+                         "only plain registered ids are accepted")
+    if env_id not in gym.envs.registry:
+        raise ValueError(f"unknown environment id {env_id!r}; closest registered ids: {_closest_ids(env_id)}")
+    return env_id

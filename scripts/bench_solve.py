@@ -5,9 +5,11 @@ eval.json (20 deterministic episodes at the end of training) decides "solved". R
 printed as runs finish and appended to OUT/results.jsonl, so an interrupted benchmark
 resumes where it stopped when started again with the same arguments.
 
-    nice -n 10 python scripts/bench_solve.py --suite cartpole            # 5 seeds x 4 algorithms
-    nice -n 10 python scripts/bench_solve.py --suite lunarlander
-    python scripts/bench_solve.py --suite cartpole --algos dqn --seeds 2 --set lr=1e-3
+    nice -n 10 python scripts/bench_solve.py --suite cartpole --first-seed 100   # report seeds 100-109
+    nice -n 10 python scripts/bench_solve.py --suite lunarlander --first-seed 100
+    python scripts/bench_solve.py --suite cartpole --algos dqn --seeds 5 --set lr=1e-3   # tuning seeds 0-4
+
+Seeds 0-4 are for tuning; results are reported on seeds 100 and up, never used for tuning.
 """
 from __future__ import annotations
 
@@ -25,9 +27,14 @@ from algorithms.presets import load_preset
 
 # (algorithm, env, env steps, seeds, solved when the final mean eval return >= threshold)
 SUITES = {
-    "cartpole": [("dqn", "CartPole-v1", 50_000, 5, 475.0), ("double_dqn", "CartPole-v1", 50_000, 5, 475.0),
-                 ("a2c", "CartPole-v1", 200_000, 5, 475.0), ("reinforce", "CartPole-v1", 300_000, 5, 475.0)],
-    "lunarlander": [("dqn", "LunarLander-v3", 300_000, 3, 200.0), ("a2c", "LunarLander-v3", 1_000_000, 3, 200.0)],
+    "cartpole": [("dqn", "CartPole-v1", 50_000, 10, 475.0), ("double_dqn", "CartPole-v1", 50_000, 10, 475.0),
+                 ("a2c", "CartPole-v1", 200_000, 10, 475.0), ("reinforce", "CartPole-v1", 300_000, 10, 475.0),
+                 ("ppo", "CartPole-v1", 100_000, 10, 475.0)],
+    "lunarlander": [("ppo", "LunarLander-v3", 1_000_000, 5, 200.0), ("a2c", "LunarLander-v3", 1_000_000, 5, 200.0),
+                    ("dqn", "LunarLander-v3", 300_000, 5, 200.0)],
+    # Pendulum: "solved" here is the issue's bar of -250 (the zoo's PPO agent: -230 +/- 143).
+    "continuous": [("ppo", "Pendulum-v1", 200_000, 5, -250.0),
+                   ("ppo", "LunarLanderContinuous-v3", 1_000_000, 5, 200.0)],
 }
 
 
@@ -78,6 +85,9 @@ def main(argv=None) -> int:
     parser.add_argument("--algos", help="comma-separated subset of the suite's algorithms")
     parser.add_argument("--seeds", type=int, help="seeds per algorithm (default: the suite's)")
     parser.add_argument("--steps", type=int, help="env steps per run (default: the suite's)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds are first-seed, first-seed + 1, ... (tuning: 0; report: 100)")
+    parser.add_argument("--envs", help="comma-separated subset of the suite's envs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default="runs/bench_solve", help="folder for run folders and results.jsonl")
     args = parser.parse_args(argv)
@@ -92,6 +102,12 @@ def main(argv=None) -> int:
         entries = [e for e in entries if e[0] in wanted]
         if not entries:
             parser.error(f"--algos {args.algos!r} matches none of the suite's algorithms")
+    if args.envs:
+        entries = [e for e in entries if e[1] in args.envs.split(",")]
+        if not entries:
+            parser.error(f"--envs {args.envs!r} matches none of the suite's envs")
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be >= 0, got {args.first_seed}")
     out_root = Path(args.out)
     out_root.mkdir(parents=True, exist_ok=True)
     results_path = out_root / "results.jsonl"
@@ -102,7 +118,7 @@ def main(argv=None) -> int:
     for algo, env_id, steps, n_seeds, threshold in entries:
         steps = args.steps or steps
         rows = []
-        for seed in range(args.seeds or n_seeds):
+        for seed in range(args.first_seed, args.first_seed + (args.seeds or n_seeds)):
             key = run_key(algo, env_id, steps, seed, args.overrides)
             if key not in results:
                 row = {"key": key, **train_once(algo, env_id, steps, seed, args.overrides, out_root)}

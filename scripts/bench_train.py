@@ -1,13 +1,14 @@
-"""Training throughput (env steps per second) of our DQN and A2C on CartPole-v1, and of
+"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1, and of
 Stable-Baselines3 with the same hyperparameters in the same process when it is installed
 (``pip install -e ".[compare]"``). Prints one row per measurement and the ratios.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
 gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
-preset (8 envs x 16 steps, [128, 128] tanh, Adam). Both libraries get one BLAS / torch thread:
-the networks are small and this 2-core machine is shared.
+preset (8 envs x 16 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
+rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). Both
+libraries get one BLAS / torch thread: the networks are small and this 2-core machine is shared.
 
-    nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000
+    nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000 --ppo-steps 50000
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def ours(algo: str, steps: int, seed: int) -> float:
 
 def sb3(algo: str, steps: int, seed: int) -> float:
     import torch
-    from stable_baselines3 import A2C, DQN
+    from stable_baselines3 import A2C, DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
     torch.set_num_threads(1)
     if algo == "dqn":
@@ -48,6 +49,16 @@ def sb3(algo: str, steps: int, seed: int) -> float:
                     train_freq=c.train_freq, gradient_steps=c.gradient_steps,
                     exploration_fraction=c.exploration_fraction, exploration_final_eps=c.epsilon_end,
                     max_grad_norm=c.max_grad_norm, policy_kwargs=dict(net_arch=list(c.hidden)), seed=seed,
+                    device="cpu")
+    elif algo == "ppo":
+        c = config_for("ppo")
+        env = make_vec_env("CartPole-v1", n_envs=c.n_envs, seed=seed)
+        # Linear annealing to 0 over the run, as our lr_end_fraction = 0.
+        model = PPO("MlpPolicy", env, learning_rate=lambda progress: c.lr * progress, n_steps=c.n_steps,
+                    batch_size=c.n_envs * c.n_steps // c.n_minibatches, n_epochs=c.n_epochs, gamma=c.gamma,
+                    gae_lambda=c.gae_lambda, clip_range=c.clip_range, ent_coef=c.entropy_coef, vf_coef=c.value_coef,
+                    max_grad_norm=c.max_grad_norm, normalize_advantage=c.normalize_advantages,
+                    policy_kwargs=dict(net_arch=list(c.hidden), activation_fn=torch.nn.Tanh), seed=seed,
                     device="cpu")
     else:
         c = config_for("a2c")
@@ -66,10 +77,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dqn-steps", type=int, default=20_000)
     parser.add_argument("--a2c-steps", type=int, default=50_000)
+    parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.dqn_steps <= 0 or args.a2c_steps <= 0:
-        parser.error("--dqn-steps and --a2c-steps must be > 0")
+    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0:
+        parser.error("--dqn-steps, --a2c-steps and --ppo-steps must be > 0")
     try:
         import stable_baselines3  # noqa: F401
         have_sb3 = True
@@ -78,7 +90,7 @@ def main(argv=None) -> int:
         print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
     print("algo,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
-    for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps)):
+    for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps), ("ppo", args.ppo_steps)):
         mine = ours(algo, steps, args.seed)
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)

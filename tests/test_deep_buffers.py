@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from algorithms.buffers import ReplayBuffer
-from algorithms.rollout import VectorEnvRunner, VectorStep, greedy_episodes_returns, sample_categorical
-from algorithms.trainers import _a2c_rollout
+from algorithms.rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
+from algorithms.trainers import _on_policy_rollout
 from tinygrad_rl import Tensor
 
 
@@ -88,20 +88,34 @@ def test_truncated_step_returns_final_obs_not_reset_obs():
     assert not any(np.array_equal(f, r) for f in finals for r in resets)
 
 
-def test_a2c_rollout_bootstraps_truncation_drops_autoreset_rows():
+class IdentityValue:
+    """V(s) = s[0] and log pi = 0, as an actor_critic for checking the rollout arithmetic."""
+
+    def __call__(self, obs):
+        return Tensor(np.zeros(obs.shape[0])), Tensor(obs.data[:, 0] * 1.0)
+
+    def evaluate(self, obs, actions):
+        out, values = self(obs)
+        return out, out, values
+
+
+def test_on_policy_rollout_bootstraps_truncation_drops_autoreset_rows():
     # One env, 4 steps: normal, truncated (final obs 10), autoreset row, normal.
     obs = np.array([[1.0], [2.0], [10.0], [0.0]])
     next_obs = np.array([[2.0], [10.0], [0.0], [3.0]])
-    steps = [VectorStep(obs[t:t + 1], np.array([t % 2]), np.array([1.0 if t != 2 else 0.0]), next_obs[t:t + 1],
-                        np.array([False]), np.array([t == 1]), np.array([t != 2])) for t in range(4)]
-    value_net = lambda x: Tensor(x.data * 1.0)  # V(s) = s  # noqa: E731
-    rollout, n_valid = _a2c_rollout(steps, value_net, gamma=0.5, lam=1.0)
-    assert n_valid == 3
+    columns = {"obs": obs[:, None], "next_obs": next_obs[:, None], "actions": np.array([[0], [1], [0], [1]]),
+               "rewards": np.array([[1.0], [1.0], [0.0], [1.0]]), "terminated": np.zeros((4, 1), dtype=bool),
+               "truncated": np.array([[False], [True], [False], [False]]),
+               "valid": np.array([[True], [True], [False], [True]])}
+    rollout = _on_policy_rollout(columns, IdentityValue(), gamma=0.5, lam=1.0)
+    assert len(rollout) == 3
     np.testing.assert_array_equal(rollout.obs[:, 0], [1.0, 2.0, 0.0])
     # t=1 truncated: A = 1 + 0.5 * V(final obs = 10) - 2 = 4, no look-ahead past the end
     # t=0: delta = 1 + 0.5*2 - 1 = 1, A = 1 + 0.5 * 4 = 3;  t=3: A = 1 + 0.5 * 3 - 0 = 2.5
     np.testing.assert_allclose(rollout.advantages, [3.0, 4.0, 2.5])
     np.testing.assert_allclose(rollout.returns, rollout.advantages + rollout.obs[:, 0])
+    np.testing.assert_allclose(rollout.values, rollout.obs[:, 0])
+    np.testing.assert_array_equal(rollout[np.array([2, 0])].actions, [1, 0])
 
 
 def test_sample_categorical_matches_softmax_and_is_seeded():

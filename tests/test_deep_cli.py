@@ -8,9 +8,10 @@ import pytest
 
 from algorithms.checkpoint import atomic_write, load_weights, save_weights
 from algorithms.cli import main
-from algorithms.configs import ALGORITHM_CONFIGS, OffPolicyConfig
-from algorithms.presets import load_preset, preset_envs
-from algorithms.trainers import ALGORITHMS, METRIC_COLUMNS, NonFiniteLossError, train
+from algorithms import registry
+from algorithms.configs import OffPolicyConfig
+from algorithms.presets import load_preset, preset_envs, preset_source
+from algorithms.trainers import METRIC_COLUMNS, NonFiniteLossError, train
 from tinygrad_rl import nn
 
 TINY = ["--set", "hidden=16,16", "--set", "learning_starts=100", "--set", "eval_every=300",
@@ -24,8 +25,13 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "ppo", "CartPole-v1"], "unknown algorithm 'ppo'; valid: dqn, double_dqn, a2c, reinforce"),
-    (["train", "dqn", "Pong-v5"], "no preset for env 'Pong-v5'; valid: Acrobot-v1, CartPole-v1, LunarLander-v3"),
+    (["train", "sac", "CartPole-v1"], "unknown algorithm 'sac'; valid: dqn, double_dqn, a2c, ppo, reinforce"),
+    (["train", "dqn", "Pong-v5"], "unknown environment id 'Pong-v5'"),
+    (["train", "dqn", "payload:CartPole-v1"], "names a module to import"),
+    (["train", "dqn", "Pendulum-v1"], "dqn cannot train on Pendulum-v1: Q-networks need a Discrete action space"),
+    (["train", "dqn", "CartPole-v1", "--set", "lr=inf"], "expected a finite float"),
+    (["train", "dqn", "CartPole-v1", "--plugin", "no_such_plugin.py"], "--plugin no_such_plugin.py: no such file"),
+    (["train", "dqn", "CartPole-v1", "--preset", "missing.toml"], "cannot read preset file missing.toml"),
     (["train", "dqn", "CartPole-v1", "--set", "lrr=0.1"], "unknown key 'lrr'"),
     (["train", "dqn", "CartPole-v1", "--set", "lr=-0.001"], "invalid lr=-0.001: expected a float > 0"),
     (["train", "dqn", "CartPole-v1", "--set", "gamma=1.5"], "invalid gamma=1.5"),
@@ -89,7 +95,7 @@ def test_same_seed_same_run():
 
 def failing_loss(after_calls: int, exc=None):
     """A DQN loss that turns NaN (or raises ``exc``) once it has been called ``after_calls`` times."""
-    real = ALGORITHMS["dqn"].loss
+    real = registry.get_algorithm("dqn").loss
     calls = {"n": 0}
 
     def loss(*args):
@@ -103,9 +109,15 @@ def failing_loss(after_calls: int, exc=None):
     return loss
 
 
+def with_loss(monkeypatch, loss):
+    """Swap the registered DQN's loss for this test only."""
+    spec = registry.get_algorithm("dqn")
+    monkeypatch.setitem(registry._ALGORITHMS, "dqn", dataclasses.replace(spec, loss=loss))
+
+
 def test_non_finite_loss_stops_naming_step_and_term_and_keeps_last_checkpoint(capsys, tmp_path, monkeypatch):
     # learning_starts 100, train_freq 4: the 101st loss call is at env step 100 + 4 * 101 = 504.
-    monkeypatch.setattr(ALGORITHMS["dqn"], "loss", failing_loss(100))
+    with_loss(monkeypatch, failing_loss(100))
     out_dir = tmp_path / "run"
     status, _, err = run_cli(["train", "dqn", "CartPole-v1", "--steps", "2000", "--out", str(out_dir),
                               "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY], capsys)
@@ -113,7 +125,7 @@ def test_non_finite_loss_stops_naming_step_and_term_and_keeps_last_checkpoint(ca
     assert "non-finite loss at env step 504: term 'td' = nan" in err and err.count("\n") == 1
     checkpoint = json.loads((out_dir / "checkpoint.json").read_text())
     assert checkpoint["env_step"] == 300                      # the last periodic, good checkpoint
-    nets = {"q_net": nn.MLP([4, 16, 16, 2]), "target_net": nn.MLP([4, 16, 16, 2])}
+    nets = {"q_net": nn.MLP([4, 16, 16, 2]), "q_net_target": nn.MLP([4, 16, 16, 2])}
     load_weights(out_dir / "model.npz", nets)
     assert all(np.isfinite(p.data).all() for p in nets["q_net"].parameters())
     assert not (out_dir / "eval.json").exists()
@@ -126,7 +138,7 @@ def test_non_finite_error_object_names_step_and_term():
 
 
 def test_ctrl_c_stops_cleanly_and_writes_everything(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(ALGORITHMS["dqn"], "loss", failing_loss(50, exc=KeyboardInterrupt()))
+    with_loss(monkeypatch, failing_loss(50, exc=KeyboardInterrupt()))
     out_dir = tmp_path / "run"
     status, out, err = run_cli(["train", "dqn", "CartPole-v1", "--steps", "5000", "--out", str(out_dir),
                                 "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY, "--json"], capsys)
@@ -140,9 +152,10 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(capsys, tmp_path, monkeypatc
 
 def test_every_preset_loads_and_overrides_change_one_key():
     for env_id in preset_envs():
-        for algo in ALGORITHM_CONFIGS:
+        for algo in registry.algorithm_names():
             config = load_preset(algo, env_id)
-            assert isinstance(config, ALGORITHM_CONFIGS[algo]) and config.total_steps > 0
+            assert isinstance(config, registry.get_algorithm(algo).config) and config.total_steps > 0
+    assert preset_source("dqn", "CartPole-v1") == "CartPole-v1.toml [dqn]"
     base = load_preset("a2c", "CartPole-v1")
     changed = load_preset("a2c", "CartPole-v1", {"entropy_coef": 0.05})
     diff = {k for k, v in dataclasses.asdict(changed).items() if dataclasses.asdict(base)[k] != v}
@@ -156,8 +169,12 @@ def test_every_preset_loads_and_overrides_change_one_key():
 def test_list_shows_algorithms_envs_and_hyperparameters(capsys):
     status, out, _ = run_cli(["list"], capsys)
     assert status == 0
-    assert "algorithms: dqn, double_dqn, a2c, reinforce" in out
-    assert "dqn CartPole-v1" in out and "lr=0.0023" in out and "batch_size=128" in out and "LunarLander-v3" in out
+    for name in registry.algorithm_names():
+        assert f"\n{name}: " in f"\n{out}"
+    assert "presets: Acrobot-v1, CartPole-v1, LunarLander-v3" in out
+    status, out, _ = run_cli(["list", "dqn"], capsys)
+    assert status == 0
+    assert "CartPole-v1 (from CartPole-v1.toml [dqn])" in out and "lr=0.0023" in out and "batch_size=128" in out
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -20,13 +20,22 @@ SMOKE = {
     "dqn": SMALL_DQN,
     "double_dqn": SMALL_DQN,
     "a2c": dict(total_steps=40_000, eval_every=20_000),          # preset otherwise (lr annealed over 40k)
+    "ppo": dict(total_steps=30_000, eval_every=15_000),
     "reinforce": dict(total_steps=30_000, eval_every=15_000),
 }
 
 
 @pytest.mark.parametrize("algo", list(SMOKE))
 def test_trainer_learns_cartpole(algo):
-    config = load_preset(algo, "CartPole-v1", {**SMOKE[algo], "seed": 1})
+    check_learns(algo, {**SMOKE[algo], "seed": 1})
+
+
+def test_shared_trunk_a2c_learns_cartpole():
+    check_learns("a2c", {**SMOKE["a2c"], "total_steps": 80_000, "shared_trunk": True, "seed": 1})
+
+
+def check_learns(algo, overrides):
+    config = load_preset(algo, "CartPole-v1", overrides)
     result = train(algo, "CartPole-v1", config)
     assert not result.interrupted and result.env_steps >= config.total_steps
     env = gym.make("CartPole-v1")

@@ -6,7 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from algorithms.cli import main
-from algorithms.tensorboard_log import ROW_TAGS, TensorBoardSink
+from algorithms.tensorboard_log import ROW_TAGS, TERM_TAGS, TensorBoardSink
 from algorithms.trainers import MetricsLog
 
 
@@ -22,8 +22,8 @@ def csv_column(rows, column):
 
 @pytest.mark.parametrize("algo, extra, terms", [
     ("dqn", ["--set", "hidden=16", "--set", "learning_starts=100", "--set", "train_freq=50",
-             "--set", "gradient_steps=2"], ["loss/td"]),
-    ("a2c", [], ["loss/policy", "loss/value", "loss/entropy"]),
+             "--set", "gradient_steps=2"], ["td"]),
+    ("a2c", [], ["policy", "value", "entropy"]),
 ])
 def test_event_files_hold_the_values_of_metrics_csv(algo, extra, terms, tmp_path, capsys):
     run_dir = tmp_path / "run"
@@ -43,23 +43,26 @@ def test_event_files_hold_the_values_of_metrics_csv(algo, extra, terms, tmp_path
         assert list(steps) == [s for s, _ in expected]
         np.testing.assert_allclose(values, [v for _, v in expected], rtol=1e-6, atol=1e-6)   # stored as float32
     assert len(events["eval/mean_return"]) == 3
-    # the loss terms and the learning rate reach TensorBoard though they are not CSV columns
-    for tag in ["loss/total", "optim/learning_rate", *terms]:
-        assert len(events[tag]) >= 1 and all(np.isfinite(v) for _, v in events[tag])
-    lrs = [v for _, v in events["optim/learning_rate"]]
-    assert lrs == sorted(lrs, reverse=True) or len(set(lrs)) == 1      # annealed or constant, never rising
+    # the loss terms and the learning rate: the values of terms.csv
+    with open(run_dir / "terms.csv") as f:
+        term_rows = list(csv.DictReader(f))
+    names = {r["term"] for r in term_rows}
+    assert names >= {"total", "lr", *terms}
+    for name in names:
+        expected = [(int(r["env_step"]), float(r["value"])) for r in term_rows if r["term"] == name]
+        steps, values = zip(*events[TERM_TAGS.get(name, f"loss/{name}")])
+        assert list(steps) == [s for s, _ in expected]
+        np.testing.assert_allclose(values, [v for _, v in expected], rtol=1e-5, atol=1e-6)   # csv rounds to 1e-6
 
 
-def test_sink_keeps_the_last_value_per_step_and_measures_speed(tmp_path):
-    sink = TensorBoardSink(tmp_path)
-    log = MetricsLog(sinks=[sink])
-    log.report(10, {"loss/td": 1.0})                   # two gradient steps at env step 10: the last is kept
-    log.report(10, {"loss/td": 1.5})
-    log.report(20, {"loss/td": 2.0})
+def test_sink_names_terms_and_measures_speed(tmp_path):
+    log = MetricsLog(sinks=[TensorBoardSink(tmp_path)])
+    log.log_terms(10, {"total": 1.5, "td": 1.5, "lr": 1e-3})
     log.log(30, episode_return=5.0)                     # wall time ~0 s: too soon for a speed point
-    sink.on_row({"env_step": 2030, "wall_time": 2.0, "episode_return": 7.0})
+    log.sinks[0].on_row({"env_step": 2030, "wall_time": 2.0, "episode_return": 7.0})
     log.close()
     events = read_events(tmp_path)
-    assert events["loss/td"] == [(10, 1.5), (20, 2.0)]
+    assert events["loss/td"] == [(10, 1.5)] and events["loss/total"] == [(10, 1.5)]
+    assert events["optim/learning_rate"] == [(10, pytest.approx(1e-3))]
     assert events["train/episode_return"] == [(30, 5.0), (2030, 7.0)]
     assert events["perf/steps_per_second"] == [(2030, pytest.approx(1015.0))]

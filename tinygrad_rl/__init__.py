@@ -5,8 +5,8 @@
 """
 from . import arrays, functional, nn, optim
 from .gradcheck import GradcheckError, gradcheck
-from .tensor import Tensor, concatenate, is_grad_enabled, no_grad, stack, where
+from .tensor import Tensor, concatenate, einsum, is_grad_enabled, no_grad, one_hot, stack, where
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "gradcheck", "GradcheckError", "where",
-           "concatenate", "stack", "nn", "optim", "functional", "arrays"]
+           "concatenate", "stack", "einsum", "one_hot", "nn", "optim", "functional", "arrays"]
 __version__ = "0.1.0"

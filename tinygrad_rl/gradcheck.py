@@ -39,7 +39,9 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence, eps: float = 1e-6, at
         t = x if isinstance(x, Tensor) else Tensor(np.array(x))
         originals.append((t, t.data, t.grad, t.requires_grad))
         if np.issubdtype(t.dtype, np.floating):
-            t.data = t.data.astype(np.float64)  # a copy: the original array is untouched
+            # A C-ordered float64 copy (the original array is untouched): C order so that
+            # perturbing reshape(-1), a view only then, perturbs t.data itself.
+            t.data = np.array(t.data, dtype=np.float64, order="C")
             t.requires_grad = True
         t.grad = None
         tensors.append(t)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -32,7 +33,8 @@ RECORD_SCHEMA = 1
 #: Solve thresholds for envs whose gymnasium spec has no ``reward_threshold``.
 #: CliffWalking: reaching the goal in at most 17 steps, the length of the safe path along the
 #: top row (the optimal path along the cliff edge takes 13 steps, return -13).
-SOLVE_THRESHOLDS = {"CliffWalking-v1": -17.0}
+#: Pendulum: a mean return of -200, the bar rl-baselines3-zoo's SAC and TD3 agents reach (about -150 to -200).
+SOLVE_THRESHOLDS = {"CliffWalking-v1": -17.0, "Pendulum-v1": -200.0}
 
 
 def solve_threshold(env_id: str) -> float:
@@ -178,25 +180,54 @@ def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
     return run
 
 
-def _deep_entries() -> dict[str, AlgorithmEntry]:
-    """DQN, Double DQN, A2C, REINFORCE on every env with a preset (budget: the preset's total_steps).
+def _deep_entry(algorithm: str) -> AlgorithmEntry:
+    """A registered deep algorithm on every env it has a preset for (budget: the preset's total_steps).
     Training runs in memory (no run folder per cell); metrics come from the trainer's log."""
-    from algorithms.configs import ALGORITHM_CONFIGS
-    from algorithms.presets import load_preset, preset_envs
+    from algorithms.presets import load_preset, preset_envs, preset_source
 
-    return {algorithm: AlgorithmEntry("deep", "env steps",
-                                      {env: EnvDefaults(load_preset(algorithm, env).total_steps)
-                                       for env in preset_envs()},
-                                      _deep_config(algorithm), _deep_runner(algorithm))
-            for algorithm in ALGORITHM_CONFIGS}
+    return AlgorithmEntry("deep", "env steps",
+                          {env: EnvDefaults(load_preset(algorithm, env).total_steps)
+                           for env in preset_envs() if preset_source(algorithm, env) is not None},
+                          _deep_config(algorithm), _deep_runner(algorithm))
 
 
-ALGORITHMS: dict[str, AlgorithmEntry] = {
-    **{name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_config(name), _tabular_runner(name))
-       for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")},
-    **_deep_entries(),
-}
+class _AlgorithmTable(Mapping):
+    """The tabular algorithms plus every deep algorithm in the registry, read at lookup time, so
+    an algorithm registered after import (a plugin) is benchmarkable like the built-in ones."""
 
+    def __init__(self, tabular: dict[str, AlgorithmEntry]):
+        self._tabular = tabular
+        self._overrides: dict[str, AlgorithmEntry] = {}
+
+    def _deep_names(self) -> list[str]:
+        from algorithms.registry import algorithm_names
+        return algorithm_names()
+
+    def __getitem__(self, name: str) -> AlgorithmEntry:
+        if name in self._overrides:
+            return self._overrides[name]
+        if name in self._tabular:
+            return self._tabular[name]
+        if name in self._deep_names():
+            return _deep_entry(name)
+        raise KeyError(name)
+
+    def __setitem__(self, name: str, entry: AlgorithmEntry) -> None:   # for tests that swap an entry
+        self._overrides[name] = entry
+
+    def __delitem__(self, name: str) -> None:
+        del self._overrides[name]
+
+    def __iter__(self):
+        return iter(dict.fromkeys([*self._tabular, *self._deep_names(), *self._overrides]))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+ALGORITHMS: Mapping[str, AlgorithmEntry] = _AlgorithmTable(
+    {name: AlgorithmEntry("tabular", "episodes", TABULAR_DEFAULTS, _tabular_config(name), _tabular_runner(name))
+     for name in ("q_learning", "sarsa", "expected_sarsa", "mc_control")})
 
 # --------------------------------------------------------------------------- one cell -> one record
 

@@ -1,0 +1,195 @@
+"""The algorithm seam: one registry, one loss contract, presets that extend, and user plugins.
+
+The README's "Write your own algorithm" example is run here exactly as printed, through the CLI
+in a subprocess; every registered algorithm is listed, trained briefly and evaluated, with and
+without a preset table.
+"""
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from algorithms import registry
+from algorithms.cli import main
+from algorithms.configs import OffPolicyConfig, OnPolicyConfig
+from algorithms.losses import dqn_loss
+from algorithms.presets import load_preset, preset_source, preset_table
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
+                       "--set", "batch_size=16"],
+        "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
+        "episodic": ["--set", "episodes_per_update=1"]}
+
+
+def readme_plugin() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- plugin example: munchausen_dqn.py -->\n```python\n(.*?)```", text, re.S)
+    assert match, "README lost its plugin example"
+    return match.group(1)
+
+
+def cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "algorithms", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_readme_plugin_trains_and_evaluates_through_the_cli(tmp_path):
+    (tmp_path / "munchausen_dqn.py").write_text(readme_plugin())
+    run = tmp_path / "runs" / "m-dqn"
+    proc = cli("train", "munchausen_dqn", "CartPole-v1", "--plugin", "munchausen_dqn.py", "--out", str(run),
+               "--steps", "600", "--set", "hidden=16,16", "--set", "eval_every=300", "--set", "eval_episodes=2",
+               *TINY["off_policy"], "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["algo"] == "munchausen_dqn"
+    assert saved["config"]["munchausen_alpha"] == 0.9 and saved["config"]["lr"] == 2.3e-3   # DQN's preset
+    with open(run / "terms.csv") as f:
+        assert {line.split(",")[1] for line in f.read().splitlines()[1:]} == {"total", "td", "lr"}
+    proc = cli("eval", str(run), "--plugin", "munchausen_dqn.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads((run / "eval.json").read_text())
+    # Without --plugin the run's algorithm is unknown: one line, exit 2, and nothing is imported.
+    proc = cli("eval", str(run), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "unknown algorithm 'munchausen_dqn'" in proc.stderr and "--plugin" in proc.stderr
+    proc = cli("list", "munchausen_dqn", "--plugin", "munchausen_dqn.py", cwd=tmp_path)
+    assert proc.returncode == 0 and "CartPole-v1 (from CartPole-v1.toml [dqn])" in proc.stdout
+
+
+def test_a_run_folder_never_imports_what_it_names(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "dqn", "CartPole-v1", "--steps", "200", "--out", str(run), "--no-progress",
+                 "--set", "hidden=8", "--set", "eval_every=200", "--set", "eval_episodes=1",
+                 *TINY["off_policy"]]) == 0
+    (tmp_path / "payload.py").write_text(f"open({str(tmp_path / 'pwned')!r}, 'w').close()\n")
+    config = json.loads((run / "config.json").read_text())
+    for env_id in ("payload:CartPole-v1", "this:CartPole-v1"):
+        (run / "config.json").write_text(json.dumps({**config, "env_id": env_id}))
+        proc = cli("eval", str(run), cwd=tmp_path)
+        assert proc.returncode == 2 and "names a module to import" in proc.stderr and proc.stdout == ""
+    assert not (tmp_path / "pwned").exists()
+    for bad, message in (({**config, "env_id": "Pendulum-v1"}, "Q-networks need a Discrete action space"),
+                         ({**config, "algo": "os.system"}, "unknown algorithm 'os.system'"),
+                         ([1, 2], "expected a JSON object")):
+        (run / "config.json").write_text(json.dumps(bad))
+        capsys.readouterr()
+        assert main(["eval", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", registry.algorithm_names())
+def test_every_registered_algorithm_is_listed_trains_and_evaluates(name, tmp_path, capsys):
+    assert main(["list"]) == 0
+    assert f"\n{name}: " in "\n" + capsys.readouterr().out
+    spec = registry.get_algorithm(name)
+    # With a preset table (CartPole) and without one: MountainCar (Discrete) or its Box-action twin.
+    no_preset_env = "MountainCar-v0" if spec.loop.name == "off_policy" else "MountainCarContinuous-v0"
+    assert preset_source(name, no_preset_env) is None
+    for env_id in ("CartPole-v1", no_preset_env):
+        run = tmp_path / env_id
+        status = main(["train", name, env_id, "--steps", "300", "--out", str(run), "--no-progress",
+                       "--set", "hidden=8", "--set", "eval_every=300", "--set", "eval_episodes=1",
+                       *TINY[spec.loop.name], "--json"])
+        out, err = capsys.readouterr()
+        assert status == 0, err
+        assert ("no preset for" in err) == (env_id == no_preset_env)
+        result = json.loads(out.splitlines()[-1])
+        # Episodic loops finish the episode they are in (MountainCarContinuous: 999 steps).
+        limit = 300 + (999 if spec.loop.name == "episodic" else 200)
+        assert 300 <= result["env_steps"] < limit and np.isfinite(result["mean_return"])
+        assert main(["eval", str(run), "--episodes", "2"]) == 0
+        assert json.loads(capsys.readouterr().out)["episodes"] == 2
+
+
+def test_observation_statistics_are_saved_with_the_weights_and_used_by_eval(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "ppo", "Pendulum-v1", "--steps", "800", "--out", str(run), "--no-progress",
+                 "--set", "normalize_observations=true", "--set", "normalize_rewards=true",
+                 "--set", "hidden=8", "--set", "eval_every=800", "--set", "eval_episodes=1",
+                 *TINY["on_policy"]]) == 0
+    capsys.readouterr()
+    with np.load(run / "model.npz", allow_pickle=False) as saved:
+        assert saved["obs_normalizer/count"] > 800 and saved["obs_normalizer/mean"].shape == (3,)
+        assert "actor_critic/log_std" in saved.files
+    assert main(["eval", str(run)]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((run / "eval.json").read_text())
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_register_algorithm_refuses_what_would_break_the_seam():
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_algorithm("dqn", loss=dqn_loss, loop="off_policy")
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        registry.register_algorithm("My DQN", loss=dqn_loss, loop="off_policy")
+    with pytest.raises(TypeError, match="subclass of OffPolicyConfig"):
+        registry.register_algorithm("bad_config", loss=dqn_loss, loop="off_policy", config=OnPolicyConfig)
+    with pytest.raises(KeyError, match="unknown loop 'offpolicy'"):
+        registry.register_algorithm("typo_loop", loss=dqn_loss, loop="offpolicy")
+    with pytest.raises(ValueError, match="presets='nope' is not a registered algorithm"):
+        registry.register_algorithm("bad_presets", loss=dqn_loss, loop="off_policy", presets="nope")
+    assert not {"bad_config", "typo_loop", "bad_presets"} & set(registry.algorithm_names())
+
+
+def test_a_loss_reads_its_own_hyperparameters_from_its_config():
+    @dataclasses.dataclass
+    class ScaledConfig(OffPolicyConfig):
+        loss_scale: float = 3.0
+
+    seen = []
+
+    def scaled_loss(batch, nets, config):
+        seen.append(config.loss_scale)
+        loss, terms = dqn_loss(batch, nets, config)
+        return loss * config.loss_scale, terms
+
+    registry.register_algorithm("scaled_dqn", loss=scaled_loss, loop="off_policy", config=ScaledConfig,
+                                presets="dqn")
+    try:
+        from algorithms.trainers import train
+        config = load_preset("scaled_dqn", "CartPole-v1", {"total_steps": 120, "learning_starts": 100,
+                                                           "train_freq": 10, "gradient_steps": 1,
+                                                           "loss_scale": 0.5})
+        train("scaled_dqn", "CartPole-v1", config)
+        assert seen == [0.5, 0.5]
+    finally:
+        registry.unregister_algorithm("scaled_dqn")
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def test_presets_extend_reuse_and_come_from_a_user_file(tmp_path):
+    user = tmp_path / "mine.toml"
+    user.write_text('[base]\nlr = 0.01\nhidden = [32]\n\n'
+                    '[a2c]\nextends = "base"\nentropy_coef = 0.2\n\n'
+                    '[a2c."CartPole-v1"]\nlr = 0.02\n')
+    assert preset_table("a2c", "Acrobot-v1", user) == {"lr": 0.01, "hidden": [32], "entropy_coef": 0.2}
+    config = load_preset("a2c", "CartPole-v1", {"seed": 4}, preset_file=user)
+    assert (config.lr, config.hidden, config.entropy_coef, config.seed) == (0.02, [32], 0.2, 4)
+    assert preset_source("a2c", "CartPole-v1", user) == f"{user} [a2c]"
+    assert preset_source("dqn", "CartPole-v1", user) == "CartPole-v1.toml [dqn]"     # not in the file
+    (tmp_path / "cycle.toml").write_text('[a2c]\nextends = "b"\n[b]\nextends = "a2c"\n')
+    with pytest.raises(ValueError, match="'extends' cycle a2c -> b -> a2c"):
+        load_preset("a2c", "CartPole-v1", preset_file=tmp_path / "cycle.toml")
+    (tmp_path / "bad.toml").write_text('[a2c]\nlearning_rate = 0.1\n')
+    with pytest.raises(ValueError, match=r"bad.toml \[a2c\]: unknown key 'learning_rate'"):
+        load_preset("a2c", "CartPole-v1", preset_file=tmp_path / "bad.toml")
+    (tmp_path / "broken.toml").write_text('[a2c\n')
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_preset("a2c", "CartPole-v1", preset_file=tmp_path / "broken.toml")
+
+
+def test_an_algorithm_without_any_table_uses_its_config_defaults():
+    assert preset_source("ppo", "MountainCar-v0") is None
+    assert load_preset("ppo", "MountainCar-v0") == registry.get_algorithm("ppo").config()
