@@ -70,11 +70,16 @@ class MetricsLog:
 
     With ``terms_path`` the loss terms go to a second CSV in long form (env_step, term, value),
     so any algorithm's terms fit without a fixed header.
+
+    ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) also receive every row
+    (``on_row(row)``), every set of loss terms (``on_terms(env_step, terms)``) and ``close()``.
     """
 
-    def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None,
+                 sinks: list | tuple = ()):
         self.rows: list[dict] = []
         self.term_rows: list[dict] = []
+        self.sinks = list(sinks)
         self.start = time.perf_counter()
         self._file = self._terms_file = None
         if path is not None:
@@ -91,6 +96,8 @@ class MetricsLog:
         if self._file is not None:
             self._writer.writerow(row)
             self._file.flush()  # a crash or Ctrl-C loses nothing already logged
+        for sink in self.sinks:
+            sink.on_row(row)
 
     def log_terms(self, env_step: int, terms: dict[str, float]) -> None:
         rows = [{"env_step": env_step, "term": name, "value": round(value, 6)} for name, value in terms.items()]
@@ -98,6 +105,8 @@ class MetricsLog:
         if self._terms_file is not None:
             self._terms_writer.writerows(rows)
             self._terms_file.flush()
+        for sink in self.sinks:
+            sink.on_terms(env_step, terms)
 
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(env steps, values) of the rows that have ``name``."""
@@ -116,6 +125,9 @@ class MetricsLog:
             if f is not None:
                 f.close()
         self._file = self._terms_file = None
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 def _csv_writer(path, columns):
