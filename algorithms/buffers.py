@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["Transitions", "ReplayBuffer", "Rollout", "Episodes"]
+__all__ = ["Transitions", "ContinuousTransitions", "ReplayBuffer", "Rollout", "Episodes"]
 
 
 @dataclass(frozen=True)
@@ -30,22 +30,42 @@ class Transitions:
         return len(self.actions)
 
 
+@dataclass(frozen=True)
+class ContinuousTransitions(Transitions):
+    """A batch for an off-policy actor-critic (Box actions): transitions whose ``actions`` are rows
+    in [-1, 1]^|A| (the actor's scale), plus everything random the loss needs, drawn by the loop:
+
+    - ``noise``, ``next_noise``: standard normal draws of shape (batch, |A|) for actions sampled at
+      ``obs`` and at ``next_obs`` (SAC's reparameterised actions, TD3's target policy smoothing), so
+      the loss is a deterministic function of its batch (a gradcheck can evaluate it again);
+    - ``update_actor``: whether this gradient step updates the actor (every ``policy_delay``-th);
+      on the others the loss leaves its actor terms out.
+    """
+    noise: np.ndarray
+    next_noise: np.ndarray
+    update_actor: bool = True
+
+
 class ReplayBuffer:
     """A preallocated NumPy ring buffer of transitions with uniform sampling.
 
     Once ``capacity`` transitions are stored, each new one overwrites the oldest.
     Sampling draws indices uniformly with replacement from the caller's generator, as in
     Mnih et al. (2015), "Human-level control through deep reinforcement learning".
+    Actions are integers by default (Discrete); ``action_shape=(n,), action_dtype=np.float32``
+    stores Box actions.
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32):
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
+                 action_shape: tuple[int, ...] = (), action_dtype=np.int64):
         if not isinstance(capacity, (int, np.integer)) or isinstance(capacity, bool) or capacity <= 0:
             raise ValueError(f"ReplayBuffer: capacity must be a positive int, got {capacity!r}")
         self.capacity = int(capacity)
         self.obs_shape = tuple(obs_shape)
+        self.action_shape = tuple(action_shape)
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
-        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.actions = np.zeros((self.capacity, *self.action_shape), dtype=action_dtype)
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=bool)
         self.truncated = np.zeros(self.capacity, dtype=bool)
@@ -55,11 +75,13 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self._size
 
-    def add(self, obs, action: int, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
+    def add(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
         """Store one transition, overwriting the oldest when full."""
         obs = np.asarray(obs)
         if obs.shape != self.obs_shape:
             raise ValueError(f"ReplayBuffer.add: obs shape {obs.shape} != expected {self.obs_shape}")
+        if np.shape(action) != self.action_shape:
+            raise ValueError(f"ReplayBuffer.add: action shape {np.shape(action)} != expected {self.action_shape}")
         i = self._next
         self.obs[i] = obs
         self.next_obs[i] = next_obs
