@@ -59,7 +59,7 @@ def _load_plugins(args) -> None:
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train ALGO on ENV and write a run folder",
                               description="Train with the (ALGO, ENV) preset; --set overrides one key at a time.")
-    p.add_argument("algo", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, or a plugin's")
+    p.add_argument("algo", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, sac, td3, ddpg, or a plugin's")
     p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1 (presets: `tinygrad-rl list`)")
     p.add_argument("--steps", type=str, help="env steps of training (default: the preset's total_steps)")
     p.add_argument("--seed", type=str, help="run seed, an int >= 0 (default 0)")
