@@ -28,6 +28,7 @@ from tqdm import tqdm
 from tinygrad_rl import Tensor, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
+from . import batches
 from .buffers import Episodes, ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
@@ -61,7 +62,8 @@ class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or infinite; training stopped before applying it."""
 
     def __init__(self, step: int, term: str, value: float):
-        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value}")
+        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value} (rerun with --anomaly, "
+                         "or inside tinygrad_rl.detect_anomaly(), to find the op and the line where it was born)")
         self.step, self.term, self.value = step, term, value
 
 
@@ -497,11 +499,12 @@ def train_episodic(run: _Run) -> int:
     return step
 
 
-register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions"))
+register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions",
+                   sample_batch=batches.off_policy_batch))
 register_loop(Loop("on_policy", train_on_policy, actor_critic_networks, actor_critic_greedy_actor,
-                   OnPolicyConfig, "Rollout"))
+                   OnPolicyConfig, "Rollout", sample_batch=batches.on_policy_batch))
 register_loop(Loop("episodic", train_episodic, actor_critic_networks, actor_critic_greedy_actor,
-                   EpisodicConfig, "Episodes"))
+                   EpisodicConfig, "Episodes", sample_batch=batches.episodic_batch))
 
 
 @single_blas_thread

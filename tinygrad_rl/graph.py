@@ -22,7 +22,7 @@ value computed with NumPy, the parents, and a backward closure.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from typing import Callable
 
 import numpy as np
@@ -315,11 +315,13 @@ def draw(root: Tensor, path, names=None, grads: bool = False, title: str | None 
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".png", ".svg", ".pdf"):
         raise ValueError(f"draw: path must end in .png, .svg or .pdf, got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".draw-", suffix=suffix)
-    os.close(fd)
+    # A temporary file beside ``path``, renamed into place: a reader never sees half a drawing.
+    # os.open with 0o666 (filtered by the umask) gives it the permissions a plain open() would.
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        render(drawn, edges, tmp, title=title, grads=grads)
+        with os.fdopen(fd, "wb") as f:
+            render(drawn, edges, f, suffix[1:], title=title)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

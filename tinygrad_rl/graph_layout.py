@@ -172,7 +172,8 @@ def layout(drawn: list, edges: list):
     return x, y, widths, heights, routes
 
 
-def render(drawn: list, edges: list, path: str, title: str | None = None, grads: bool = False) -> None:
+def render(drawn: list, edges: list, file, fmt: str, title: str | None = None) -> None:
+    """Draw the laid-out graph into ``file`` (a path or a binary file object) in format ``fmt``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -231,5 +232,5 @@ def render(drawn: list, edges: list, path: str, title: str | None = None, grads:
               ncol=len(handles), fontsize=7.5, frameon=False, handlelength=1.4, columnspacing=1.2)
     if title:
         ax.text(width / 2, top + header - 0.2, title, ha="center", va="center", fontsize=10.5, fontweight="bold")
-    fig.savefig(path, dpi=130)
+    fig.savefig(file, format=fmt, dpi=130)
     plt.close(fig)
