@@ -2,6 +2,8 @@
 gradchecks, anomaly mode (the op, the pass and the line where a NaN or inf was born), and
 gradcheck's parameter names and stop-gradient behaviour."""
 import inspect
+import re
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
@@ -105,6 +107,15 @@ def softsign(x: Tensor, backward="right") -> Tensor:
               "wrong_formula": lambda g: (g / d,),               # forgot to square
               "forgot_g": lambda g: (1 / (d * d),)}              # forgot the chain rule's g
     return custom_op("softsign", x.data / d, (x,), slopes[backward])
+
+
+def test_readme_custom_op_example_runs_as_printed():
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    match = re.search(r"<!-- study example: custom op -->\n```python\n(.*?)```", text, re.S)
+    assert match, "README lost its custom op example"
+    namespace: dict = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)   # its asserts are the test
+    assert namespace["softsign"](Tensor(np.array([1.0]))).item() == 0.5
 
 
 def test_custom_ops_pass_gradcheck():

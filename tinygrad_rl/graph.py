@@ -184,6 +184,8 @@ def summary(root: Tensor, names=None) -> str:
         label = _label_of(t, tensors, arrays)
         if kind == "constant" and t.op:
             label = (label + " " if label else "") + f"(computed by {t.op!r} without a graph)"
+        elif kind == "constant" and t.size == 1 and not label:
+            label = f"= {_scalar_text(t)}"
         norm = _grad_norm(t)
         rows.append((str(i), op, _shape(t.shape), str(t.dtype), label,
                      " ".join(str(index[id(p)]) for p in t._parents), "-" if norm is None else f"{norm:.3e}"))
