@@ -89,6 +89,11 @@ def test_draw_writes_a_picture_after_backward_with_gradients(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg"]   # no temporary file left
     with pytest.raises(ValueError, match="must end in"):
         graph.draw(loss, tmp_path / "g.jpg")
+    deep = Tensor(np.ones(2), requires_grad=True)
+    for _ in range(graph.MAX_DRAWN):
+        deep = deep.tanh()
+    with pytest.raises(ValueError, match=r"401 tensors to draw.*summary\(\) or to_dot\(\)"):
+        graph.draw(deep, tmp_path / "deep.png")
 
 
 # --------------------------------------------------------------------------- custom ops

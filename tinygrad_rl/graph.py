@@ -302,6 +302,9 @@ def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
 # ----------------------------------------------------------------------------- drawing
 
 
+MAX_DRAWN = 400  # boxes; beyond that a drawing is neither readable nor cheap to lay out
+
+
 def draw(root: Tensor, path, names=None, grads: bool = False, title: str | None = None):
     """Draw the graph of ``root`` to ``path`` (``.png``, ``.svg`` or ``.pdf``) with matplotlib,
     inputs at the top and ``root`` at the bottom: parameters (green) labelled by their names in
@@ -313,6 +316,9 @@ def draw(root: Tensor, path, names=None, grads: bool = False, title: str | None 
     """
     from .graph_layout import render  # matplotlib only when drawing
     drawn, edges = _display(nodes(root), names, grads)
+    if len(drawn) > MAX_DRAWN:
+        raise ValueError(f"draw: the graph has {len(drawn)} tensors to draw; a drawing stays readable up to "
+                         f"{MAX_DRAWN}: use summary() or to_dot() (Graphviz) for larger graphs")
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".png", ".svg", ".pdf"):

@@ -37,6 +37,14 @@ def _sizes(drawn: list) -> tuple[np.ndarray, np.ndarray]:
     return widths, heights
 
 
+def _inputs(n: int, edges: list) -> list[list[int]]:
+    """For every node, its parents in argument order (an input used twice appears twice)."""
+    inputs: list[list[int]] = [[] for _ in range(n)]
+    for p, c, _ in edges:
+        inputs[c].append(p)
+    return inputs
+
+
 def _ranks(n: int, edges: list) -> list[int]:
     parents = [[] for _ in range(n)]
     children = [[] for _ in range(n)]
@@ -94,6 +102,7 @@ def layout(drawn: list, edges: list):
     up: list[list[int]] = [[] for _ in range(n)]
     down: list[list[int]] = [[] for _ in range(n)]
     routes, slot = [], {}
+    inputs = _inputs(n, edges)
     for p, c, _ in edges:
         chain = [p]
         for r in range(rank[p] + 1, rank[c]):
@@ -106,8 +115,7 @@ def layout(drawn: list, edges: list):
             down.append([])
             chain.append(v)
         chain.append(c)
-        inputs = [q for q, cc, _ in edges if cc == c]
-        slot[(chain[-2], c)] = 0.01 * (inputs.index(p) - (len(inputs) - 1) / 2)
+        slot[(chain[-2], c)] = 0.01 * (inputs[c].index(p) - (len(inputs[c]) - 1) / 2)
         for a, b in zip(chain[:-1], chain[1:]):
             down[a].append(b)
             up[b].append(a)
@@ -181,6 +189,7 @@ def render(drawn: list, edges: list, file, fmt: str, title: str | None = None) -
 
     x, y, widths, heights, routes = layout(drawn, edges)
     n = len(drawn)
+    inputs = _inputs(n, edges)
     width = max(x[v] + widths[v] / 2 for v in range(n)) + 0.2 if n else 1.0
     top, bottom = 0.0, min(y[v] - heights[v] / 2 for v in range(n)) if n else -1.0
     header = 0.75 if title else 0.45
@@ -192,8 +201,8 @@ def render(drawn: list, edges: list, file, fmt: str, title: str | None = None) -
     ax.set_axis_off()
 
     for (p, c, shape), chain in zip(edges, routes):
-        k = sum(1 for q, cc, _ in edges if cc == c)
-        slot = [q for q, cc, _ in edges if cc == c].index(p) if k > 1 else 0
+        k = len(inputs[c])
+        slot = inputs[c].index(p) if k > 1 else 0
         spread = min(widths[c] / (k + 1), 0.35)
         end = (x[c] + (slot - (k - 1) / 2) * spread, y[c] + heights[c] / 2)
         points = [(x[p], y[p] - heights[p] / 2)] + [(x[v], y[v]) for v in chain[1:-1]] + [end]
