@@ -111,6 +111,10 @@ def test_gradcheck_fails_for_a_plugin_whose_custom_op_has_a_wrong_backward(tmp_p
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "6 of 6 parameters pass" in proc.stdout
+    proc = cli("graph", "right_softsign_dqn", "CartPole-v1", "--plugin", "right_softsign.py", "--out", "g.dot",
+               *SMALL, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert 'label="softsign"' in (tmp_path / "g.dot").read_text()
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf", ".dot", ".txt"])
