@@ -1,8 +1,9 @@
 """The ``tinygrad-rl`` command line (also ``python -m algorithms``).
 
     tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...]
-                               [--preset FILE.toml] [--plugin FILE.py|MODULE ...]
-    tinygrad-rl eval DIR [--episodes N] [--seed S] [--plugin FILE.py|MODULE ...]
+                               [--preset FILE.toml] [--plugin FILE.py|MODULE ...] [--json] [--tensorboard]
+    tinygrad-rl eval DIR [--episodes N] [--seed S] [--plugin FILE.py|MODULE ...] [--record FILE.gif]
+    tinygrad-rl plot DIR [DIR ...] [--metric M] [--out FILE.png]
     tinygrad-rl list [ALGO] [--plugin FILE.py|MODULE ...]
     tinygrad-rl gradcheck ALGO ENV [--batch N] [--set key=value ...] [--plugin ...]
     tinygrad-rl graph ALGO ENV --out FILE.(png|svg|pdf|dot|txt) [--grads] [--set ...] [--plugin ...]
@@ -22,6 +23,7 @@ import dataclasses
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 
 PROG = "tinygrad-rl"
@@ -69,6 +71,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--preset", type=str, metavar="FILE.toml",
                    help="a preset file of your own, looked up before the built-in presets")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
     p.add_argument("--anomaly", action="store_true",
                    help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
                         "(slow; for hunting a non-finite loss)")
@@ -127,6 +132,12 @@ def run_train(args) -> int:
         raise UsageError(str(err).strip('"')) from None
     _check_env_available(args.env, args.algo, config)
     out = _output_folder(args, args.algo, args.env, config.seed)
+    if args.tensorboard:
+        from .tensorboard_log import require_tensorboardx
+        try:
+            require_tensorboardx()
+        except ImportError as err:
+            raise UsageError(str(err)) from None
     if source is None:
         print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
               "defaults and your --set values", file=sys.stderr)
@@ -134,10 +145,13 @@ def run_train(args) -> int:
     from contextlib import nullcontext
     from tinygrad_rl import AnomalyError, detect_anomaly
     from .experiment import run_training
+    from .summary import training_report
     from .trainers import NonFiniteLossError
+    start = time.perf_counter()
     try:
         with detect_anomaly() if args.anomaly else nullcontext():
-            summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress)
+            summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
+                                   tensorboard=args.tensorboard)
     except AnomalyError as err:
         print(f"{PROG}: error: anomaly mode stopped training: {err}", file=sys.stderr)
         return 1
@@ -145,7 +159,8 @@ def run_train(args) -> int:
         print(f"{PROG}: error: {err}; training stopped, {out / 'model.npz'} keeps the last good checkpoint "
               "(if one was made)", file=sys.stderr)
         return 1
-    print(json.dumps({**summary, "out": str(out)}))
+    print(training_report(out, summary, time.perf_counter() - start, as_json=args.json,
+                          tensorboard=args.tensorboard))
     return 0
 
 
@@ -174,6 +189,8 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=str, default="20", help="episodes to run (default 20)")
     p.add_argument("--seed", type=str, help="evaluation env seed (default: the run's own eval seed)")
     _add_plugin_argument(p)
+    from .record import add_record_arguments
+    add_record_arguments(p)
     return p
 
 
@@ -191,13 +208,17 @@ def _int_at_least(name: str, text: str | None, low: int) -> int | None:
 
 def run_eval(args) -> int:
     from .experiment import evaluate_run
+    from .record import record_from_args
     _load_plugins(args)
     episodes = _int_at_least("--episodes", args.episodes, 1)
     seed = _int_at_least("--seed", args.seed, 0)
     try:
         summary = evaluate_run(args.run_dir, episodes=episodes, seed=seed)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+        recording = record_from_args(args, args.run_dir, seed)
+    except (FileNotFoundError, ValueError, KeyError, ImportError, RuntimeError) as err:
         raise UsageError(str(err)) from None
+    if recording is not None:
+        summary["recording"] = recording
     print(json.dumps(summary))
     return 0
 
@@ -246,6 +267,7 @@ COMMANDS: list[tuple] = [
     ("train", add_train_parser, run_train),
     ("eval", add_eval_parser, run_eval),
     ("list", add_list_parser, run_list),
+    ("plot", "algorithms.compare_runs:add_parser", "algorithms.compare_runs:run"),
     ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
     ("gradcheck", "algorithms.study:add_gradcheck_parser", "algorithms.study:run_gradcheck"),
     ("graph", "algorithms.study:add_graph_parser", "algorithms.study:run_graph"),

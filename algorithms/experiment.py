@@ -22,6 +22,7 @@ from .configs import apply_overrides
 from .plots import plot_learning_curve
 from .registry import get_algorithm
 from .rollout import greedy_episodes_returns
+from .summary import reward_threshold
 from .trainers import MetricsLog, NonFiniteLossError, RunSeeds, build_networks, greedy_actor, train
 
 __all__ = ["FINAL_EVAL_EPISODES", "run_training", "load_run", "evaluate_run"]
@@ -38,23 +39,31 @@ def _evaluate(algo: str, env_id: str, nets: dict, episodes: int, seed: int) -> d
     return {"mean_return": float(returns.mean()), "std_return": float(returns.std()), "episodes": episodes}
 
 
-def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: bool = True) -> dict:
+def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: bool = True,
+                 tensorboard: bool = False) -> dict:
     """Train and write the whole run folder; returns the final evaluation dict.
 
     Ctrl-C during training ends it early and everything is still written. A non-finite loss
     re-raises :class:`NonFiniteLossError` after writing the metrics and the plot; model.npz
     then holds the last periodic checkpoint (the last good weights), if one was made.
+    With ``tensorboard`` the metrics also go to TensorBoard event files in the run folder.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {"algo": algo, "env_id": env_id, "config": dataclasses.asdict(config)})
-    metrics = MetricsLog(out / "metrics.csv", out / "terms.csv")
+    sinks = []
+    if tensorboard:
+        from .tensorboard_log import TensorBoardSink
+        sinks.append(TensorBoardSink(out))
+    metrics = MetricsLog(out / "metrics.csv", out / "terms.csv", sinks=sinks)
+    threshold = reward_threshold(env_id)
     title = f"{algo} on {env_id} (seed {config.seed})"
     try:
         result = train(algo, env_id, config, out_dir=out, progress=progress, metrics=metrics)
     except NonFiniteLossError:
         metrics.close()
-        plot_learning_curve(metrics, out / "learning_curve.png", title + " - stopped: non-finite loss")
+        plot_learning_curve(metrics, out / "learning_curve.png", title + " - stopped: non-finite loss",
+                            threshold=threshold)
         raise
     metrics.close()
     save_weights(out / "model.npz", result.nets)
@@ -62,7 +71,8 @@ def run_training(algo: str, env_id: str, config, out_dir: str | Path, progress: 
     summary = _evaluate(algo, env_id, result.nets, FINAL_EVAL_EPISODES, RunSeeds.from_seed(config.seed).eval)
     write_json(out / "eval.json", summary)
     suffix = f" - interrupted at {result.env_steps} steps" if result.interrupted else ""
-    plot_learning_curve(metrics, out / "learning_curve.png", title + suffix)
+    plot_learning_curve(metrics, out / "learning_curve.png", title + suffix, threshold=threshold,
+                        final_eval={**summary, "env_step": result.env_steps})
     return {**summary, "env_steps": result.env_steps, "interrupted": result.interrupted}
 
 

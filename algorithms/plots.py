@@ -33,8 +33,14 @@ def save_figure(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_learning_curve(metrics, path: str | Path, title: str) -> None:
-    """Episode returns (raw and a 20-episode rolling mean) and evaluation returns vs env steps."""
+def plot_learning_curve(metrics, path: str | Path, title: str, threshold: float | None = None,
+                        final_eval: dict | None = None) -> None:
+    """Episode returns (raw and a 20-episode rolling mean) and evaluation returns vs env steps.
+
+    ``threshold``: the env's "solved" return, drawn as a dashed line. ``final_eval``: the final
+    evaluation ({"env_step", "mean_return", "std_return", "episodes"}), drawn as a marked point
+    with its spread (± one standard deviation over the episodes).
+    """
     fig, ax = plt.subplots(figsize=(7, 4))
     steps, returns = metrics.column("episode_return")
     if steps.size:
@@ -42,11 +48,20 @@ def plot_learning_curve(metrics, path: str | Path, title: str) -> None:
         ax.plot(steps, rolling_mean(returns, 20), color="tab:blue", label="rolling mean (20 episodes)")
     eval_steps, eval_returns = metrics.column("eval_return")
     if eval_steps.size:
-        ax.plot(eval_steps, eval_returns, "o-", color="tab:red", label="deterministic evaluation (mean)")
+        ax.plot(eval_steps, eval_returns, "o-", color="tab:red", markersize=4,
+                label="deterministic evaluation (mean)")
+    if final_eval is not None:
+        ax.errorbar([final_eval["env_step"]], [final_eval["mean_return"]], yerr=[final_eval["std_return"]],
+                    fmt="D", color="black", markersize=7, capsize=5, zorder=5,
+                    label=f"final evaluation: {final_eval['mean_return']:.1f} ± {final_eval['std_return']:.1f} "
+                          f"(mean ± std, {final_eval['episodes']} episodes)")
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:green", linestyle="--", linewidth=1.2,
+                   label=f"solved threshold ({threshold:g}, gymnasium)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("episode return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if steps.size or eval_steps.size:
+    if steps.size or eval_steps.size or final_eval is not None:
         ax.legend(loc="best", fontsize=8)
     save_figure(fig, path)

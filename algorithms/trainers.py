@@ -72,11 +72,16 @@ class MetricsLog:
 
     With ``terms_path`` the loss terms go to a second CSV in long form (env_step, term, value),
     so any algorithm's terms fit without a fixed header.
+
+    ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) also receive every row
+    (``on_row(row)``), every set of loss terms (``on_terms(env_step, terms)``) and ``close()``.
     """
 
-    def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None,
+                 sinks: list | tuple = ()):
         self.rows: list[dict] = []
         self.term_rows: list[dict] = []
+        self.sinks = list(sinks)
         self.start = time.perf_counter()
         self._file = self._terms_file = None
         if path is not None:
@@ -93,6 +98,8 @@ class MetricsLog:
         if self._file is not None:
             self._writer.writerow(row)
             self._file.flush()  # a crash or Ctrl-C loses nothing already logged
+        for sink in self.sinks:
+            sink.on_row(row)
 
     def log_terms(self, env_step: int, terms: dict[str, float]) -> None:
         rows = [{"env_step": env_step, "term": name, "value": round(value, 6)} for name, value in terms.items()]
@@ -100,6 +107,8 @@ class MetricsLog:
         if self._terms_file is not None:
             self._terms_writer.writerows(rows)
             self._terms_file.flush()
+        for sink in self.sinks:
+            sink.on_terms(env_step, terms)
 
     def column(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(env steps, values) of the rows that have ``name``."""
@@ -118,6 +127,9 @@ class MetricsLog:
             if f is not None:
                 f.close()
         self._file = self._terms_file = None
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 def _csv_writer(path, columns):
@@ -380,7 +392,7 @@ def train_on_policy(run: _Run) -> int:
     envs = gym.make_vec(run.env_id, num_envs=c.n_envs, vectorization_mode="sync")
     runner = VectorEnvRunner(envs, seed=run.env_seed)
     scale_rewards = _RewardScaler(c.n_envs, c.gamma) if c.normalize_rewards else None
-    step, last_loss, entropy = 0, None, None
+    step, last_loss = 0, None
     try:
         while step < c.total_steps:
             # The last rollout is shortened so the run ends within n_envs steps of total_steps.
@@ -411,12 +423,15 @@ def train_on_policy(run: _Run) -> int:
     return step
 
 
-def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float:
+def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float | None:
     c: OnPolicyConfig = run.config
     last_loss = None
-    for _ in range(c.n_epochs):
-        order = run.rng.permutation(len(rollout)) if c.n_minibatches > 1 else np.arange(len(rollout))
-        for rows in np.array_split(order, c.n_minibatches):
+    # A short rollout (the last one of a run, or one of only autoreset rows) has fewer rows than
+    # n_minibatches: never split it into empty minibatches.
+    n_minibatches = min(c.n_minibatches, len(rollout))
+    for _ in range(c.n_epochs if n_minibatches else 0):
+        order = run.rng.permutation(len(rollout)) if n_minibatches > 1 else np.arange(len(rollout))
+        for rows in np.array_split(order, n_minibatches):
             loss, terms = run.loss(rollout[rows])
             last_loss = round(run.optimize(step, loss, terms), 6)
             run.last_entropy = round(float(terms["entropy"].data), 4) if "entropy" in terms else None

@@ -98,7 +98,7 @@ def test_every_registered_algorithm_is_listed_trains_and_evaluates(name, tmp_pat
         run = tmp_path / env_id
         status = main(["train", name, env_id, "--steps", "300", "--out", str(run), "--no-progress",
                        "--set", "hidden=8", "--set", "eval_every=300", "--set", "eval_episodes=1",
-                       *TINY[spec.loop.name]])
+                       *TINY[spec.loop.name], "--json"])
         out, err = capsys.readouterr()
         assert status == 0, err
         assert ("no preset for" in err) == (env_id == no_preset_env)

@@ -141,7 +141,7 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(capsys, tmp_path, monkeypatc
     with_loss(monkeypatch, failing_loss(50, exc=KeyboardInterrupt()))
     out_dir = tmp_path / "run"
     status, out, err = run_cli(["train", "dqn", "CartPole-v1", "--steps", "5000", "--out", str(out_dir),
-                                "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY], capsys)
+                                "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY, "--json"], capsys)
     assert status == 0, err
     result = json.loads(out)
     assert result["interrupted"] is True and result["env_steps"] < 5000

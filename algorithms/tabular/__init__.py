@@ -1,4 +1,5 @@
-"""Tabular RL on NumPy arrays: dynamic programming, TD control, Monte Carlo, exploration, the unified agent."""
+"""Tabular RL on NumPy arrays: dynamic programming, TD control, Monte Carlo, exploration, the unified agent,
+planning with a learned model (Dyna-Q, Dyna-Q+, prioritized sweeping)."""
 # TD control, Monte Carlo, exploration strategies, the unified agent (issue 3, part B)
 from .result import TabularResult
 from .exploration import ExplorationStrategy, EpsilonGreedy, Boltzmann, UCB
@@ -7,3 +8,5 @@ from .td import q_learning, sarsa, expected_sarsa, td_control
 from .monte_carlo import mc_prediction, mc_control
 # Dynamic programming on tabular models (issue 3, part A)
 from .dp import DPResult, action_values, policy_evaluation, policy_iteration, value_iteration
+# Planning with a learned model: Dyna-Q, Dyna-Q+, prioritized sweeping (S&B chapter 8)
+from .planning import DeterministicModel, PlanningResult, dyna_q, dyna_q_plus, prioritized_sweeping
