@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["Transitions", "ContinuousTransitions", "ReplayBuffer", "Rollout", "Episodes"]
+__all__ = ["Transitions", "ContinuousTransitions", "ReplayBuffer", "continuous_batch", "Rollout", "Episodes"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,17 @@ class ReplayBuffer:
         idx = rng.integers(0, self._size, size=batch_size)
         return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                            self.terminated[idx], self.truncated[idx])
+
+
+def continuous_batch(buffer: ReplayBuffer, batch_size: int, rng: np.random.Generator,
+                     update_actor: bool = True) -> ContinuousTransitions:
+    """``batch_size`` transitions drawn uniformly from ``buffer`` (of Box actions), with the
+    standard-normal ``noise`` and ``next_noise`` (batch, |A|) the loss samples its actions with,
+    all drawn from ``rng``."""
+    t = buffer.sample(batch_size, rng)
+    noise = rng.standard_normal((2, *t.actions.shape), dtype=np.float32)
+    return ContinuousTransitions(t.obs, t.actions, t.rewards, t.next_obs, t.terminated, t.truncated,
+                                 noise[0], noise[1], update_actor)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@
     tinygrad-rl eval DIR [--episodes N] [--seed S] [--plugin FILE.py|MODULE ...] [--record FILE.gif]
     tinygrad-rl plot DIR [DIR ...] [--metric M] [--out FILE.png]
     tinygrad-rl list [ALGO] [--plugin FILE.py|MODULE ...]
+    tinygrad-rl gradcheck ALGO ENV [--batch N] [--set key=value ...] [--plugin ...]
+    tinygrad-rl graph ALGO ENV --out FILE.(png|svg|pdf|dot|txt) [--grads] [--set ...] [--plugin ...]
 
 Subcommands live in ``COMMANDS``: one ``(name, add_parser, run)`` entry each, where
 ``add_parser(subparsers) -> parser`` registers the arguments and ``run(args) -> exit status``
@@ -72,6 +74,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
+    p.add_argument("--anomaly", action="store_true",
+                   help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
+                        "(slow; for hunting a non-finite loss)")
     _add_plugin_argument(p)
     return p
 
@@ -137,13 +142,19 @@ def run_train(args) -> int:
         print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
               "defaults and your --set values", file=sys.stderr)
 
+    from contextlib import nullcontext
+    from tinygrad_rl import AnomalyError, detect_anomaly
     from .experiment import run_training
     from .summary import training_report
     from .trainers import NonFiniteLossError
     start = time.perf_counter()
     try:
-        summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
-                               tensorboard=args.tensorboard)
+        with detect_anomaly() if args.anomaly else nullcontext():
+            summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
+                                   tensorboard=args.tensorboard)
+    except AnomalyError as err:
+        print(f"{PROG}: error: anomaly mode stopped training: {err}", file=sys.stderr)
+        return 1
     except NonFiniteLossError as err:
         print(f"{PROG}: error: {err}; training stopped, {out / 'model.npz'} keeps the last good checkpoint "
               "(if one was made)", file=sys.stderr)
@@ -258,6 +269,8 @@ COMMANDS: list[tuple] = [
     ("list", add_list_parser, run_list),
     ("plot", "algorithms.compare_runs:add_parser", "algorithms.compare_runs:run"),
     ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
+    ("gradcheck", "algorithms.study:add_gradcheck_parser", "algorithms.study:run_gradcheck"),
+    ("graph", "algorithms.study:add_graph_parser", "algorithms.study:run_graph"),
 ]
 
 

@@ -59,6 +59,9 @@ class Loop:
     ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss); ``networks(spaces, config, seed) -> dict``
     builds the default networks; ``greedy_actor(nets) -> act(obs)`` is the deterministic policy
     used for evaluation; ``config`` is the config class every algorithm on this loop extends.
+    ``sample_batch(env_id, nets, config, size, seed) -> batch`` (optional) collects a small real
+    batch of the kind ``train`` feeds the loss, acting as the loop does; ``tinygrad-rl gradcheck``
+    and ``tinygrad-rl graph`` use it, so every algorithm on the loop gets those commands.
     """
     name: str
     train: Callable
@@ -66,6 +69,7 @@ class Loop:
     greedy_actor: Callable
     config: type
     batch: str                      # what the loss receives, for docs and `list`
+    sample_batch: Callable | None = None
 
 
 @dataclass(frozen=True)

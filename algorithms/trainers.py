@@ -29,7 +29,8 @@ from tqdm import tqdm
 from tinygrad_rl import Tensor, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
-from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout
+from . import batches
+from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, continuous_batch
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, ContinuousOffPolicyConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks, target_pairs, td3_networks,
@@ -40,7 +41,7 @@ from .threads import single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
            "build_networks", "greedy_actor", "train", "train_off_policy", "train_off_policy_continuous",
-           "continuous_batch", "train_on_policy", "train_episodic"]
+           "train_on_policy", "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
@@ -64,7 +65,8 @@ class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or infinite; training stopped before applying it."""
 
     def __init__(self, step: int, term: str, value: float):
-        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value}")
+        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value} (rerun with --anomaly, "
+                         "or inside tinygrad_rl.detect_anomaly(), to find the op and the line where it was born)")
         self.step, self.term, self.value = step, term, value
 
 
@@ -451,16 +453,6 @@ def train_off_policy_continuous(run: _Run) -> int:
     return step
 
 
-def continuous_batch(buffer: ReplayBuffer, batch_size: int, rng: np.random.Generator,
-                     update_actor: bool = True) -> ContinuousTransitions:
-    """``batch_size`` transitions drawn uniformly from ``buffer``, with the standard-normal
-    ``noise`` and ``next_noise`` (batch, |A|) the loss samples its actions with, all from ``rng``."""
-    t = buffer.sample(batch_size, rng)
-    noise = rng.standard_normal((2, *t.actions.shape), dtype=np.float32)
-    return ContinuousTransitions(t.obs, t.actions, t.rewards, t.next_obs, t.terminated, t.truncated,
-                                 noise[0], noise[1], update_actor)
-
-
 def box_actor_greedy_actor(nets: dict) -> Callable[[np.ndarray], np.ndarray]:
     """The actor's deterministic action (mu(s), or tanh of the Gaussian mean), in the env's bounds."""
     actor = nets["actor"]
@@ -618,13 +610,15 @@ def train_episodic(run: _Run) -> int:
     return step
 
 
-register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions"))
+register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions",
+                   sample_batch=batches.off_policy_batch))
 register_loop(Loop("off_policy_continuous", train_off_policy_continuous, td3_networks, box_actor_greedy_actor,
-                   ContinuousOffPolicyConfig, "ContinuousTransitions"))
+                   ContinuousOffPolicyConfig, "ContinuousTransitions",
+                   sample_batch=batches.off_policy_continuous_batch))
 register_loop(Loop("on_policy", train_on_policy, actor_critic_networks, actor_critic_greedy_actor,
-                   OnPolicyConfig, "Rollout"))
+                   OnPolicyConfig, "Rollout", sample_batch=batches.on_policy_batch))
 register_loop(Loop("episodic", train_episodic, actor_critic_networks, actor_critic_greedy_actor,
-                   EpisodicConfig, "Episodes"))
+                   EpisodicConfig, "Episodes", sample_batch=batches.episodic_batch))
 
 
 @single_blas_thread

@@ -3,10 +3,13 @@
     from tinygrad_rl import Tensor, no_grad, gradcheck, nn, optim
     import tinygrad_rl.functional as F
 """
-from . import arrays, functional, nn, optim
+from . import arrays, functional, graph, nn, optim
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .gradcheck import GradcheckError, gradcheck
+from .graph import custom_op
 from .tensor import Tensor, concatenate, einsum, is_grad_enabled, no_grad, one_hot, stack, where
 
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "gradcheck", "GradcheckError", "where",
-           "concatenate", "stack", "einsum", "one_hot", "nn", "optim", "functional", "arrays"]
+           "concatenate", "stack", "einsum", "one_hot", "custom_op", "detect_anomaly", "is_anomaly_enabled",
+           "AnomalyError", "nn", "optim", "functional", "arrays", "graph"]
 __version__ = "0.1.0"
