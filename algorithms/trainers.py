@@ -37,7 +37,7 @@ from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, q_netwo
                        trained_nets)
 from .registry import TOTAL, Loop, get_algorithm, register_loop
 from .rollout import VectorEnvRunner, greedy_episodes_returns
-from .threads import single_blas_thread
+from .threads import reuse_freed_memory, single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
            "build_networks", "greedy_actor", "train", "train_off_policy", "train_off_policy_continuous",
@@ -635,6 +635,7 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
     if not isinstance(config, spec.config):
         raise TypeError(f"{algo} needs a {spec.config.__name__}, got {type(config).__name__}")
     config.validate()
+    reuse_freed_memory()
     metrics = metrics if metrics is not None else MetricsLog()
     run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,
                eval_hook=eval_hook)
