@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, one_hot, where
+from .tensor import Tensor, one_hot, traceable, where
 
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
@@ -24,6 +24,7 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+@traceable
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W + b for x (..., in), W (in, out), b (out,), as one op.
 

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
-from .tensor import Tensor
+from .tensor import Tensor, traceable
 
 __all__ = ["nodes", "summary", "to_dot", "draw", "custom_op", "named_tensors", "detect_anomaly",
            "is_anomaly_enabled", "AnomalyError"]
@@ -37,6 +37,7 @@ __all__ = ["nodes", "summary", "to_dot", "draw", "custom_op", "named_tensors", "
 # ----------------------------------------------------------------------------- custom ops
 
 
+@traceable
 def custom_op(name: str, value, parents, backward: Callable) -> Tensor:
     """A new differentiable op: its forward ``value`` (an ndarray computed from the parents'
     ``.data``), its ``parents`` (Tensors, or arrays taken as constants) and ``backward(g)``, which

@@ -5,17 +5,24 @@ becomes a view into it), and gathers the gradients into a second one, so an upda
 handful of vectorised NumPy ops however many layers the network has. Parameters must
 therefore be changed in place (``p.data[...] = x``); ``step`` checks that none was rebound.
 A parameter whose ``.grad`` is None takes a zero gradient.
+
+The gradient buffer is public in one way: :func:`gradient_slot` gives a parameter's view of it, so
+a backward that writes a gradient there (the jit's replay does) spares ``step`` the copy.
 """
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Iterable
 
 import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR", "gradient_slot"]
+
+# id(parameter) -> the optimiser that holds it (it holds the parameter, so the id stays valid).
+_holder = weakref.WeakValueDictionary()
 
 
 class Optimizer:
@@ -43,21 +50,36 @@ class Optimizer:
         for p, start, stop in zip(self.params, self._offsets[:-1], self._offsets[1:]):
             self.flat[start:stop] = p.data.ravel()
             p.data = self.flat[start:stop].reshape(p.shape)
+        # Each parameter's window into flat_grad: a gradient found there needs no copy in step().
+        self._grad_slots = [self.flat_grad[start:stop].reshape(p.shape)
+                            for p, start, stop in zip(self.params, self._offsets[:-1], self._offsets[1:])]
+        self._slot_index = {id(p): i for i, p in enumerate(self.params)}
+        for p in self.params:
+            _holder[id(p)] = self
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     def _gather_grads(self) -> np.ndarray:
-        for i, (p, start, stop) in enumerate(zip(self.params, self._offsets[:-1], self._offsets[1:])):
+        for i, (p, slot, start, stop) in enumerate(zip(self.params, self._grad_slots, self._offsets[:-1],
+                                                       self._offsets[1:])):
             if p.data.base is not self.flat:
                 raise RuntimeError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) was rebound "
                                    "after the optimiser was built; update parameters in place (p.data[...] = x)")
+            if p.grad is slot:
+                continue  # written in place by the backward (see gradient_slot)
             if p.grad is None:
                 self.flat_grad[start:stop] = 0
             else:
                 self.flat_grad[start:stop] = p.grad.ravel()
         return self.flat_grad
+
+    def _slot_of(self, param: Tensor) -> np.ndarray | None:
+        i = self._slot_index.get(id(param))
+        if i is None or self.params[i] is not param or param.data.base is not self.flat:
+            return None
+        return self._grad_slots[i]
 
     def step(self) -> None:
         self.step_count += 1
@@ -218,6 +240,14 @@ class RMSprop(Optimizer):
         return {"v": self.v}
 
 
+def gradient_slot(param: Tensor) -> np.ndarray | None:
+    """``param``'s window into the gradient buffer of the optimiser that holds it (None when no
+    optimiser holds it, or it was rebound). Setting ``param.grad`` to this very array tells
+    ``step`` the gradient is already in place; the array is rewritten every step."""
+    optimizer = _holder.get(id(param))
+    return None if optimizer is None else optimizer._slot_of(param)
+
+
 def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
     """Scale all gradients by min(1, max_norm / ||g||) with ||g|| the global L2 norm; return ||g||.
 
@@ -229,7 +259,10 @@ def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in grads:
-            p.grad = p.grad * scale  # rebind: a gradient array may be shared between tensors
+            if p.grad is gradient_slot(p):  # the optimiser's own slot: no other tensor shares it
+                np.multiply(p.grad, scale, out=p.grad)
+            else:
+                p.grad = p.grad * scale  # rebind: a gradient array may be shared between tensors
     return total
 
 
