@@ -114,7 +114,9 @@ def _output_folder(args, algo: str, env_id: str, seed: int) -> Path:
     return out
 
 
-def run_train(args) -> int:
+def config_from_args(args):
+    """(config, preset source) of ``args.algo`` on ``args.env`` from plugins, presets and --set values,
+    every user mistake a UsageError; nothing is written."""
     from envs_wrappers.registry import check_plain_env_id
     from .presets import load_preset, preset_source
     from .registry import get_algorithm
@@ -131,6 +133,11 @@ def run_train(args) -> int:
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
     _check_env_available(args.env, args.algo, config)
+    return config, source
+
+
+def run_train(args) -> int:
+    config, source = config_from_args(args)
     out = _output_folder(args, args.algo, args.env, config.seed)
     if args.tensorboard:
         from .tensorboard_log import require_tensorboardx

@@ -32,7 +32,8 @@ from . import batches
 from .buffers import Episodes, ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
-from .networks import EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks, target_pairs, trained_nets
+from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, observe, q_networks, target_pairs,
+                       trained_nets)
 from .registry import Loop, get_algorithm, register_loop
 from .rollout import VectorEnvRunner, greedy_episodes_returns
 from .threads import single_blas_thread
@@ -274,14 +275,8 @@ class _Run:
             self.term_sums, self.term_counts = {}, {}
 
     def observe(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
-        """Observations as the networks see them: normalised (and the statistics updated with
-        ``update``) when the run has an ``obs_normalizer``, else as float32."""
-        normalizer = self.nets.get("obs_normalizer")
-        if normalizer is None:
-            return np.asarray(obs, dtype=np.float32)
-        if update:
-            normalizer.update(obs)
-        return normalizer.normalize(obs)
+        """Observations as the networks see them (see :func:`algorithms.networks.observe`)."""
+        return observe(self.nets, obs, update)
 
     def episode_done(self, step: int, ret: float, length: int, **values) -> None:
         self.recent_returns = (self.recent_returns + [ret])[-20:]

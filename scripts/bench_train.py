@@ -79,7 +79,11 @@ def main(argv=None) -> int:
     parser.add_argument("--a2c-steps", type=int, default=50_000)
     parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--algos", default="dqn,a2c,ppo", help="comma-separated subset of dqn,a2c,ppo")
     args = parser.parse_args(argv)
+    algos = args.algos.split(",")
+    if not algos or set(algos) - {"dqn", "a2c", "ppo"}:
+        parser.error(f"--algos must name some of dqn, a2c, ppo, got {args.algos!r}")
     if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0:
         parser.error("--dqn-steps, --a2c-steps and --ppo-steps must be > 0")
     try:
@@ -91,6 +95,8 @@ def main(argv=None) -> int:
 
     print("algo,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
     for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps), ("ppo", args.ppo_steps)):
+        if algo not in algos:
+            continue
         mine = ours(algo, steps, args.seed)
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)
