@@ -100,6 +100,7 @@ def _check_same_shape(name: str, pred: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
 
 
+@traceable(block=True)
 def mse_loss(pred: Tensor, target) -> Tensor:
     """L = mean((pred - target)^2)."""
     target = _as_tensor(target)
@@ -108,6 +109,7 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     return (diff * diff).mean()
 
 
+@traceable(block=True)
 def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
     """L = mean( 0.5 d^2            if |d| <= delta
                  delta (|d| - delta/2) otherwise ),   d = pred - target.

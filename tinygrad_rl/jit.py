@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 
 import numpy as np
 
@@ -56,7 +57,19 @@ __all__ = ["jit", "Jit", "Program"]
 
 _getrefcount = sys.getrefcount
 _new_tensor = Tensor.__new__
+_next_seq = _next_creation_number
 _NEVER = float("inf")
+
+
+def _tensors_in(value) -> list:
+    """The Tensors in a step's return value (itself, or in tuples, lists and dict values)."""
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors_in(v)]
+    return []
 
 
 # ----------------------------------------------------------------------------- the recording
@@ -128,7 +141,7 @@ class BackwardPlan:
             direct = tuple((i, r[1]) for i, r in enumerate(routes)
                            if r is not None and r[0] == 1 and received[("param", id(r[3]))] == 1)
             needs = tuple(r is not None for r in routes)
-            self.steps.append((j, inst.kernel, inst.name, needs, direct, tuple(routes)))
+            self.steps.append((j, inst.kernel, inst.name, needs, direct, tuple(routes), (None,) * len(routes)))
         self.sums: dict = {}                         # slot -> the buffer its gradients are summed into
         self.slots: list = [None] * len(self.params)  # each parameter's gradient buffer
         self.slot_refs: list = [0] * len(self.params)
@@ -170,14 +183,15 @@ class BackwardPlan:
         grads[self.root] = grad
         tracer.depth += 1  # a custom op's backward may use Tensor ops: they are not part of the step
         try:
-            for j, kernel, name, needs, direct, routes in self.steps:
+            for j, kernel, name, needs, direct, routes, targets in self.steps:
                 g = grads[j]
                 grads[j] = None
                 node = values[j]
                 if kernel is not None:
-                    targets = [None] * len(needs)
-                    for i, pi in direct:
-                        targets[i] = dests[pi]
+                    if direct:
+                        targets = list(targets)
+                        for i, pi in direct:
+                            targets[i] = dests[pi]
                     parent_grads = kernel.backward(g, calls[j], node.data, needs, targets)
                 else:
                     parent_grads = node._backward(g)
@@ -231,15 +245,10 @@ class Program:
         self.backwards: list = list(backwards or [])
         self.replayable = True
         self.reason = ""
-        self.unplanned = False                           # grad-requiring outputs no backward consumes
 
     def compile(self) -> None:
         self.backwards = [event if isinstance(event, BackwardPlan) else BackwardPlan(self, *event)
                           for event in self.backwards]
-        covered = set()
-        for plan in self.backwards:
-            covered |= plan.covers()
-        self.unplanned = any(inst.requires_grad and j not in covered for j, inst in enumerate(self.ops))
 
     def summary(self) -> str:
         rows = [("#", "op", "kernel", "inputs", "shape", "dtype", "grad")]
@@ -295,16 +304,23 @@ class _Tracer:
             self.recording = False
             self._follow(program)
 
-    def end(self) -> Program | None:
+    def end(self, result) -> Program | None:
         """Finish the call; returns the program to remember (a new recording), if any."""
         program = self.program
         new = None
         if self.recording:
             program.compile()
+            if program.replayable:
+                covered = set().union(*(plan.covers() for plan in program.backwards))
+                slots = [self.slot_of.get(id(t)) for t in _tensors_in(result)]
+                if any(j is not None and program.ops[j].requires_grad and j not in covered for j in slots):
+                    program.replayable = False
+                    program.reason = ("it returns a tensor that needs a gradient and calls no backward() on it, "
+                                      "so the tensor must keep its graph")
             new = program if program.replayable else None
-        elif self.k != len(program.ops) or self.backwards_run != len(program.backwards) or program.unplanned:
-            # A shorter path, a backward not taken, or outputs no backward consumed: give the
-            # tensors that still need a gradient their eager graph, so they behave as eager ones.
+        elif self.k != len(program.ops) or self.backwards_run != len(program.backwards):
+            # A shorter path than recorded, or a backward not taken: give the tensors that still need
+            # a gradient their eager graph, so they behave as eager ones after the call.
             self._materialize(self.k)
         self.values, self.calls, self.slot_of = [], [], {}
         for i in range(len(self.grads)):
@@ -323,12 +339,28 @@ class _Tracer:
             return fn(*args, **kwargs)
         if not self.recording:
             k = self.k
-            if k < self.next_backward:  # no backward() is due before this op
-                ops = self.program.ops
-                if k < len(ops) and ops[k].fn is fn:
-                    out = self._run(ops[k], args, kwargs)
-                    if out is not None:
-                        return out
+            ops = self.program.ops
+            if k < self.next_backward and k < len(ops):  # no backward() is due before this op
+                inst = ops[k]
+                kernel = inst.kernel
+                if inst.fn is fn and inst.grad_enabled is _tensor._grad_enabled:
+                    if kernel is not None:   # the common case, inline: check, compute, wrap
+                        result = kernel.replay(args, kwargs, self.values)
+                        if result is not None:
+                            out = _new_tensor(Tensor)
+                            out.data, out.grad, out._op, out._parents = result[0], None, kernel.op, ()
+                            if inst.requires_grad:
+                                out.requires_grad, out._backward, out._seq = True, REPLAYED_GRAPH, _next_seq()
+                            else:
+                                out.requires_grad, out._backward = False, None
+                            self.calls.append((args, kwargs, result[1]))
+                            self.values.append(out)
+                            self.k = k + 1
+                            return out
+                    else:
+                        out = self._run(inst, args, kwargs)
+                        if out is not None:
+                            return out
             out = self._replay_elsewhere(fn, args, kwargs)
             if out is not None:
                 return out
@@ -400,9 +432,10 @@ class _Tracer:
         values = self.values
         kernel = inst.kernel
         if kernel is not None:
-            if not kernel.match(args, kwargs, values):
+            result = kernel.replay(args, kwargs, values)
+            if result is None:
                 return None
-            data, saved = kernel.forward(args, kwargs)
+            data, saved = result
             out = _new_tensor(Tensor)
             out.data, out.grad, out._op, out._parents = data, None, kernel.op, ()
             if inst.requires_grad:
@@ -571,14 +604,19 @@ class Jit:
         functools.update_wrapper(self, fn)
         self.fn, self.enabled, self.max_programs = fn, bool(enabled), max_programs
         self.programs: list[Program] = []
-        self.refused: list[str] = []
+        self.refused: list[str] = []     # why recordings could not be replayed (each reason once)
         self.calls = self.replayed = self.diverged = 0
+        # Calls in a row that did not replay, and how many calls to run eagerly before trying again.
+        self._misses, self._pause, self._paused = 0, 0, 0
         self._tracer = _Tracer(self)
 
     def __call__(self, *args, **kwargs):
         self.calls += 1
         if not self.enabled or _tensor._tracer is not None or _tensor._anomaly is not None:
             # Off, inside another jitted call (whose tracer records these ops), or in anomaly mode.
+            return self.fn(*args, **kwargs)
+        if self._paused:
+            self._paused -= 1
             return self.fn(*args, **kwargs)
         tracer = self._tracer
         tracer.begin(self.programs[0] if self.programs else None)
@@ -592,14 +630,26 @@ class Jit:
             raise
         _tensor._tracer = None
         followed = tracer.program
-        new = tracer.end()
+        new = tracer.end(result)
+        if replaying and not tracer.recording:
+            self.replayed += 1
+            self._misses = self._pause = 0
+            if self.programs[0] is not followed:
+                self._used(followed)
+            return result
         if new is not None:
             self._used(new)
-        elif replaying and not tracer.recording:
-            self.replayed += 1
-            self._used(followed)
-        if tracer.recording and new is None and followed.reason and followed.reason not in self.refused:
+        elif followed.reason and followed.reason not in self.refused:
             self.refused.append(followed.reason)
+            warnings.warn(f"jit: a call of {self.__name__} cannot be replayed ({followed.reason}); such calls "
+                          "run eagerly", RuntimeWarning, stacklevel=2)
+        # A step whose shapes change on every call (whole episodes of different lengths), or that
+        # cannot be replayed, would pay for a recording on every call: back off, running it eagerly
+        # for 4, 8, 16, ... calls between attempts.
+        self._misses += 1
+        if self._misses >= 4:
+            self._pause = min(2 * self._pause or 4, 1024)
+            self._paused, self._misses = self._pause, 0
         return result
 
     def _used(self, program: Program) -> None:

@@ -137,6 +137,13 @@ class Kernel:
                 return False
         return True
 
+    def replay(self, args, kwargs, values):
+        """``(output array, saved for backward)`` of this call, or None if it does not fit the
+        recording. Hot kernels fold the check into their own ``replay``."""
+        if self.match(args, kwargs, values):
+            return self.forward(args, kwargs)
+        return None
+
     def buffer(self) -> np.ndarray:
         """The output buffer, or a new one if something outside still refers to the old one."""
         if self.out is None or _getrefcount(self.out) > 2:  # 2: self.out and getrefcount's argument
@@ -218,7 +225,7 @@ class Unary(Kernel):
         if refs is None or len(args) != 1:
             return None
         kernel = cls(args, refs, out)
-        kernel.grads = [None, None]
+        kernel.grads = [None, None, None]
         return kernel
 
 
@@ -227,6 +234,22 @@ def _zeros(holder: list, i: int, shape, dtype) -> np.ndarray:
     if buf is None:
         buf = holder[i] = np.zeros(shape, dtype)
     return buf
+
+
+def _unary_replay(self, args, kwargs, values):
+    if kwargs or len(args) != 1:
+        return None
+    x = args[0]
+    r = self.refs[0]
+    if r[0] == SLOT:
+        if x is not values[r[1]]:
+            return None
+    elif not matches(x, r, values):
+        return None
+    return self.forward(args, kwargs)
+
+
+Unary.replay = _unary_replay
 
 
 class ReLU(Unary):
@@ -331,16 +354,42 @@ class Binary(Kernel):
         kernel.lift = None if isinstance(other, (Tensor, np.ndarray)) else np.result_type(args[0].data.dtype, other)
         return kernel
 
-    def operands(self, args):
+    def replay(self, args, kwargs, values):
+        if kwargs or len(args) != 2:
+            return None
+        a, b = args
+        ra, rb = self.refs
+        if ra[0] == SLOT:
+            if a is not values[ra[1]]:
+                return None
+        elif not matches(a, ra, values):
+            return None
+        kind = rb[0]
+        if kind == SLOT:
+            if b is not values[rb[1]]:
+                return None
+            b = b.data
+        elif kind == NUMBER:
+            if type(b) is not rb[1]:
+                return None
+            b = np.asarray(b, dtype=self.lift)  # Tensor._lift: the number in a's dtype
+        elif matches(b, rb, values):
+            if type(b) is not np.ndarray:
+                b = b.data
+        else:
+            return None
+        a = a.data
+        if self.out is None or _getrefcount(self.out) > 2:
+            self.out = np.empty(self.shape, self.dtype)
+        return self.ufunc(a, b, out=self.out), (a, b)
+
+    def forward(self, args, kwargs):
         b = args[1]
         if self.lift is not None:
             b = np.asarray(b, dtype=self.lift)
         elif isinstance(b, Tensor):
             b = b.data
-        return args[0].data, b
-
-    def forward(self, args, kwargs):
-        a, b = self.operands(args)
+        a = args[0].data
         return self.ufunc(a, b, out=self.buffer()), (a, b)
 
 
@@ -377,43 +426,64 @@ class Div(Binary):
 # ----------------------------------------------------------------------------- reductions and shapes
 
 
-class Reduce(Kernel):
-    """``sum``/``mean`` over ``axis`` (None, int or tuple) with ``keepdims``, called positionally or
-    as ``t.mean()``; the backward broadcasts g (divided by the count, for the mean) back."""
+def _same_setting(a, b) -> bool:
+    """Settings (axis, keepdims, ...) equal in value and type (so 1 is not taken for True)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same_setting(x, y) for x, y in zip(a, b))
+    return a is b or a == b
 
-    __slots__ = ("axes", "keepdims", "count", "in_shape")
+
+class Reduce(Kernel):
+    """``sum``/``mean`` over ``axis`` (None, int or tuple) with ``keepdims``, called as the eager op
+    was (``t.mean()``, ``t.sum(axis=-1)``, ...); the backward broadcasts g (divided by the count, for
+    the mean) back over the reduced axes."""
+
+    __slots__ = ("axes", "keepdims", "count", "in_shape", "settings", "grads")
 
     @classmethod
     def make(cls, args, kwargs, out, slot_of):
         if set(kwargs) - {"axis", "keepdims"} or not isinstance(args[0], Tensor) or len(args) > 3:
             return None
-        names = ("axis", "keepdims")
-        call = {**dict(zip(names, args[1:])), **kwargs}
-        refs = tuple(ref_of(a, slot_of) for a in args) + tuple(ref_of(call.get(n), slot_of) for n in names)
-        if any(r is None for r in refs):
+        settings = (args[1:], tuple(sorted(kwargs.items())))
+        if not all(_setting_ok(v) for v in (*args[1:], *kwargs.values())):
             return None
-        kernel = cls(args, refs, out)
+        ref = ref_of(args[0], slot_of)
+        if ref is None:
+            return None
+        kernel = cls(args, (ref,), out)
+        call = {**dict(zip(("axis", "keepdims"), args[1:])), **kwargs}
         x = args[0]
+        kernel.settings = settings
         kernel.axes = _normalise_axis(call.get("axis"), x.ndim, cls.op)
         kernel.keepdims = bool(call.get("keepdims", False))
         kernel.in_shape = x.shape
         kernel.count = x.size if kernel.axes is None else int(np.prod([x.shape[a] for a in kernel.axes]))
+        kernel.grads = [None]
         return kernel
 
-    def match(self, args, kwargs, values) -> bool:
-        if len(args) + len(kwargs) > 3 or (kwargs and set(kwargs) - {"axis", "keepdims"}):
-            return False
-        if not matches(args[0], self.refs[0], values):
-            return False
-        n = len(self.refs) - 2
-        if len(args) != n:
-            return False
-        for a, r in zip(args[1:], self.refs[1:n]):
-            if not matches(a, r, values):
-                return False
-        axis = kwargs.get("axis") if len(args) < 2 else args[1]
-        keepdims = kwargs.get("keepdims") if len(args) < 3 else args[2]
-        return matches(axis, self.refs[n], values) and matches(keepdims, self.refs[n + 1], values)
+    def replay(self, args, kwargs, values):
+        x = args[0]
+        r = self.refs[0]
+        if r[0] == SLOT:
+            if x is not values[r[1]]:
+                return None
+        elif not matches(x, r, values):
+            return None
+        if len(args) > 1 or kwargs:
+            if not (_same_setting(args[1:], self.settings[0])
+                    and _same_setting(tuple(sorted(kwargs.items())), self.settings[1])):
+                return None
+        elif self.settings[0] or self.settings[1]:
+            return None
+        return self.forward(args, kwargs)
+
+
+def _setting_ok(value) -> bool:
+    if type(value) is tuple:
+        return all(_setting_ok(v) for v in value)
+    return value is None or type(value) in (int, bool)
 
 
 class Sum(Reduce):
@@ -435,6 +505,11 @@ class Mean(Reduce):
         return (out if type(out) is np.ndarray else np.asarray(out)), None
 
     def backward(self, g, call, out, routes, targets):
+        if self.axes is None and not self.keepdims:
+            # eager: broadcast_to(g.reshape(1, ..) / count): every element is g / count
+            full = _grad_buffer(self.grads, 0, self.in_shape, g.dtype)
+            full.fill(g / self.count)
+            return (full,)
         return (np.broadcast_to(_expand_reduced(g, self.in_shape, self.axes, self.keepdims) / self.count,
                                 self.in_shape),)
 
@@ -483,6 +558,26 @@ class GetItem(Kernel):
         kernel.grads = [None]
         kernel.arrays_only = refs[1][0] == SEQ and refs[1][1] is tuple and all(r[0] == ARRAY for r in refs[1][2])
         return kernel
+
+    def replay(self, args, kwargs, values):
+        if not self.arrays_only:
+            return Kernel.replay(self, args, kwargs, values)
+        if kwargs or len(args) != 2:
+            return None
+        x, index = args
+        r = self.refs[0]
+        if r[0] == SLOT:
+            if x is not values[r[1]]:
+                return None
+        elif not matches(x, r, values):
+            return None
+        parts = self.refs[1][2]
+        if type(index) is not tuple or len(index) != len(parts):
+            return None
+        for part, ref in zip(index, parts):
+            if type(part) is not np.ndarray or part.shape != ref[1] or part.dtype != ref[2]:
+                return None
+        return self.forward(args, kwargs)
 
     def forward(self, args, kwargs):
         index = args[1]
@@ -593,7 +688,7 @@ class MLPBlock(Kernel):
     then ``X.T @ G`` and ``G.sum(0)`` into the parameters' gradient slots and ``G @ W.T``). No tensor
     is made for the layers inside. The module's layers and parameters are checked on every call."""
 
-    __slots__ = ("module", "members", "linears", "layers", "params", "param_grad", "bufs", "input_needs_grad", "op")
+    __slots__ = ("module", "members", "linears", "layers", "params", "checks", "bufs", "input_needs_grad", "op")
 
     @staticmethod
     def accepts(args, kwargs) -> bool:
@@ -652,7 +747,7 @@ class MLPBlock(Kernel):
             kernel.layers.append((kind, w, b, (rows, width)))
         if (rows, width) != out.shape:
             return None
-        kernel.param_grad = tuple(p.requires_grad for p in kernel.params)
+        kernel.checks = tuple((p, p.data.shape, p.requires_grad) for p in kernel.params)
         # Whether each layer's input needs a gradient (eager: x does, or a parameter before it does).
         needs = isinstance(args[1], Tensor) and args[1].requires_grad
         kernel.input_needs_grad = []
@@ -667,22 +762,25 @@ class MLPBlock(Kernel):
         x = args[1]
         return [x if isinstance(x, Tensor) else None] + self.params
 
-    def match(self, args, kwargs, values) -> bool:
-        if kwargs or len(args) != 2 or args[0] is not self.module or not matches(args[1], self.refs[1], values):
-            return False
-        members = self.module.layers
-        if len(members) != len(self.members) or any(a is not b for a, b in zip(members, self.members)):
-            return False
+    def replay(self, args, kwargs, values):
+        if kwargs or len(args) != 2 or args[0] is not self.module:
+            return None
+        x, r = args[1], self.refs[1]
+        if r[0] == SLOT:
+            if x is not values[r[1]]:
+                return None
+        elif not matches(x, r, values):
+            return None
+        if self.module.layers != self.members:  # list equality: the same layer objects, in order
+            return None
         for layer, w, b in self.linears:
             if layer.weight is not w or layer.bias is not b:
-                return False
-        for p, needs in zip(self.params, self.param_grad):
-            if p.requires_grad is not needs or p.data.dtype != self.dtype or p._parents:
-                return False
-        for kind, w, b, _ in self.layers:
-            if kind == _LINEAR and (w.data.shape != w.shape or (b is not None and b.data.shape != b.shape)):
-                return False
-        return True
+                return None
+        for p, shape, requires_grad in self.checks:
+            data = p.data
+            if p.requires_grad is not requires_grad or data.shape != shape or data.dtype != self.dtype:
+                return None
+        return self.forward(args, kwargs)
 
     def _buffers(self) -> None:
         """Each layer's buffers, allocated on the first replay: its output (the block's output
@@ -751,6 +849,153 @@ class MLPBlock(Kernel):
         return tuple(results)
 
 
+# ----------------------------------------------------------------------------- losses
+
+
+class MSELoss(Kernel):
+    """``F.mse_loss(pred, target)`` as one op, evaluating its three eager ops' expressions:
+    d = pred - target, sq = d * d, mean(sq); backward, as the eager ops send it back: every element
+    of sq gets g / n, the product's two factors each g/n * d (added: the same tensor twice), then
+    pred gets that sum and target its negation."""
+
+    op = "mean"
+    __slots__ = ("bufs",)
+
+    @staticmethod
+    def accepts(args, kwargs) -> bool:
+        if kwargs or len(args) != 2 or not isinstance(args[0], Tensor):
+            return False
+        pred, target = args
+        return (isinstance(target, (Tensor, np.ndarray)) and pred.shape == _data(target).shape
+                and pred.dtype.kind == "f" and _data(target).dtype.kind == "f")
+
+    @classmethod
+    def make(cls, args, kwargs, out, slot_of):
+        refs = cls.refs_of(args, kwargs, slot_of)
+        if refs is None or out.shape != ():
+            return None
+        kernel = cls(args, refs, out)
+        kernel.bufs = None
+        return kernel
+
+    def parent_tensors(self, args) -> list:
+        return [args[0], args[1] if isinstance(args[1], Tensor) else None]
+
+    def replay(self, args, kwargs, values):
+        if kwargs or len(args) != 2:
+            return None
+        pred, target = args
+        r = self.refs[0]
+        if r[0] == SLOT:
+            if pred is not values[r[1]]:
+                return None
+        elif not matches(pred, r, values):
+            return None
+        if not matches(target, self.refs[1], values):
+            return None
+        return self.forward(args, kwargs)
+
+    def forward(self, args, kwargs):
+        p, t = args[0].data, _data(args[1])
+        if self.bufs is None:
+            d = np.subtract(p, t)
+            self.bufs = (d, np.empty_like(d), np.empty_like(d), np.empty_like(d))
+        d, sq = self.bufs[0], self.bufs[1]
+        np.subtract(p, t, out=d)
+        np.multiply(d, d, out=sq)
+        loss = _mean(sq, None, False, sq.size)
+        return (loss if type(loss) is np.ndarray else np.asarray(loss)), None
+
+    def backward(self, g, call, out, needs, targets):
+        d, _, half, gd = self.bufs
+        np.multiply(d, g / d.size, out=half)      # the mean's g/n, times the other factor d
+        np.add(half, half, out=gd)                 # the product's two factors are the same tensor
+        return gd, (-gd if needs[1] else None)
+
+
+class HuberLoss(Kernel):
+    """``F.huber_loss(pred, target, delta)`` as one op, evaluating its eager ops' expressions:
+    d = pred - target, a = |d|, mask = a <= delta, where(mask, (0.5 * d) * d, delta * (a - delta / 2)),
+    mean; the backward evaluates each op's backward in the eager order and sums the three gradients
+    d receives (from (0.5 d) * d, from 0.5 * d, from |d|) in that order."""
+
+    op = "mean"
+    __slots__ = ("delta", "bufs")
+
+    @staticmethod
+    def accepts(args, kwargs) -> bool:
+        if set(kwargs) - {"delta"} or not 2 <= len(args) + len(kwargs) <= 3 or not isinstance(args[0], Tensor):
+            return False
+        pred, target = args[0], args[1] if len(args) > 1 else None
+        delta = args[2] if len(args) > 2 else kwargs.get("delta", 1.0)
+        return (isinstance(target, (Tensor, np.ndarray)) and pred.shape == _data(target).shape
+                and pred.dtype.kind == "f" and _data(target).dtype.kind == "f"
+                and type(delta) in (int, float) and delta > 0)
+
+    @classmethod
+    def make(cls, args, kwargs, out, slot_of):
+        refs = cls.refs_of(args[:2], {}, slot_of)
+        if refs is None or out.shape != ():
+            return None
+        kernel = cls(args, refs, out)
+        kernel.nargs = len(args)
+        kernel.delta = (args[2] if len(args) > 2 else kwargs.get("delta", 1.0), tuple(kwargs))
+        kernel.bufs = None
+        return kernel
+
+    def parent_tensors(self, args) -> list:
+        return [args[0], args[1] if isinstance(args[1], Tensor) else None]
+
+    def replay(self, args, kwargs, values):
+        if len(args) != self.nargs or tuple(kwargs) != self.delta[1]:
+            return None
+        delta = args[2] if len(args) > 2 else kwargs.get("delta", 1.0)
+        if not _same_setting(delta, self.delta[0]):
+            return None
+        pred, target = args[0], args[1]
+        r = self.refs[0]
+        if r[0] == SLOT:
+            if pred is not values[r[1]]:
+                return None
+        elif not matches(pred, r, values):
+            return None
+        if not matches(target, self.refs[1], values):
+            return None
+        return self.forward(args, kwargs)
+
+    def forward(self, args, kwargs):
+        p, t = args[0].data, _data(args[1])
+        delta = self.delta[0]
+        if self.bufs is None:
+            d = np.subtract(p, t)
+            self.bufs = [d] + [np.empty_like(d) for _ in range(5)] + [np.empty(d.shape, bool)]
+        d, a, m1, m2, s1, m3, mask = self.bufs
+        dtype = d.dtype
+        np.subtract(p, t, out=d)
+        np.abs(d, out=a)
+        np.less_equal(a, delta, out=mask)                               # abs_d.data <= delta
+        np.multiply(np.asarray(0.5, dtype), d, out=m1)                  # 0.5 * d  (Tensor._lift: a's dtype)
+        np.multiply(m1, d, out=m2)                                      # (0.5 * d) * d
+        np.subtract(a, np.asarray(0.5 * delta, dtype), out=s1)          # |d| - 0.5 * delta
+        np.multiply(np.asarray(delta, np.result_type(dtype, delta)), s1, out=m3)   # delta * (...)
+        loss = _mean(np.where(mask, m2, m3), None, False, d.size)             # where(...).mean()
+        return (loss if type(loss) is np.ndarray else np.asarray(loss)), None
+
+    def backward(self, g, call, out, needs, targets):
+        d, a, m1, m2, s1, m3, mask = self.bufs
+        delta = np.asarray(self.delta[0], np.result_type(d.dtype, self.delta[0]))
+        gw = np.broadcast_to(np.reshape(g, (1,) * d.ndim) / d.size, d.shape)  # mean
+        g_m2 = gw * mask                                                      # where: the chosen branch
+        g_m3 = gw * ~mask
+        g_s1 = g_m3 * delta                                                    # delta * s1
+        g_a = g_s1                                                             # s1 = a - const
+        g_m1 = g_m2 * d                                                        # m2 = m1 * d
+        gd = g_m2 * m1                                                         # ... and its second factor
+        gd = gd + g_m1 * np.asarray(0.5, d.dtype)                               # m1 = 0.5 * d
+        gd = gd + g_a * np.sign(d)                                              # a = |d|
+        return gd, (-gd if needs[1] else None)
+
+
 def _method(name):
     """The undecorated function behind a traceable Tensor method (what the tracer is handed)."""
     return getattr(Tensor, name).__wrapped__
@@ -771,6 +1016,8 @@ BLOCKS = {}
 def _register_blocks() -> None:
     from . import nn  # nn imports the tensor module only; done once jit is imported
     BLOCKS[nn.Sequential.forward.__wrapped__] = MLPBlock
+    BLOCKS[F.mse_loss.__wrapped__] = MSELoss
+    BLOCKS[F.huber_loss.__wrapped__] = HuberLoss
 
 
 _register_blocks()
