@@ -1,6 +1,8 @@
-"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1, and of
-Stable-Baselines3 with the same hyperparameters in the same process when it is installed
-(``pip install -e ".[compare]"``). Prints one row per measurement and the ratios.
+"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 with the learning
+step jitted (the default) and run eagerly (``jit = false``), and of Stable-Baselines3 with the same
+hyperparameters, all in the same process (SB3 when installed: ``pip install -e ".[compare]"``).
+Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's speed and our ratio to it.
+With ``--repeats N`` each of ours runs N times, jit and eager alternating, and the medians are shown.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
 gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
@@ -13,6 +15,7 @@ libraries get one BLAS / torch thread: the networks are small and this 2-core ma
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -29,9 +32,9 @@ def config_for(algo: str, **overrides):
     return load_preset(algo, "CartPole-v1", {**(ZOO_DQN if algo == "dqn" else {}), **overrides})
 
 
-def ours(algo: str, steps: int, seed: int) -> float:
+def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
-    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
+    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1, jit=jit)
     start = time.perf_counter()
     result = train(algo, "CartPole-v1", config)
     return result.env_steps / (time.perf_counter() - start)
@@ -80,29 +83,38 @@ def main(argv=None) -> int:
     parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--algos", default="dqn,a2c,ppo", help="comma-separated subset of dqn,a2c,ppo")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
+    parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
     args = parser.parse_args(argv)
     algos = args.algos.split(",")
     if not algos or set(algos) - {"dqn", "a2c", "ppo"}:
         parser.error(f"--algos must name some of dqn, a2c, ppo, got {args.algos!r}")
-    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0:
-        parser.error("--dqn-steps, --a2c-steps and --ppo-steps must be > 0")
-    try:
-        import stable_baselines3  # noqa: F401
-        have_sb3 = True
-    except ImportError:
-        have_sb3 = False
-        print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
+    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0 or args.repeats <= 0:
+        parser.error("--dqn-steps, --a2c-steps, --ppo-steps and --repeats must be > 0")
+    have_sb3 = False
+    if not args.no_sb3:
+        try:
+            import stable_baselines3  # noqa: F401
+            have_sb3 = True
+        except ImportError:
+            print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
+    print("algo,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
     for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps), ("ppo", args.ppo_steps)):
         if algo not in algos:
             continue
-        mine = ours(algo, steps, args.seed)
+        speeds = {True: [], False: []}
+        for r in range(args.repeats):
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                speeds[flag].append(ours(algo, steps, args.seed, jit=flag))
+        jitted, eager = statistics.median(speeds[True]), statistics.median(speeds[False])
+        row = f"{algo},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)
-            print(f"{algo},{steps},{mine:.0f},{theirs:.0f},{mine / theirs:.2f}", flush=True)
+            row += f",{theirs:.0f},{jitted / theirs:.2f}"
         else:
-            print(f"{algo},{steps},{mine:.0f},,", flush=True)
+            row += ",,"
+        print(row, flush=True)
     return 0
 
 

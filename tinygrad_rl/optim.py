@@ -177,8 +177,13 @@ class Adam(Optimizer):
         _check_non_negative(name, "weight_decay", weight_decay)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.m = np.zeros_like(self.flat)
-        self.v = np.zeros_like(self.flat)
+        # m and v are the two rows of one (2, n) array, so both decay in one array op and take
+        # their new terms, (1 - b1) g and (1 - b2) g^2, in another: 10 array ops a step, not 12.
+        self._moments = np.zeros((2, self.flat.size), dtype=self.flat.dtype)
+        self.m, self.v = self._moments
+        self._terms = np.empty_like(self._moments)
+        self._betas = np.array([[self.beta1], [self.beta2]], dtype=self.flat.dtype)
+        self._one_minus_betas = np.array([[1 - self.beta1], [1 - self.beta2]], dtype=self.flat.dtype)
         self._scratch = np.empty_like(self.flat)
 
     def _update(self, theta, g):
@@ -188,12 +193,11 @@ class Adam(Optimizer):
             else:
                 g = g + self.weight_decay * theta
         b1, b2, t = self.beta1, self.beta2, self.step_count
-        self.m *= b1
-        self.m += (1 - b1) * g
-        self.v *= b2
-        np.multiply(g, g, out=self._scratch)
-        self._scratch *= 1 - b2
-        self.v += self._scratch
+        self._moments *= self._betas                 # m <- b1 m ;  v <- b2 v
+        np.copyto(self._terms[0], g)
+        np.multiply(g, g, out=self._terms[1])
+        self._terms *= self._one_minus_betas        # (1 - b1) g ;  (1 - b2) g^2
+        self._moments += self._terms
         # Fold both bias corrections into the step size and eps (same maths, fewer array ops).
         correction2 = math.sqrt(1 - b2 ** t)
         step_size = self.lr * correction2 / (1 - b1 ** t)
@@ -228,13 +232,22 @@ class RMSprop(Optimizer):
         _check_non_negative("RMSprop", "weight_decay", weight_decay)
         self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
         self.v = np.zeros_like(self.flat)
+        self._scratch = np.empty_like(self.flat)
+        self._denominator = np.empty_like(self.flat)
 
     def _update(self, theta, g):
         if self.weight_decay:
             g = g + self.weight_decay * theta
+        s, d = self._scratch, self._denominator
         self.v *= self.alpha
-        self.v += (1 - self.alpha) * g * g
-        theta -= self.lr * g / (np.sqrt(self.v) + self.eps)
+        np.multiply(g, 1 - self.alpha, out=s)       # v += (1 - alpha) g g
+        s *= g
+        self.v += s
+        np.sqrt(self.v, out=d)                      # theta -= lr g / (sqrt(v) + eps)
+        d += self.eps
+        np.multiply(g, self.lr, out=s)
+        s /= d
+        theta -= s
 
     def _buffers(self):
         return {"v": self.v}
