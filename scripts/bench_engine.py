@@ -1,21 +1,26 @@
 """Time one DQN-style update every way we have, in one process, and print the ratios to hand-written NumPy.
 
-The update: MLP forward on a batch of states, Q(s, a) selection, MSE against fixed targets,
-backward, Adam step -- float32 throughout. The contenders:
+The update: MLP forward on a batch of states, Q(s, a) selection, MSE against given targets,
+backward, Adam step -- float32 throughout. Each contender cycles through the same eight batches (a
+single batch, learned to a loss of ~0 over thousands of updates, fills the moments with subnormal
+numbers whose slow arithmetic would depend on each contender's exact rounding). The contenders:
 
 1. ``ours``: the engine, eagerly (a graph per call, closures, a backward walk);
 2. ``ours jit``: the same function under ``tinygrad_rl.jit`` (recorded once, then replayed through
    kernels into preallocated buffers, the parameters' gradients written into Adam's flat buffer);
 3. ``numpy``: the same update written by hand in NumPy with manual gradients, the reference;
-4. HIPS ``autograd``, ``jax`` (the whole update as one ``jax.jit``-compiled function, parameters and
+4. ``numpy floor``: the hand-written update with everything a NumPy replay can do and no Python
+   around it (preallocated buffers, flat in-place Adam): the floor for any NumPy-based engine;
+5. HIPS ``autograd``, ``jax`` (the whole update as one ``jax.jit``-compiled function, parameters and
    moments donated) and PyTorch, each when installed (``pip install -e ".[compare]"``).
 
     python scripts/bench_engine.py [--repeats 300] [--rounds 15]
 
-Every contender gets one BLAS / XLA / torch thread. Each configuration is timed in interleaved
-rounds (the order rotating), so a burst of load from other processes hits all alike; the table
-shows each contender's median round and its ratio to hand-written NumPy, the median over rounds of
-that round's ratio. Before timing, every contender's losses over five updates are checked against
+Every contender gets one BLAS / XLA / torch thread. Times are this process's CPU time (waiting for
+a core on a shared machine is not counted). Each configuration is timed in interleaved rounds (the
+order rotating), so a burst of load from other processes hits all alike; the table shows each
+contender's median round and its ratio to hand-written NumPy, the median over rounds of that
+round's ratio. Before timing, every contender's losses over five updates are checked against
 the hand-written update's, and the jitted update's against the eager one's bit for bit.
 """
 from __future__ import annotations
@@ -57,6 +62,25 @@ def make_batch(sizes, batch, rng):
     return states, actions, targets
 
 
+def make_batches(sizes, batch, rng, count: int = 8) -> list:
+    return [make_batch(sizes, batch, rng) for _ in range(count)]
+
+
+def batch_size(data) -> int:
+    return len((data if isinstance(data, tuple) else data[0])[1])
+
+
+def cycle(data):
+    """A function returning the next batch of ``data`` (one batch, or a list of them) on each call."""
+    batches = [data] if isinstance(data, tuple) else list(data)
+    position = [-1]
+
+    def next_batch():
+        position[0] = (position[0] + 1) % len(batches)
+        return batches[position[0]]
+    return next_batch
+
+
 def init_params(sizes, seed):
     """PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for the hand-written contenders."""
     rng = np.random.default_rng(seed)
@@ -74,10 +98,11 @@ def engine_step(sizes, batch_data, seed):
     """The update as a user writes it with the engine (``engine_update`` runs it eagerly)."""
     net = nn.MLP(sizes, rng=seed)
     opt = optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    states, actions, targets = batch_data
-    rows = np.arange(len(actions))
+    next_batch = cycle(batch_data)
+    rows = np.arange(batch_size(batch_data))
 
     def update():
+        states, actions, targets = next_batch()
         q = net(states)[rows, actions]
         loss = F.mse_loss(q, targets)
         opt.zero_grad()
@@ -102,12 +127,13 @@ def numpy_update(sizes, batch_data, seed):
     params = Ws + bs
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    states, actions, targets = batch_data
-    rows = np.arange(len(actions))
-    n = len(actions)
+    next_batch = cycle(batch_data)
+    n = batch_size(batch_data)
+    rows = np.arange(n)
     step = [0]
 
     def update():
+        states, actions, targets = next_batch()
         # forward
         acts = [states]
         h = states
@@ -142,6 +168,54 @@ def numpy_update(sizes, batch_data, seed):
     return update
 
 
+def numpy_floor_update(sizes, batch_data, seed):
+    """The update written by hand with everything a NumPy replay can do and no Python around it:
+    preallocated buffers (``out=``), the relu forward against an array of zeros, gradients written
+    into Adam's flat gradient buffer, the engine's flat in-place Adam. Not a contender: the floor
+    any NumPy-based engine (ours jitted included) stays above."""
+    net = nn.MLP(sizes, rng=seed)
+    opt = optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    next_batch = cycle(batch_data)
+    n = batch_size(batch_data)
+    rows = np.arange(n)
+    Ws, bs = [layer.weight.data for layer in net.layers[::2]], [layer.bias.data for layer in net.layers[::2]]
+    hs = [np.empty((n, width), np.float32) for width in sizes[1:]]
+    zeros = [np.zeros((n, width), np.float32) for width in sizes[1:]]
+    masks = [np.empty((n, width), bool) for width in sizes[1:-1]]
+    gs = [np.empty((n, width), np.float32) for width in sizes[1:]]
+    slots = [optim.gradient_slot(p) for p in opt.params]
+    gWs, gbs = slots[0::2], slots[1::2]
+    diff, half = np.empty(n, np.float32), np.empty(n, np.float32)
+    layers = len(Ws)
+
+    def update():
+        states, actions, targets = next_batch()
+        x = states
+        for i in range(layers):
+            np.matmul(x, Ws[i], out=hs[i])
+            np.add(hs[i], bs[i], out=hs[i])
+            if i < layers - 1:
+                np.maximum(hs[i], zeros[i], out=hs[i])
+            x = hs[i]
+        np.subtract(hs[-1][rows, actions], targets, out=diff)
+        loss = np.add.reduce(diff * diff) / n
+        np.multiply(diff, np.float32(2 / n), out=half)
+        g = gs[-1]
+        g.fill(0)
+        np.add.at(g, (rows, actions), half)
+        for i in range(layers - 1, -1, -1):
+            np.add.reduce(g, axis=0, out=gbs[i])
+            np.matmul(states.T if i == 0 else hs[i - 1].T, g, out=gWs[i])
+            if i:
+                np.matmul(g, Ws[i].T, out=gs[i - 1])
+                np.greater(hs[i - 1], 0, out=masks[i - 1])
+                g = np.multiply(gs[i - 1], masks[i - 1], out=gs[i - 1])
+        opt.step_count += 1
+        opt._update(opt.flat, opt.flat_grad)
+        return loss
+    return update
+
+
 # ----------------------------------------------------------------------------- HIPS autograd
 
 def autograd_update(sizes, batch_data, seed):
@@ -151,11 +225,11 @@ def autograd_update(sizes, batch_data, seed):
     params = Ws + bs
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    states, actions, targets = batch_data
-    rows = np.arange(len(actions))
+    next_batch = cycle(batch_data)
+    rows = np.arange(batch_size(batch_data))
     layers = len(Ws)
 
-    def loss_fn(params):
+    def loss_fn(params, states, actions, targets):
         h = states
         for i in range(layers):
             h = anp.dot(h, params[i]) + params[layers + i]
@@ -167,7 +241,7 @@ def autograd_update(sizes, batch_data, seed):
     step = [0]
 
     def update():
-        loss, grads = loss_and_grads(params)
+        loss, grads = loss_and_grads(params, *next_batch())
         step[0] += 1
         c1, c2 = 1 - BETAS[0] ** step[0], 1 - BETAS[1] ** step[0]
         for p, gp, mp, vp in zip(params, grads, m, v):
@@ -187,11 +261,13 @@ def jax_update(sizes, batch_data, seed):
     import jax.numpy as jnp
     Ws, bs = init_params(sizes, seed)
     params = [jnp.asarray(p) for p in Ws + bs]
-    states, actions, targets = (jnp.asarray(a) for a in batch_data)
-    rows = jnp.arange(len(batch_data[1]))
+    on_device = [tuple(jnp.asarray(a) for a in batch) for batch in ([batch_data] if isinstance(batch_data, tuple)
+                                                                     else batch_data)]
+    next_batch = cycle(on_device)
+    rows = jnp.arange(len(on_device[0][1]))
     layers = len(Ws)
 
-    def loss_fn(params):
+    def loss_fn(params, states, actions, targets):
         h = states
         for i in range(layers):
             h = h @ params[i] + params[layers + i]
@@ -201,8 +277,8 @@ def jax_update(sizes, batch_data, seed):
         return jnp.mean(diff * diff)
 
     @jax.jit
-    def step(params, m, v, t):
-        loss, grads = jax.value_and_grad(loss_fn)(params)
+    def step(params, m, v, t, batch):
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
         t = t + 1
         c1, c2 = 1 - BETAS[0] ** t, 1 - BETAS[1] ** t
         m = [BETAS[0] * mp + (1 - BETAS[0]) * g for mp, g in zip(m, grads)]
@@ -213,7 +289,7 @@ def jax_update(sizes, batch_data, seed):
     state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], jnp.float32(0)]
 
     def update():
-        *state[:], loss = step(*state)
+        *state[:], loss = step(*state, next_batch())
         return loss.block_until_ready()   # the loss is needed now, as a training loop needs it
     return update
 
@@ -233,10 +309,11 @@ def torch_update(sizes, batch_data, seed):
             layers.append(torch.nn.ReLU())
     net = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    states, actions, targets = (torch.from_numpy(a) for a in batch_data)
-    actions = actions.long()
+    next_batch = cycle([(torch.from_numpy(s), torch.from_numpy(a).long(), torch.from_numpy(t))
+                        for s, a, t in ([batch_data] if isinstance(batch_data, tuple) else batch_data)])
 
     def update():
+        states, actions, targets = next_batch()
         q = net(states).gather(1, actions[:, None]).squeeze(1)
         loss = torch.nn.functional.mse_loss(q, targets)
         opt.zero_grad()
@@ -246,16 +323,18 @@ def torch_update(sizes, batch_data, seed):
     return update
 
 
-CONTENDERS = {"ours": engine_update, "ours jit": jit_update, "numpy": numpy_update,
+CONTENDERS = {"ours": engine_update, "ours jit": jit_update, "numpy": numpy_update, "numpy floor": numpy_floor_update,
               "autograd": autograd_update, "jax": jax_update, "torch": torch_update}
 MODULE = {"autograd": "autograd", "jax": "jax", "torch": "torch"}
 
 
 def time_round(update, repeats: int) -> float:
-    start = time.perf_counter()
+    """Microseconds of this process's CPU time per update (time spent waiting for a core on a shared
+    machine is not counted; a single-threaded update uses one core the whole time it runs)."""
+    start = time.process_time()
     for _ in range(repeats):
         update()
-    return (time.perf_counter() - start) / repeats * 1e6
+    return (time.process_time() - start) / repeats * 1e6
 
 
 def check_same_update(sizes, batch_data, names):
@@ -287,7 +366,7 @@ def main() -> None:
     print("median us per update (ratio to hand-written NumPy: median over rounds of that round's ratio)")
     print(f"{'network (batch)':>20} " + " ".join(f"{n:>15}" for n in names) + f" {'target':>8}")
     for sizes, batch in CONFIGS:
-        batch_data = make_batch(sizes, batch, np.random.default_rng(0))
+        batch_data = make_batches(sizes, batch, np.random.default_rng(0))
         check_same_update(sizes, batch_data, names)
         updates = {name: CONTENDERS[name](sizes, batch_data, 0) for name in names}
         repeats = max(args.repeats // (3 if sizes[1] >= 256 else 1), 1)

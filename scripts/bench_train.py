@@ -5,8 +5,9 @@ Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's spee
 With ``--repeats N`` each of ours runs N times, jit and eager alternating, and the medians are shown.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
-gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
-preset (8 envs x 16 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
+gradient_steps 128, target_update_interval 10, learning_starts 1000 (``--dqn preset``: our CartPole
+preset's [dqn] table instead, which differs in batch 128 and a decaying learning rate). A2C uses our
+CartPole preset (4 envs x 8 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
 rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). Both
 libraries get one BLAS / torch thread: the networks are small and this 2-core machine is shared.
 
@@ -28,8 +29,12 @@ ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_00
                exploration_fraction=0.16, epsilon_end=0.04, hidden=[256, 256], max_grad_norm=10.0)
 
 
+DQN_SETTINGS = "zoo"   # or "preset": our CartPole preset's [dqn] table as it is (batch 128); set by --dqn
+
+
 def config_for(algo: str, **overrides):
-    return load_preset(algo, "CartPole-v1", {**(ZOO_DQN if algo == "dqn" else {}), **overrides})
+    zoo = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else {}
+    return load_preset(algo, "CartPole-v1", {**zoo, **overrides})
 
 
 def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
@@ -85,7 +90,11 @@ def main(argv=None) -> int:
     parser.add_argument("--algos", default="dqn,a2c,ppo", help="comma-separated subset of dqn,a2c,ppo")
     parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
     parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
+    parser.add_argument("--dqn", choices=("zoo", "preset"), default="zoo",
+                        help="DQN settings: rl-baselines3-zoo's (batch 64, the default) or our preset's (batch 128)")
     args = parser.parse_args(argv)
+    global DQN_SETTINGS
+    DQN_SETTINGS = args.dqn
     algos = args.algos.split(",")
     if not algos or set(algos) - {"dqn", "a2c", "ppo"}:
         parser.error(f"--algos must name some of dqn, a2c, ppo, got {args.algos!r}")

@@ -146,6 +146,7 @@ class BackwardPlan:
         self.slots: list = [None] * len(self.params)  # each parameter's gradient buffer
         self.slot_refs: list = [0] * len(self.params)
         self.dests: list = [None] * len(self.params)
+        self.no_dests = (None,) * len(self.params)
 
     def covers(self) -> set:
         return set(self.nodes)
@@ -171,10 +172,10 @@ class BackwardPlan:
         dests, slots, refs = self.dests, self.slots, self.slot_refs
         for i, p in enumerate(self.params):
             if p.grad is None:   # eager: the first gradient is taken as it is, later ones added
-                # A buffer someone else still refers to (a gradient kept from the last step) is
-                # left to them: compare the references with the ones the plan itself holds.
-                if slots[i] is None or _getrefcount(slots[i]) > refs[i] or slots[i].shape != p.data.shape \
-                        or slots[i].dtype != p.data.dtype:
+                # A buffer someone else still refers to (a gradient kept from the last step) is left
+                # to them: compare its references with the ones the plan holds. (The forward's
+                # checks guarantee the parameters' shapes and dtypes, so a slot still fits.)
+                if slots[i] is None or _getrefcount(slots[i]) > refs[i]:
                     self._slot(i, p)
                 dests[i] = slots[i]
             else:                # eager: p.grad = p.grad + g, for every gradient
@@ -203,7 +204,7 @@ class BackwardPlan:
                         _, t, count, shape, dtype = r
                         if pg.shape != shape:
                             pg = _unbroadcast(pg, shape, name)
-                        if pg.dtype != dtype:
+                        if pg.dtype is not dtype and pg.dtype != dtype:
                             pg = pg.astype(dtype)
                         if count == 0:
                             grads[t] = pg
@@ -215,24 +216,25 @@ class BackwardPlan:
                             grads[t] = total
                     else:
                         _, pi, count, p = r
+                        slot = dests[pi]
+                        if pg is slot:      # the kernel wrote it there: the parameter's only gradient
+                            p.grad = slot
+                            continue
                         data = p.data
                         if pg.shape != data.shape:
                             pg = _unbroadcast(pg, data.shape, name)
-                        if pg.dtype != data.dtype:
+                        if pg.dtype is not data.dtype and pg.dtype != data.dtype:
                             pg = pg.astype(data.dtype)
-                        slot = dests[pi]
                         if slot is None:
                             p.grad = p.grad + pg
                         elif count == 0:
-                            if pg is not slot:
-                                np.copyto(slot, pg)
+                            np.copyto(slot, pg)
                             p.grad = slot
                         else:
                             np.add(slot, pg, out=slot)
         finally:
             tracer.depth -= 1
-            for i in range(len(dests)):
-                dests[i] = None
+            dests[:] = self.no_dests
 
 
 class Program:
@@ -301,8 +303,10 @@ class _Tracer:
         if program is None:
             self.program, self.recording = Program([]), True
         else:
-            self.recording = False
-            self._follow(program)
+            self.program, self.recording = program, False
+            self.next_backward = program.backwards[0].position if program.backwards else _NEVER
+            if len(self.grads) < len(program.ops):
+                self.grads.extend([None] * (len(program.ops) - len(self.grads)))
 
     def end(self, result) -> Program | None:
         """Finish the call; returns the program to remember (a new recording), if any."""
@@ -322,9 +326,8 @@ class _Tracer:
             # A shorter path than recorded, or a backward not taken: give the tensors that still need
             # a gradient their eager graph, so they behave as eager ones after the call.
             self._materialize(self.k)
+        # (A backward leaves no gradient behind in self.grads: each node takes its own and clears it.)
         self.values, self.calls, self.slot_of = [], [], {}
-        for i in range(len(self.grads)):
-            self.grads[i] = None
         return new
 
     def abort(self) -> None:
@@ -372,20 +375,11 @@ class _Tracer:
         if self.depth:
             return fn(*args, **kwargs)
         if not self.recording:
-            k = self.k
-            ops = self.program.ops
-            if k < len(ops) and ops[k].fn is fn and k < self.next_backward:
-                out = self._run(ops[k], args, kwargs)
-                if out is not None:
-                    return out
-            elif not any(len(p.ops) > k and p.ops[k].fn is fn for p in self._alternatives()):
+            k, ops = self.k, self.program.ops
+            if not (k < len(ops) and ops[k].fn is fn) and \
+                    not any(len(p.ops) > k and p.ops[k].fn is fn for p in self._alternatives()):
                 return fn(*args, **kwargs)   # recorded op by op: its ops are checked one by one
-            out = self._replay_elsewhere(fn, args, kwargs)
-            if out is not None:
-                return out
-        if BLOCKS[fn].accepts(args, kwargs):
-            return self._record(fn, args, kwargs)
-        return fn(*args, **kwargs)
+        return self.call(fn, args, kwargs)
 
     def _replay_elsewhere(self, fn, args, kwargs):
         """This op is not the next one of the program followed: follow another that agrees so far,
@@ -477,6 +471,9 @@ class _Tracer:
         return True
 
     def _record(self, fn, args, kwargs):
+        block = BLOCKS.get(fn)
+        if block is not None and not block.accepts(args, kwargs):
+            return fn(*args, **kwargs)   # a function of ops without a kernel: its ops are recorded one by one
         self.depth += 1
         try:
             out = fn(*args, **kwargs)
@@ -557,13 +554,17 @@ class _Tracer:
             return self._eager_backward(root, grad)
         position, b = self.k, self.backwards_run
         if not self.recording:
-            for program in (self.program, *self._alternatives()):
-                if len(program.backwards) > b and self._fits(program.backwards[b], root, grad):
+            program = self.program
+            if not (len(program.backwards) > b and self._fits(program.backwards[b], root, grad)):
+                program = next((other for other in self._alternatives() if len(other.backwards) > b
+                                and self._fits(other.backwards[b], root, grad)), None)
+            if program is not None:
+                if program is not self.program:
                     self._follow(program)
-                    program.backwards[b].run(self, root, grad)
-                    self.backwards_run += 1
-                    self._follow(program)
-                    return None
+                program.backwards[b].run(self, root, grad)
+                self.backwards_run = b = b + 1
+                self.next_backward = program.backwards[b].position if len(program.backwards) > b else _NEVER
+                return None
             self._diverge()
         j = self.slot_of.get(id(root))
         self._eager_backward(root, grad)

@@ -677,18 +677,22 @@ class LogSoftmax(Kernel):
 # ----------------------------------------------------------------------------- a whole MLP
 
 
-_LINEAR, _RELU, _TANH = range(3)
+_NONE, _RELU, _TANH = range(3)
 
 
 class MLPBlock(Kernel):
-    """``nn.Sequential.forward`` (``nn.MLP`` included) of ``Linear``, ``ReLU``, ``Tanh`` and
-    ``Identity`` layers on a 2-d input, as one op. The forward runs each layer's eager expression
-    into the block's buffers (``X @ W``, ``+= b``, ``maximum(h, 0)`` or ``tanh(h)``); the backward
-    runs the eager backward of each layer, last layer first (``g * (h > 0)`` or ``g * (1 - a * a)``,
-    then ``X.T @ G`` and ``G.sum(0)`` into the parameters' gradient slots and ``G @ W.T``). No tensor
-    is made for the layers inside. The module's layers and parameters are checked on every call."""
+    """``nn.Sequential.forward`` (``nn.MLP`` included) of ``Linear`` layers, each optionally followed
+    by a ``ReLU`` or ``Tanh`` (``Identity`` layers anywhere), on a 2-d input, as one op.
 
-    __slots__ = ("module", "members", "linears", "layers", "params", "checks", "bufs", "input_needs_grad", "op")
+    The forward evaluates each layer's eager expression into the layer's buffer, the activation in
+    place (``X @ W``, ``+= b``, then ``maximum(h, 0)`` or ``tanh(h)``); the backward evaluates the
+    eager backward of each layer, last layer first: ``g * (h > 0)`` (the mask taken from the relu's
+    output, which is positive exactly where its input is) or ``g * (1 - a * a)``, then ``G.sum(0)`` and
+    ``X.T @ G`` into the parameters' gradient slots and ``G @ W.T``. No tensor is made for the layers
+    inside, and no buffer for a pre-activation. The module's layers and parameters are checked on
+    every call."""
+
+    __slots__ = ("module", "members", "linears", "groups", "params", "checks", "bufs", "input_needs_grad", "op")
 
     @staticmethod
     def accepts(args, kwargs) -> bool:
@@ -700,9 +704,11 @@ class MLPBlock(Kernel):
         if not isinstance(x, (Tensor, np.ndarray)) or _data(x).ndim != 2 \
                 or not np.issubdtype(_data(x).dtype, np.floating):
             return False
-        dtype, seen, layers = _data(x).dtype, set(), args[0].layers
-        for layer in layers:
+        dtype, seen, previous = _data(x).dtype, set(), None
+        for layer in args[0].layers:
             kind = type(layer)
+            if kind is nn.Identity:
+                continue
             if kind is nn.Linear:
                 for p in (layer.weight, layer.bias):
                     if p is not None and (type(p) is not Tensor or p.data.dtype != dtype or id(p) in seen
@@ -711,13 +717,13 @@ class MLPBlock(Kernel):
                     seen.add(id(p))
                 if layer.weight.ndim != 2 or (layer.bias is not None and layer.bias.ndim != 1):
                     return False
-            elif kind not in (nn.ReLU, nn.Tanh, nn.Identity):
-                return False
+            elif kind not in (nn.ReLU, nn.Tanh) or previous is not nn.Linear:
+                return False          # an activation follows a linear layer, one at a time
             if id(layer) in seen:
                 return False
             seen.add(id(layer))
-        return bool(layers) and type(layers[-1]) is not nn.Identity \
-            and any(type(layer) is nn.Linear for layer in layers)
+            previous = kind
+        return previous is not None
 
     @classmethod
     def make(cls, args, kwargs, out, slot_of):
@@ -727,34 +733,33 @@ class MLPBlock(Kernel):
         if x_ref is None or not isinstance(out, Tensor) or out.dtype != X.dtype:
             return None
         kernel = cls(args, ((STATIC, None), x_ref), out)
-        kernel.module, kernel.layers, kernel.params, kernel.bufs = args[0], [], [], []
-        kernel.members = list(args[0].layers)
+        kernel.module, kernel.members = args[0], list(args[0].layers)
         kernel.linears = [(layer, layer.weight, layer.bias) for layer in kernel.members if type(layer) is nn.Linear]
         kernel.op = out.op
         rows, width = X.shape
-        kinds = {nn.Linear: _LINEAR, nn.ReLU: _RELU, nn.Tanh: _TANH}
-        for layer in args[0].layers:
-            if type(layer) is nn.Identity:
-                continue          # returns its input: no op in the eager graph either
-            kind = kinds[type(layer)]
-            w = b = None
-            if kind == _LINEAR:
-                w, b = layer.weight, layer.bias
-                if w.shape[0] != width:
+        groups = []                  # [weight, bias, activation, output shape] per linear layer
+        for layer in kernel.members:
+            if type(layer) is nn.Linear:
+                if layer.weight.shape[0] != width:
                     return None
-                width = w.shape[1]
-                kernel.params.extend(p for p in (w, b) if p is not None)
-            kernel.layers.append((kind, w, b, (rows, width)))
+                width = layer.weight.shape[1]
+                groups.append([layer.weight, layer.bias, _NONE, (rows, width)])
+            elif type(layer) is nn.ReLU:
+                groups[-1][2] = _RELU
+            elif type(layer) is nn.Tanh:
+                groups[-1][2] = _TANH
         if (rows, width) != out.shape:
             return None
+        kernel.groups = [tuple(g) for g in groups]
+        kernel.params = [p for w, b, _, _ in kernel.groups for p in (w, b) if p is not None]
         kernel.checks = tuple((p, p.data.shape, p.requires_grad) for p in kernel.params)
+        kernel.bufs = None
         # Whether each layer's input needs a gradient (eager: x does, or a parameter before it does).
         needs = isinstance(args[1], Tensor) and args[1].requires_grad
         kernel.input_needs_grad = []
-        for kind, w, b, _ in kernel.layers:
+        for w, b, _, _ in kernel.groups:
             kernel.input_needs_grad.append(needs)
-            if kind == _LINEAR:
-                needs = needs or w.requires_grad or (b is not None and b.requires_grad)
+            needs = needs or w.requires_grad or (b is not None and b.requires_grad)
         return kernel
 
     def parent_tensors(self, args) -> list:
@@ -776,75 +781,77 @@ class MLPBlock(Kernel):
         for layer, w, b in self.linears:
             if layer.weight is not w or layer.bias is not b:
                 return None
+        dtype = self.dtype
         for p, shape, requires_grad in self.checks:
             data = p.data
-            if p.requires_grad is not requires_grad or data.shape != shape or data.dtype != self.dtype:
+            if p.requires_grad is not requires_grad or data.shape != shape or (
+                    data.dtype is not dtype and data.dtype != dtype):
                 return None
         return self.forward(args, kwargs)
 
-    def _buffers(self) -> None:
-        """Each layer's buffers, allocated on the first replay: its output (the block's output
-        buffer for the last layer), zeros for a relu, the gradient of its input and a mask or slope."""
-        self.bufs = []
-        for i, (kind, w, b, shape) in enumerate(self.layers):
-            in_shape = (shape[0], w.shape[0]) if kind == _LINEAR else shape
-            self.bufs.append((
-                None if i == len(self.layers) - 1 else np.empty(shape, self.dtype),
-                np.zeros(shape, self.dtype) if kind == _RELU else None,
-                np.empty(in_shape, self.dtype),
-                np.empty(shape, bool) if kind == _RELU else np.empty(shape, self.dtype),
-                np.empty(w.shape, self.dtype) if kind == _LINEAR else None,
-                np.empty(b.shape, self.dtype) if kind == _LINEAR and b is not None else None))
+    def _buffers(self) -> list:
+        """Per layer: its output (None for the last: the block's output buffer), zeros for a relu,
+        its mask or slope, the gradient of its input, and its parameters' gradients (used when they
+        cannot go straight into their slots)."""
+        dtype, last, bufs = self.dtype, len(self.groups) - 1, []
+        for i, (w, b, act, shape) in enumerate(self.groups):
+            bufs.append((None if i == last else np.empty(shape, dtype),
+                         np.zeros(shape, dtype) if act == _RELU else None,
+                         np.empty(shape, bool if act == _RELU else dtype) if act != _NONE else None,
+                         np.empty(shape, dtype) if i == last and act != _NONE else None,
+                         np.empty((shape[0], w.shape[0]), dtype),
+                         np.empty(w.shape, dtype), None if b is None else np.empty(b.shape, dtype)))
+        return bufs
 
     def forward(self, args, kwargs):
-        if not self.bufs:
-            self._buffers()
+        bufs = self.bufs
+        if bufs is None:
+            bufs = self.bufs = self._buffers()
         h = _data(args[1])
-        for (kind, w, b, shape), (out, zeros, _, _, _, _) in zip(self.layers, self.bufs):
+        for (w, b, act, _), (out, zeros, _, _, _, _, _) in zip(self.groups, bufs):
             if out is None:
                 out = self.buffer()
-            if kind == _LINEAR:
-                np.matmul(h, w.data, out=out)
-                if b is not None:
-                    np.add(out, b.data, out=out)
-            elif kind == _RELU:
-                np.maximum(h, zeros, out=out)
-            else:
-                np.tanh(h, out=out)
+            np.matmul(h, w.data, out=out)
+            if b is not None:
+                np.add(out, b.data, out=out)
+            if act == _RELU:
+                np.maximum(out, zeros, out=out)
+            elif act == _TANH:
+                np.tanh(out, out=out)
             h = out
         return h, None
 
     def backward(self, g, call, out, needs, targets):
         x = _data(call[0][1])
-        layers, bufs = self.layers, self.bufs
+        groups, bufs = self.groups, self.bufs
         results = [None] * (1 + len(self.params))
-        p = len(self.params)  # the parameters' results are filled from the last one back
-        for i in range(len(layers) - 1, -1, -1):
-            kind, w, b, shape = layers[i]
-            _, _, g_in, scratch, gw_buf, gb_buf = bufs[i]
+        p = len(self.params)          # the parameters' results are filled from the last one back
+        own = False                   # whether g is a buffer of ours (else it is not to be written)
+        for i in range(len(groups) - 1, -1, -1):
+            w, b, act, _ = groups[i]
+            a = out if i == len(groups) - 1 else bufs[i][0]
+            _, _, scratch, g_last, g_in, gw_buf, gb_buf = bufs[i]
+            if act == _RELU:
+                mask = np.greater(a, 0, out=scratch)
+                g = np.multiply(g, mask, out=g if own else g_last)
+            elif act == _TANH:
+                slope = np.multiply(a, a, out=scratch)
+                np.subtract(1, slope, out=slope)
+                g = np.multiply(g, slope, out=g if own else g_last)
             h_in = x if i == 0 else bufs[i - 1][0]
-            needs_input = self.input_needs_grad[i] if i else needs[0]
-            if kind == _LINEAR:
-                if b is not None:
-                    p -= 1
-                    if needs[1 + p]:
-                        dest = targets[1 + p]
-                        results[1 + p] = np.add.reduce(g, axis=0, out=gb_buf if dest is None else dest)
+            if b is not None:
                 p -= 1
                 if needs[1 + p]:
                     dest = targets[1 + p]
-                    results[1 + p] = np.matmul(h_in.T, g, out=gw_buf if dest is None else dest)
-                if not needs_input:
-                    break
-                g = np.matmul(g, w.data.T, out=g_in)
-            elif kind == _RELU:
-                g = np.multiply(g, np.greater(h_in, 0, out=scratch), out=g_in)
-            else:
-                a = out if i == len(layers) - 1 else bufs[i][0]
-                slope = np.multiply(a, a, out=scratch)
-                np.subtract(1, slope, out=slope)
-                g = np.multiply(g, slope, out=g_in)
-            if i == 0 and needs_input:
+                    results[1 + p] = np.add.reduce(g, axis=0, out=gb_buf if dest is None else dest)
+            p -= 1
+            if needs[1 + p]:
+                dest = targets[1 + p]
+                results[1 + p] = np.matmul(h_in.T, g, out=gw_buf if dest is None else dest)
+            if not (self.input_needs_grad[i] if i else needs[0]):
+                break
+            g, own = np.matmul(g, w.data.T, out=g_in), True
+            if i == 0:
                 results[0] = g
         return tuple(results)
 

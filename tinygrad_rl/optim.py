@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import weakref
+from itertools import repeat
+from operator import attrgetter, is_ as _is
 from typing import Iterable
 
 import numpy as np
@@ -21,6 +23,7 @@ from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR", "gradient_slot"]
 
+_grad_of, _data_of, _base_of = attrgetter("grad"), attrgetter("data"), attrgetter("base")
 # id(parameter) -> the optimiser that holds it (it holds the parameter, so the id stays valid).
 _holder = weakref.WeakValueDictionary()
 
@@ -62,6 +65,10 @@ class Optimizer:
             p.grad = None
 
     def _gather_grads(self) -> np.ndarray:
+        params = self.params
+        if all(map(_is, map(_grad_of, params), self._grad_slots)) and \
+                all(map(_is, map(_base_of, map(_data_of, params)), repeat(self.flat, len(params)))):
+            return self.flat_grad  # every gradient was written in place (see gradient_slot)
         for i, (p, slot, start, stop) in enumerate(zip(self.params, self._grad_slots, self._offsets[:-1],
                                                        self._offsets[1:])):
             if p.data.base is not self.flat:
