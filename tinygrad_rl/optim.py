@@ -101,14 +101,27 @@ class Optimizer:
         state.update({name: buf.copy() for name, buf in self._buffers().items()})
         return state
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: dict[str, np.ndarray], allow_nonfinite: bool = False) -> None:
+        """Restore what :meth:`state_dict` returned; a non-finite buffer or lr is refused unless
+        ``allow_nonfinite=True``. Nothing changes when anything is refused."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        for key in ("step_count", "lr"):
+            if key not in state or np.ndim(state[key]) != 0:
+                raise ValueError(f"{owner}: {key!r} missing or not a scalar")
+        step_count, lr = state["step_count"], float(state["lr"])
+        if not (np.issubdtype(np.asarray(step_count).dtype, np.integer) and int(step_count) >= 0):
+            raise ValueError(f"{owner}: step_count must be an int >= 0, got {step_count!r}")
         for name, buf in self._buffers().items():
             if name not in state or np.shape(state[name]) != buf.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} missing or of wrong "
-                                 f"shape (expected {buf.shape})")
+                raise ValueError(f"{owner}: buffer {name!r} missing or of wrong shape (expected {buf.shape})")
+            if not allow_nonfinite and not np.isfinite(state[name]).all():
+                raise ValueError(f"{owner}: buffer {name!r} holds non-finite values (NaN or inf)")
+        if not allow_nonfinite and not math.isfinite(lr):
+            raise ValueError(f"{owner}: lr is {lr}")
+        for name, buf in self._buffers().items():
             buf[...] = state[name]
-        self.step_count = int(state["step_count"])
-        self.lr = float(state["lr"])
+        self.step_count = int(step_count)
+        self.lr = lr
 
     def _buffers(self) -> dict[str, np.ndarray]:
         return {}
