@@ -380,7 +380,7 @@ def test_program_summary_shows_the_recorded_ops():
     for _ in range(2):
         step(np.ones((4, 4), np.float32), np.ones(4, np.float32))
     text = graph.program_summary(step)
-    for word in ("MLPBlock", "Sum", "MSELoss", "backward() of #2", "1 backward call"):
+    for word in ("Sequential.forward", "MLPBlock", "sum", "mse_loss", "MSELoss", "backward() of #2", "1 backward call"):
         assert word in text
 
 

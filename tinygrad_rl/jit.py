@@ -79,18 +79,16 @@ class Instruction:
     """One recorded op call: ``fn`` and what its arguments were, what it produced, and the replay
     ``kernel`` (None: the op runs its eager code on replay too)."""
 
-    __slots__ = ("fn", "kernel", "grad_enabled", "shape", "dtype", "requires_grad", "parents")
+    __slots__ = ("fn", "kernel", "grad_enabled", "shape", "dtype", "requires_grad", "parents", "name")
 
     def __init__(self, fn, kernel, out: Tensor, parents: tuple):
         self.fn, self.kernel = fn, kernel
+        # The eager op's name ("linear", "+", "getitem"), or the function's for a fused block.
+        self.name = fn.__qualname__ if fn in BLOCKS else (out.op or getattr(fn, "__name__", "op"))
         self.grad_enabled = _tensor._grad_enabled
         self.shape, self.dtype, self.requires_grad = out.shape, out.dtype, out.requires_grad
         # Where each of out.parents came from: ("slot", j), ("param", tensor), or None (no gradient flows).
         self.parents = parents
-
-    @property
-    def name(self) -> str:
-        return getattr(self.fn, "__name__", "op")
 
 
 class BackwardPlan:
