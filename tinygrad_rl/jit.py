@@ -34,6 +34,20 @@ order as the eager ops, so parameters come out bit for bit as the eager step's (
 loss of the library over many steps). A buffer is reused only while nothing else refers to it: a
 tensor, an array or a view kept from an earlier call keeps its values.
 
+**Why the Python runs on every call.** A replay that skipped it (as tinygrad's TinyJit and
+``jax.jit`` do) would freeze whatever the Python computed on the first call: a TD target built with
+NumPy, a mask, noise drawn from a generator, a number read from the data, an array rebound in a
+closure. Nothing tells those apart from true constants without running the Python, so it runs,
+and the jit saves what it can around it: no graph and no closures, no allocation, a backward
+whose order and sums were worked out once, fused kernels (an ``nn.MLP``, ``F.mse_loss``,
+``F.huber_loss`` each as one op), no gradient copy before the optimiser step. What remains is the
+step's own Python and about a microsecond of checking per op.
+
+A step that cannot be replayed runs eagerly, with a warning naming why: one that uses a graph made
+outside the call, or returns a tensor that needs a gradient without calling ``backward()`` on it (a
+loss given to ``gradcheck``). A step whose shapes change on every call (whole episodes of different
+lengths) backs off to running eagerly for 4, 8, 16, ... calls between attempts.
+
 What differs from eager, by design: tensors made inside a replayed call hold no graph
 (``.parents`` is empty and, after the backward, non-leaf tensors have no ``.grad``: run without the
 jit to inspect them), and a parameter's ``.grad`` is its window into the optimiser's gradient

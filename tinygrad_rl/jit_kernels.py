@@ -653,16 +653,32 @@ class LogSoftmax(Kernel):
     """``log_softmax(axis)``: (x - m) - log sum exp(x - m); backward g - exp(out) * sum(g)."""
 
     op = "log_softmax"
-    __slots__ = ("axis",)
+    __slots__ = ("axis", "settings")
 
     @classmethod
     def make(cls, args, kwargs, out, slot_of):
-        refs = cls.refs_of(args, kwargs, slot_of)
-        if refs is None or not isinstance(args[0], Tensor) or len(args) > 2:
+        if set(kwargs) - {"axis"} or len(args) + len(kwargs) > 2 or not isinstance(args[0], Tensor):
             return None
-        kernel = cls(args, refs, out)
-        kernel.axis = _softmax_axes(args[1] if len(args) == 2 else -1, args[0].ndim, "log_softmax")
+        settings = (args[1:], tuple(kwargs.items()))
+        ref = ref_of(args[0], slot_of)
+        if ref is None or not all(_setting_ok(v) for v in (*args[1:], *kwargs.values())):
+            return None
+        kernel = cls(args, (ref,), out)
+        kernel.settings = settings
+        axis = args[1] if len(args) == 2 else kwargs.get("axis", -1)
+        kernel.axis = _softmax_axes(axis, args[0].ndim, "log_softmax")
         return kernel
+
+    def replay(self, args, kwargs, values):
+        x, r = args[0], self.refs[0]
+        if r[0] == SLOT:
+            if x is not values[r[1]]:
+                return None
+        elif not matches(x, r, values):
+            return None
+        if not (_same_setting(args[1:], self.settings[0]) and _same_setting(tuple(kwargs.items()), self.settings[1])):
+            return None
+        return self.forward(args, kwargs)
 
     def forward(self, args, kwargs):
         x = args[0].data
