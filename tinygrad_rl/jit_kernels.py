@@ -1,19 +1,21 @@
 """The replay kernels of :mod:`tinygrad_rl.jit`: each op's eager NumPy expression, into buffers.
 
 A kernel stands for one recorded op call. ``make`` (at recording) decides whether the call is one it
-can replay and notes what each argument was; ``match`` checks a later call's arguments against
-that; ``forward`` evaluates the op's forward expression (the same one ``tensor.py`` evaluates, in
+can replay and notes what each argument was; ``replay`` checks a later call's arguments against
+that and, when they fit, runs ``forward``, which evaluates the op's forward expression (the same one ``tensor.py`` evaluates, in
 the same order, so the result is the same to the bit) into the kernel's output buffer; ``backward``
 evaluates the op's backward expression for the inputs that need a gradient, into the kernel's
 gradient buffers, or straight into a parameter's gradient slot when the plan says so.
 
 A buffer handed out by ``forward`` is reused on a later call only if nothing but the kernel refers
 to it any more (``sys.getrefcount``): a tensor, array or view kept from an earlier call keeps its
-values. Gradient buffers never leave the backward pass.
+values. A kernel's gradient buffers never leave the backward pass.
 
 Ops without a kernel here are replayed by their eager code. The kernels cover what the library's
-losses run hot: ``F.linear``, ``relu``, ``tanh``, arithmetic, ``neg``, ``exp``, ``log``, ``abs``,
-``mean``, ``sum``, indexing and ``gather``, ``log_softmax``, ``reshape``, ``squeeze``.
+losses run hot: ``F.linear``, ``relu``, ``tanh``, ``exp``, ``log``, ``abs``, ``neg``, ``+ - * /``,
+``sum``, ``mean``, ``reshape``, ``squeeze``, indexing, ``gather`` and ``log_softmax``; and three
+functions made of ops, each replayed as one fused op (a "block"): ``nn.Sequential.forward`` of
+Linear/ReLU/Tanh layers (``nn.MLP``), ``F.mse_loss`` and ``F.huber_loss``.
 """
 from __future__ import annotations
 
@@ -607,7 +609,7 @@ def _fixed_shape_index(ref) -> bool:
     data-dependent number of elements)."""
     kind = ref[0]
     if kind in (ARRAY, LEAF):
-        return ref[2 if kind == ARRAY else 2].kind in "iu"
+        return ref[2].kind in "iu"
     if kind == SEQ:
         return all(_fixed_shape_index(r) for r in ref[2])
     if kind == STATIC:
