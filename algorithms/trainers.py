@@ -30,7 +30,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_rl import Tensor, nn, no_grad, optim
+from tinygrad_rl import Tensor, jit, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
 from . import batches
@@ -306,6 +306,17 @@ class _Run:
             self.keep(name, part)
         self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
                         disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
+        # The learning step, recorded once and replayed (bit-identical to running it eagerly).
+        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True))
+
+    def learn(self, step: int, batch) -> tuple[float, dict]:
+        """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
+        and the terms. Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
+        return self._learn(step, batch)
+
+    def _learn_step(self, step: int, batch) -> tuple[float, dict]:
+        loss, terms = self.loss(batch)
+        return self.optimize(step, loss, terms), terms
 
     # -- resuming (see algorithms.resume): what a loop keeps, where it may be checkpointed
 
@@ -443,8 +454,7 @@ def train_off_policy(run: _Run) -> int:
             if step > c.learning_starts:
                 if step % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
-                        loss, terms = run.loss(buffer.sample(c.batch_size, run.rng))
-                        last_loss = round(run.optimize(step, loss, terms), 6)
+                        last_loss = round(run.learn(step, buffer.sample(c.batch_size, run.rng))[0], 6)
                 if step % c.target_update_interval == 0:
                     for target, online in targets:
                         nn.polyak_update(run.nets[target], run.nets[online], c.tau)
@@ -539,8 +549,8 @@ def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float | None:
     for _ in range(c.n_epochs if n_minibatches else 0):
         order = run.rng.permutation(len(rollout)) if n_minibatches > 1 else np.arange(len(rollout))
         for rows in np.array_split(order, n_minibatches):
-            loss, terms = run.loss(rollout[rows])
-            last_loss = round(run.optimize(step, loss, terms), 6)
+            loss_value, terms = run.learn(step, rollout[rows])
+            last_loss = round(loss_value, 6)
             run.last_entropy = round(float(terms["entropy"].data), 4) if "entropy" in terms else None
             if c.target_kl > 0 and "approx_kl" in terms and float(terms["approx_kl"].data) > c.target_kl:
                 return last_loss
@@ -611,8 +621,7 @@ def train_episodic(run: _Run) -> int:
                 obs, _ = env.reset()
             batch = Episodes(np.asarray(obs_list, dtype=np.float32), np.asarray(actions), np.concatenate(returns))
             step += len(batch)
-            loss, terms = run.loss(batch)
-            last_loss = round(run.optimize(step, loss, terms), 6)
+            last_loss = round(run.learn(step, batch)[0], 6)
             for ret, length in zip(totals, lengths):
                 run.episode_done(step, ret, length, loss=last_loss)
             run.flush_terms(step)
