@@ -22,6 +22,7 @@ from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 
 from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, Transitions, continuous_batch
+from .networks import observe
 from .rollout import VectorEnvRunner
 
 __all__ = ["off_policy_batch", "off_policy_continuous_batch", "on_policy_batch", "episodic_batch"]
@@ -30,16 +31,6 @@ __all__ = ["off_policy_batch", "off_policy_continuous_batch", "on_policy_batch",
 def _check_size(size: int) -> None:
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
         raise ValueError(f"batch size must be a positive int, got {size!r}")
-
-
-def _observe(nets: dict, obs: np.ndarray, update: bool = True) -> np.ndarray:
-    """Observations as the networks see them (normalised when ``nets`` has an ``obs_normalizer``)."""
-    normalizer = nets.get("obs_normalizer")
-    if normalizer is None:
-        return np.asarray(obs, dtype=np.float32)
-    if update:
-        normalizer.update(obs)
-    return normalizer.normalize(obs)
 
 
 def _random_replay(env: gym.Env, buffer: ReplayBuffer, seed: int, random_action, to_env) -> ReplayBuffer:
@@ -104,10 +95,10 @@ def on_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Ro
         columns = {key: [] for key in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "valid")}
         # A few spare steps: autoreset rows are dropped.
         for _ in range(math.ceil(size / config.n_envs) + 4):
-            obs = _observe(nets, runner.obs)
+            obs = observe(nets, runner.obs)
             actions = ac.act(obs, rng)
             s = runner.step(ac.dist.to_env(actions))
-            for key, value in (("obs", obs), ("next_obs", _observe(nets, s.next_obs, update=False)),
+            for key, value in (("obs", obs), ("next_obs", observe(nets, s.next_obs, update=False)),
                                ("actions", actions), ("rewards", s.rewards), ("terminated", s.terminated),
                                ("truncated", s.truncated), ("valid", s.valid)):
                 columns[key].append(value)
@@ -132,7 +123,7 @@ def episodic_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Epi
             ep_obs, ep_actions, ep_rewards = [], [], []
             terminated = truncated = False
             while not (terminated or truncated):
-                x = _observe(nets, np.asarray(obs)[None])
+                x = observe(nets, np.asarray(obs)[None])
                 action = ac.act(x, rng)[0]
                 obs, reward, terminated, truncated, _ = env.step(ac.dist.to_env(action))
                 ep_obs.append(x[0])
@@ -141,7 +132,7 @@ def episodic_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Epi
             bootstrap = 0.0
             if truncated and not terminated and getattr(config, "baseline", "none") == "learned":
                 with no_grad():
-                    bootstrap = float(ac(Tensor(_observe(nets, np.asarray(obs)[None], update=False)))[1].data[0])
+                    bootstrap = float(ac(Tensor(observe(nets, np.asarray(obs)[None], update=False)))[1].data[0])
             obs_rows.extend(ep_obs)
             actions.extend(ep_actions)
             returns.append(discounted_returns(np.asarray(ep_rewards), config.gamma, bootstrap=bootstrap))

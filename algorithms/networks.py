@@ -21,7 +21,7 @@ from tinygrad_rl.arrays import spawn_seeds
 from .rollout import sample_categorical
 
 __all__ = ["EnvSpaces", "q_networks", "actor_critic_networks", "ActorCritic", "Categorical", "DiagGaussian",
-           "RunningMeanStd", "target_pairs", "trained_nets", "DeterministicActor", "SquashedGaussianActor",
+           "RunningMeanStd", "target_pairs", "trained_nets", "observe", "DeterministicActor", "SquashedGaussianActor",
            "Critics", "ScalarParameter", "log_one_minus_tanh_squared", "squashed_normal_log_prob",
            "td3_networks", "sac_networks"]
 
@@ -248,6 +248,17 @@ def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     if getattr(config, "normalize_observations", False):
         nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,))
     return nets
+
+
+def observe(nets: dict, obs: np.ndarray, update: bool = True) -> np.ndarray:
+    """Observations as the networks see them: normalised (and the statistics updated with
+    ``update``) when ``nets`` has an ``obs_normalizer``, else as float32."""
+    normalizer = nets.get("obs_normalizer")
+    if normalizer is None:
+        return np.asarray(obs, dtype=np.float32)
+    if update:
+        normalizer.update(obs)
+    return normalizer.normalize(obs)
 
 
 # ----------------------------------------------------------------------------- off-policy actor-critics

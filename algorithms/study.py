@@ -248,23 +248,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _setup_from_args(args):
-    from envs_wrappers.registry import check_plain_env_id
-    from .cli import UsageError, _check_env_available, _int_at_least, _load_plugins, _parse_overrides
-    from .presets import load_preset
-    from .registry import get_algorithm
-    _load_plugins(args)
-    try:
-        get_algorithm(args.algo)
-        check_plain_env_id(args.env)
-    except (KeyError, ValueError) as err:
-        raise UsageError(str(err).strip('"')) from None
+    from .cli import UsageError, _int_at_least, config_from_args
     args.steps = None
-    overrides = _parse_overrides(args.algo, args)
-    try:
-        config = load_preset(args.algo, args.env, overrides, preset_file=args.preset)
-    except (KeyError, ValueError) as err:
-        raise UsageError(str(err).strip('"')) from None
-    _check_env_available(args.env, args.algo, config)
+    config, _ = config_from_args(args)
     batch_size = _int_at_least("--batch", args.batch, 1)
     try:
         spec, nets, batch = loss_setup(args.algo, args.env, config, batch_size)

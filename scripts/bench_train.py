@@ -1,16 +1,22 @@
-"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 and SAC and
-TD3 on Pendulum-v1, and of Stable-Baselines3 with the same hyperparameters in the same process when
-it is installed (``pip install -e ".[compare]"``). Prints one row per measurement and the ratios.
+"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 and SAC and TD3 on
+Pendulum-v1 with the learning step jitted (the default) and run eagerly (``jit = false``), and of
+Stable-Baselines3 with the same hyperparameters, all in the same process (SB3 when installed:
+``pip install -e ".[compare]"``).
+Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's speed and our ratio to it,
+in env steps per second of this process's CPU time (waiting for a core on a shared machine is not
+counted; every contender runs on one thread).
+With ``--repeats N`` each of ours runs N times, jit and eager alternating, and the medians are shown.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
-gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
-preset (8 envs x 16 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
+gradient_steps 128, target_update_interval 10, learning_starts 1000 (``--dqn preset``: our CartPole
+preset's [dqn] table instead, which differs in batch 128 and a decaying learning rate). A2C uses our
+CartPole preset (4 envs x 8 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
 rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). SAC and
 TD3 use our Pendulum presets ([256, 256] ReLU, batch 256, one gradient step per env step; SAC's
 temperature learned from 1 towards -|A|, TD3's Gaussian exploration noise 0.1, policy delay 2,
-target noise 0.2 clipped at 0.5) with 100 random steps before learning, so the measurement is
-of training. Both libraries get one BLAS / torch thread: this 2-core machine is shared. Each
-algorithm is measured ``--repeats`` times, alternating the libraries, and the medians are printed.
+target noise 0.2 clipped at 0.5) with 100 random steps before learning, so the measurement is of
+training. Both libraries get one BLAS / torch thread: the networks are small and this 2-core
+machine is shared.
 
     nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000 --ppo-steps 50000
     nice -n 10 python scripts/bench_train.py --algos sac,td3 --sac-steps 3000 --td3-steps 3000 --repeats 3
@@ -31,6 +37,7 @@ ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_00
                exploration_fraction=0.16, epsilon_end=0.04, hidden=[256, 256], max_grad_norm=10.0)
 
 
+DQN_SETTINGS = "zoo"   # or "preset": our CartPole preset's [dqn] table as it is (batch 128); set by --dqn
 ALGOS = ("dqn", "a2c", "ppo", "sac", "td3")
 ENV = {"sac": "Pendulum-v1", "td3": "Pendulum-v1"}          # the others: CartPole-v1
 # Off-policy actor-critics start learning after 100 random steps in both libraries.
@@ -42,16 +49,16 @@ def env_of(algo: str) -> str:
 
 
 def config_for(algo: str, **overrides):
-    fixed = ZOO_DQN if algo == "dqn" else ACTOR_CRITIC if algo in ENV else {}
+    fixed = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else ACTOR_CRITIC if algo in ENV else {}
     return load_preset(algo, env_of(algo), {**fixed, **overrides})
 
 
-def ours(algo: str, steps: int, seed: int) -> float:
+def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
-    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
-    start = time.perf_counter()
+    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1, jit=jit)
+    start = time.process_time()
     result = train(algo, env_of(algo), config)
-    return result.env_steps / (time.perf_counter() - start)
+    return result.env_steps / (time.process_time() - start)
 
 
 def sb3_actor_critic(algo: str, seed: int):
@@ -106,9 +113,9 @@ def sb3(algo: str, steps: int, seed: int) -> float:
                     normalize_advantage=c.normalize_advantages, use_rms_prop=False,
                     policy_kwargs=dict(net_arch=list(c.hidden), activation_fn=torch.nn.Tanh), seed=seed,
                     device="cpu")
-    start = time.perf_counter()
+    start = time.process_time()
     model.learn(total_timesteps=steps)
-    return model.num_timesteps / (time.perf_counter() - start)
+    return model.num_timesteps / (time.process_time() - start)
 
 
 def main(argv=None) -> int:
@@ -118,39 +125,45 @@ def main(argv=None) -> int:
     parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--sac-steps", type=int, default=3_000)
     parser.add_argument("--td3-steps", type=int, default=3_000)
-    parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated subset of {','.join(ALGOS)}")
-    parser.add_argument("--repeats", type=int, default=1, help="measurements per library (median printed)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated subset of {','.join(ALGOS)}")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
+    parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
+    parser.add_argument("--dqn", choices=("zoo", "preset"), default="zoo",
+                        help="DQN settings: rl-baselines3-zoo's (batch 64, the default) or our preset's (batch 128)")
     args = parser.parse_args(argv)
-    steps = {algo: getattr(args, f"{algo}_steps") for algo in ALGOS}
-    if min(steps.values()) <= 0:
-        parser.error("--dqn-steps, --a2c-steps, --ppo-steps, --sac-steps and --td3-steps must be > 0")
+    global DQN_SETTINGS
+    DQN_SETTINGS = args.dqn
     algos = args.algos.split(",")
-    unknown = sorted(set(algos) - set(ALGOS))
-    if unknown:
-        parser.error(f"--algos: unknown {unknown}; valid: {','.join(ALGOS)}")
-    if args.repeats <= 0:
-        parser.error(f"--repeats must be > 0, got {args.repeats}")
-    try:
-        import stable_baselines3  # noqa: F401
-        have_sb3 = True
-    except ImportError:
-        have_sb3 = False
-        print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
+    if not algos or set(algos) - set(ALGOS):
+        parser.error(f"--algos must name some of {', '.join(ALGOS)}, got {args.algos!r}")
+    steps_of = {algo: getattr(args, f"{algo}_steps") for algo in ALGOS}
+    if min(steps_of.values()) <= 0 or args.repeats <= 0:
+        parser.error("--dqn-steps, --a2c-steps, --ppo-steps, --sac-steps, --td3-steps and --repeats must be > 0")
+    have_sb3 = False
+    if not args.no_sb3:
+        try:
+            import stable_baselines3  # noqa: F401
+            have_sb3 = True
+        except ImportError:
+            print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
-    for algo in algos:
-        mine, theirs = [], []
-        for _ in range(args.repeats):        # alternate, so a change in the machine's load hits both
-            mine.append(ours(algo, steps[algo], args.seed))
-            if have_sb3:
-                theirs.append(sb3(algo, steps[algo], args.seed))
-        mine_s = statistics.median(mine)
-        if theirs:
-            theirs_s = statistics.median(theirs)
-            print(f"{algo},{env_of(algo)},{steps[algo]},{mine_s:.0f},{theirs_s:.0f},{mine_s / theirs_s:.2f}", flush=True)
+    print("algo,env,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
+    for algo, steps in steps_of.items():
+        if algo not in algos:
+            continue
+        speeds = {True: [], False: []}
+        for r in range(args.repeats):
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                speeds[flag].append(ours(algo, steps, args.seed, jit=flag))
+        jitted, eager = statistics.median(speeds[True]), statistics.median(speeds[False])
+        row = f"{algo},{env_of(algo)},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
+        if have_sb3:
+            theirs = sb3(algo, steps, args.seed)
+            row += f",{theirs:.0f},{jitted / theirs:.2f}"
         else:
-            print(f"{algo},{env_of(algo)},{steps[algo]},{mine_s:.0f},,", flush=True)
+            row += ",,"
+        print(row, flush=True)
     return 0
 
 

@@ -258,6 +258,47 @@ def test_the_loop_delays_actor_updates_and_polyak_averages_the_targets():
     run.close()
 
 
+def test_a_resumed_run_keeps_each_optimiser_and_the_phase_of_the_policy_delay(tmp_path, monkeypatch):
+    """Crash a TD3 run after its checkpoint at the end of the first episode (136 updates: not a
+    multiple of the delay 3), resume it: the checkpoint holds one optimiser per term, and the run
+    ends with as many critic and actor steps as one that never stopped."""
+    from algorithms import registry
+    from algorithms.experiment import resume_training, run_training
+    from algorithms.resume import RESUME_FILE, Checkpointer, read_checkpoint
+    spec = get_algorithm("td3")
+    config = spec.config(total_steps=400, learning_starts=64, train_freq=2, gradient_steps=2, policy_delay=3,
+                         hidden=[8], batch_size=16, eval_every=200, eval_episodes=1)
+    calls = {"n": 0}
+
+    def crashing_loss(*args):
+        calls["n"] += 1
+        if calls["n"] > 180:                       # env step ~244, after the checkpoint at step 200
+            raise RuntimeError("injected crash")
+        return spec.loss(*args)
+    with monkeypatch.context() as patch:
+        patch.setitem(registry._ALGORITHMS, "td3", dataclasses.replace(spec, loss=crashing_loss))
+        with pytest.raises(RuntimeError, match="injected crash"):
+            run_training("td3", "Pendulum-v1", config, tmp_path / "run", progress=False, checkpoint_every=0)
+    checkpoint = read_checkpoint(tmp_path / "run" / RESUME_FILE)
+    assert checkpoint.env_step == 200 and checkpoint.parts["loop"]["updates"] == 136
+    assert int(checkpoint.parts["optimizer_critic"]["step_count"]) == 136
+    assert int(checkpoint.parts["optimizer_actor"]["step_count"]) == 136 // 3
+    assert "optimizer" not in checkpoint.parts
+    final = {}
+    save = Checkpointer.save
+
+    def keep_final(self, step, done=False):             # the folder drops resume.npz once finished
+        if done:
+            final.update({name: part.state_dict() for name, part in self.parts.items()})
+        save(self, step, done)
+    monkeypatch.setattr(Checkpointer, "save", keep_final)
+    resume_training(tmp_path / "run", progress=False, checkpoint_every=0)
+    updates = (400 - 64) // 2 * 2
+    assert final["loop"]["updates"] == updates
+    assert int(final["optimizer_critic"]["step_count"]) == updates
+    assert int(final["optimizer_actor"]["step_count"]) == updates // 3
+
+
 def test_the_continuous_loop_refuses_discrete_actions():
     config = TD3Config(total_steps=10)
     with pytest.raises(ValueError, match="needs a Box action space"):
