@@ -56,19 +56,21 @@ class ModelBasedConfig(CommonConfig):
     """Model-based loop: an ensemble dynamics model fitted on all data, CEM planning with it.
 
     The defaults are a cheap PETS (Chua et al. 2018 use populations of 400-500, horizons of 25-30,
-    5 CEM iterations, 20 particles and 200-unit networks): see the Pendulum preset for what we use.
+    5 CEM iterations, 20 particles and 200-unit networks), the Pendulum preset's values. ``gamma``
+    is not used: the planner sums the rewards over its horizon undiscounted, as PETS does.
     """
     total_steps: int = 5_000
     hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"           # smooth dynamics; and NumPy's in-place tanh is cheaper than relu's max
     ensemble_size: int = 5             # E probabilistic networks, each on its own bootstrap of the data
     random_steps: int = 200            # uniformly random actions before the first model fit
     train_every: int = 200             # env steps between model fits (after random_steps)
     model_epochs: int = 5              # passes over each member's bootstrap sample per fit
     model_batch_size: int = 32         # rows per member per gradient step
-    horizon: int = 20                  # planning horizon H (env steps)
-    population: int = 300              # CEM candidates per iteration
-    elites: int = 30                   # best candidates refitted per iteration
-    cem_iterations: int = 4
+    horizon: int = 25                  # planning horizon H (env steps)
+    population: int = 200              # CEM candidates per iteration
+    elites: int = 20                   # best candidates refitted per iteration
+    cem_iterations: int = 3
     cem_alpha: float = 0.1             # weight of the old mean and variance in each CEM update
     particles: int = 5                 # trajectory samples per candidate (a multiple of ensemble_size)
 

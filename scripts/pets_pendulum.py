@@ -93,11 +93,12 @@ def read_run(seed: int, folder: Path, timing: dict) -> dict:
 def plot(runs: list[dict], path: Path, title: str) -> None:
     fig, (by_steps, by_time) = plt.subplots(1, 2, figsize=(12, 4.4))
     colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(runs)))
-    for run, colour in zip(runs, colours):
-        label = f"seed {run['seed']}: final {run['mean_return']:.0f}"
+    for i, (run, colour) in enumerate(zip(runs, colours)):
+        label = f"seed {run['seed']}: final {run['mean_return']:.0f} ± {run['std_return']:.0f}"
         by_steps.plot(run["steps"], run["returns"], "-o", color=colour, markersize=3, linewidth=1, label=label)
-        by_steps.errorbar([run["steps"][-1] + 80], [run["mean_return"]], yerr=[run["std_return"]], fmt="D",
-                          color=colour, markersize=6, capsize=3)
+        # The final evaluations side by side just after the last step, so their bars do not overlap.
+        by_steps.errorbar([run["steps"][-1] + 150 + 90 * i], [run["mean_return"]], yerr=[run["std_return"]],
+                          fmt="D", color=colour, markersize=6, capsize=3)
         by_time.plot(run["wall"] / 60.0, run["returns"], "-o", color=colour, markersize=3, linewidth=1, label=label)
         by_time.plot([run["wall_seconds"] / 60.0], [run["mean_return"]], "D", color=colour, markersize=6)
     for ax in (by_steps, by_time):
