@@ -82,7 +82,8 @@ def read_run(seed: int, folder: Path, timing: dict) -> dict:
     wall = np.array([float(r["wall_time"]) for r in rows])
     reached = steps[returns >= BAR]
     training_seconds = float(wall[-1])
-    return {"seed": seed, **evaluation, "steps": steps, "returns": returns, "wall": wall,
+    total_steps = json.loads((folder / "config.json").read_text())["config"]["total_steps"]
+    return {"seed": seed, **evaluation, "total_steps": total_steps, "steps": steps, "returns": returns, "wall": wall,
             "first_episode_at_bar": int(reached[0]) if reached.size else None,
             "planning_ms_per_step": planning["planning_ms_per_step"],
             "planning_seconds": planning["planning_seconds"], "model_fit_seconds": planning["model_fit_seconds"],
@@ -150,8 +151,9 @@ def main() -> None:
           f"{np.mean([r['model_fit_seconds'] for r in runs]) / 60:.1f} / "
           f"{np.mean([r['final_eval_seconds'] for r in runs]) / 60:.1f}) "
           f"| {np.mean([r['cpu_seconds'] for r in runs]) / 60:.1f} min |")
+    budgets = sorted({r["total_steps"] for r in runs})
     title = (f"PETS on {ENV_ID}, seeds {args.seeds[0]}-{args.seeds[-1]}: {reached}/{len(runs)} reach a mean "
-             f"return >= {BAR:g} after 5,000 env steps")
+             f"return >= {BAR:g} after {' or '.join(f'{b:,}' for b in budgets)} env steps")
     plot(runs, Path(args.out) / "pets_pendulum.png", title)
 
 

@@ -4,6 +4,9 @@ true dynamics, the known rewards against the envs, the deterministic planning ac
 CLI on an env without a known reward."""
 import json
 import math
+import os
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -301,3 +304,32 @@ def test_train_writes_the_run_folder_and_eval_reproduces_it(tmp_path, capsys):
     assert ",nll," in terms and ",logvar_bounds," in terms and ",planning_ms_per_step," in terms
     assert main(["eval", str(run), "--episodes", "20"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads((run / "eval.json").read_text())
+
+
+# --------------------------------------------------------------------------- the scripts
+
+
+def run_script(name, *args, cwd):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=root)
+    return subprocess.run([sys.executable, os.path.join(root, "scripts", name), *args], capture_output=True,
+                          text=True, env=env, timeout=300, cwd=cwd)
+
+
+def test_the_report_scripts_run_on_tiny_budgets_and_resume(tmp_path):
+    tiny = [f"--set={item}" for item in ("total_steps=300", "hidden=8", "population=8", "elites=2", "horizon=2",
+                                         "cem_iterations=1", "model_epochs=1")]
+    done = run_script("pets_pendulum.py", "--seeds", "0", "--runs", "runs", "--out", "figures", *tiny, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "figures" / "pets_pendulum.png").stat().st_size > 10_000
+    row = done.stdout.splitlines()[1].split(",")
+    assert row[0] == "0" and row[3] in ("True", "False") and "| 0-0 |" in done.stdout
+    # A second call reads the finished folder instead of training again.
+    again = run_script("pets_pendulum.py", "--seeds", "0", "--runs", "runs", "--out", "figures", *tiny, cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout.splitlines()[1] == done.stdout.splitlines()[1]
+    bad = run_script("pets_pendulum.py", "--seeds", "x-2", cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--seeds" in bad.stderr
+    exact = run_script("cem_exact_pendulum.py", "--horizons", "3", "--episodes", "1", "--population", "8",
+                       "--elites", "2", "--iterations", "1", cwd=tmp_path)
+    assert exact.returncode == 0, exact.stderr
+    assert exact.stdout.splitlines()[-1].startswith("| 3 | -")
