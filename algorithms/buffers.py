@@ -43,14 +43,47 @@ class ReplayBuffer:
             raise ValueError(f"ReplayBuffer: capacity must be a positive int, got {capacity!r}")
         self.capacity = int(capacity)
         self.obs_shape = tuple(obs_shape)
-        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
-        self.next_obs = np.zeros_like(self.obs)
-        self.actions = np.zeros(self.capacity, dtype=np.int64)
-        self.rewards = np.zeros(self.capacity, dtype=np.float32)
-        self.terminated = np.zeros(self.capacity, dtype=bool)
-        self.truncated = np.zeros(self.capacity, dtype=bool)
+        for name, (shape, dtype) in self._columns(self.capacity, self.obs_shape, obs_dtype).items():
+            setattr(self, name, np.zeros(shape, dtype=dtype))
         self._next = 0      # slot the next transition is written to
         self._size = 0
+
+    @staticmethod
+    def _columns(capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> dict[str, tuple]:
+        """{column: (shape, dtype)} of the storage (one place for allocation and :meth:`nbytes`)."""
+        return {"obs": ((capacity, *obs_shape), obs_dtype), "next_obs": ((capacity, *obs_shape), obs_dtype),
+                "actions": ((capacity,), np.int64), "rewards": ((capacity,), np.float32),
+                "terminated": ((capacity,), bool), "truncated": ((capacity,), bool)}
+
+    @classmethod
+    def nbytes(cls, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> int:
+        """Bytes a full buffer of ``capacity`` transitions takes, computed without allocating it."""
+        return sum(int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+                   for shape, dtype in cls._columns(capacity, tuple(obs_shape), obs_dtype).values())
+
+    def state_dict(self) -> dict:
+        """The filled rows as they lie in memory and the write position ``next`` (which keeps the
+        ring order). Arrays are views, not copies: save them before the buffer changes."""
+        rows = slice(0, self._size)
+        return {**{name: getattr(self, name)[rows] for name in self._columns(0, self.obs_shape)},
+                "next": self._next, "size": self._size}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` into a buffer of the same capacity and observation shape."""
+        size, next_slot = state.get("size"), state.get("next")
+        if not (isinstance(size, int) and isinstance(next_slot, int) and 0 <= size <= self.capacity
+                and 0 <= next_slot < self.capacity and (size == self.capacity or next_slot == size)):
+            raise ValueError(f"ReplayBuffer.load_state_dict: size {size!r} and next {next_slot!r} do not fit "
+                             f"capacity {self.capacity}")
+        for name in self._columns(0, self.obs_shape):
+            target = getattr(self, name)
+            value = np.asarray(state.get(name))
+            if value.shape != (size, *target.shape[1:]) or value.dtype != target.dtype:
+                raise ValueError(f"ReplayBuffer.load_state_dict: {name} has shape {value.shape} and dtype "
+                                 f"{value.dtype}, expected {(size, *target.shape[1:])} and {target.dtype}")
+        for name in self._columns(0, self.obs_shape):
+            getattr(self, name)[:size] = state[name]
+        self._size, self._next = size, next_slot
 
     def __len__(self) -> int:
         return self._size

@@ -51,9 +51,12 @@ def test_usage_errors_one_line_exit_2_nothing_written(args, message, capsys, tmp
 
 def test_argparse_errors_are_one_line_too(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["train"])
+        main(["train", "dqn", "CartPole-v1", "--no-such-flag"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+    assert main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert "train needs ALGO and ENV (or --resume DIR)" in err and err.count("\n") == 1
 
 
 def test_train_writes_the_run_folder_and_eval_reproduces_it(capsys, tmp_path):
@@ -142,7 +145,8 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(capsys, tmp_path, monkeypatc
     out_dir = tmp_path / "run"
     status, out, err = run_cli(["train", "dqn", "CartPole-v1", "--steps", "5000", "--out", str(out_dir),
                                 "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY, "--json"], capsys)
-    assert status == 0, err
+    assert status == 130, err                       # interrupted: 128 + SIGINT, like a shell reports it
+    assert f"continue with: tinygrad-rl train --resume {out_dir}" in err
     result = json.loads(out)
     assert result["interrupted"] is True and result["env_steps"] < 5000
     for name in ("config.json", "metrics.csv", "model.npz", "eval.json", "learning_curve.png"):

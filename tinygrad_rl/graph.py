@@ -28,15 +28,16 @@ from typing import Callable
 import numpy as np
 
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
-from .tensor import Tensor
+from .tensor import Tensor, traceable
 
 __all__ = ["nodes", "summary", "to_dot", "draw", "custom_op", "named_tensors", "detect_anomaly",
-           "is_anomaly_enabled", "AnomalyError"]
+           "is_anomaly_enabled", "AnomalyError", "program_summary"]
 
 
 # ----------------------------------------------------------------------------- custom ops
 
 
+@traceable
 def custom_op(name: str, value, parents, backward: Callable) -> Tensor:
     """A new differentiable op: its forward ``value`` (an ndarray computed from the parents'
     ``.data``), its ``parents`` (Tensors, or arrays taken as constants) and ``backward(g)``, which
@@ -297,6 +298,15 @@ def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
         lines.append(f'  n{parent} -> n{child} [label="{shape}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def program_summary(step) -> str:
+    """What a jitted step (:func:`tinygrad_rl.jit`) recorded, as text: for each recorded path, its
+    ops in call order (the op, its replay kernel or ``eager``, which earlier ops and parameters it
+    read, the output's shape and dtype, whether it needs a gradient) and where ``backward()`` ran."""
+    if not hasattr(step, "programs") or not hasattr(step, "summary"):
+        raise TypeError(f"program_summary: expected a function wrapped by tinygrad_rl.jit, got {step!r}")
+    return step.summary()
 
 
 # ----------------------------------------------------------------------------- drawing

@@ -12,6 +12,7 @@ scalars mixed into an op take the Tensor's dtype (NumPy 2's weak-scalar rule).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Callable, Sequence
 
@@ -23,6 +24,9 @@ _grad_enabled = True
 # The anomaly checker while ``detect_anomaly()`` is active, else None: outside the mode the engine
 # pays one ``is None`` test per op and per backward step (see :mod:`tinygrad_rl.anomaly`).
 _anomaly = None
+# The recorder/replayer of ``tinygrad_rl.jit`` while a jitted call runs, else None: outside one,
+# every op pays one ``is None`` test more (see :func:`traceable`).
+_tracer = None
 
 
 class no_grad:
@@ -225,6 +229,8 @@ class Tensor:
         accumulated theirs, and the backward closures (with the arrays they saved) are freed:
         a second backward through the same graph raises. ``op`` and ``parents`` stay.
         """
+        if _tracer is not None:  # inside a jitted call: the jit runs its recorded backward, or this one
+            return _tracer.backward(self, grad)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input required grad, or it was computed under no_grad)")
@@ -571,7 +577,7 @@ class Tensor:
         axes = _normalise_axis(axis, self.ndim, "mean")
         shape = self.shape
         count = self.size if axes is None else int(np.prod([shape[a] for a in axes]))
-        out = np.mean(self.data, axis=axes, keepdims=keepdims)
+        out = _mean(self.data, axes, keepdims, count)
         # d/dx_i mean_j x_j = 1/N
         return Tensor._result(out, (self,),
                               lambda g: (np.broadcast_to(_expand_reduced(g, shape, axes, keepdims) / count, shape),),
@@ -1116,6 +1122,15 @@ def _centred(t: "Tensor", axis, ddof: int, op: str):
     return axes, x - np.mean(x, axis=axes, keepdims=True), n - ddof
 
 
+def _mean(x: np.ndarray, axes: tuple | None, keepdims: bool, count: int):
+    """np.mean: for floating x, the sum divided by the count (the same bits as np.mean, which divides
+    in float64 and rounds back: that double rounding is exact for a quotient), without np.mean's
+    Python overhead."""
+    if x.dtype.kind == "f" and count:
+        return np.add.reduce(x, axis=axes, keepdims=keepdims) / count
+    return np.mean(x, axis=axes, keepdims=keepdims)
+
+
 def _cumsum(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
     if not reverse:
         return np.cumsum(x, axis=axis)
@@ -1286,3 +1301,50 @@ def one_hot(indices, num_classes: int, dtype=np.float64) -> Tensor:
 
 Tensor.einsum = staticmethod(einsum)
 Tensor.one_hot = staticmethod(one_hot)
+
+
+# ----------------------------------------------------------------------------- recording for the jit
+
+
+def traceable(fn=None, *, block: bool = False):
+    """Mark ``fn`` as a primitive op that :mod:`tinygrad_rl.jit` records and replays.
+
+    Outside a jitted call the wrapper calls ``fn`` after one ``is None`` test. Inside one, the
+    jit's tracer receives the call: while recording it runs ``fn`` and notes the op and its
+    arguments; while replaying it checks the call against the recording and computes the result
+    into a preallocated buffer (or runs ``fn`` itself, for ops without a replay kernel).
+    Composite ops (``__radd__``, ``expand``, ``split``, ``float``, ...) are not marked: they reach
+    the tracer through the primitives they call.
+
+    ``block=True`` marks a function made of ops (``nn.Sequential.forward``) that the jit may
+    record as one fused op when it has a kernel for it, and otherwise op by op.
+    """
+    if fn is None:
+        return functools.partial(traceable, block=block)
+
+    if block:
+        def op(*args, **kwargs):
+            if _tracer is None:
+                return fn(*args, **kwargs)
+            return _tracer.call_block(fn, args, kwargs)
+    else:
+        def op(*args, **kwargs):
+            if _tracer is None:
+                return fn(*args, **kwargs)
+            return _tracer.call(fn, args, kwargs)
+    functools.update_wrapper(op, fn)
+    return op
+
+
+_PRIMITIVES = (
+    "__add__", "__sub__", "__mul__", "__truediv__", "__neg__", "__pow__", "__matmul__",
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sign", "sin", "cos", "erf", "gelu", "softplus",
+    "clip", "maximum", "minimum", "sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "logsumexp",
+    "log_softmax", "softmax", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "repeat", "tile",
+    "flip", "pad", "astype", "__getitem__", "gather",
+)
+for _name in _PRIMITIVES:
+    setattr(Tensor, _name, traceable(getattr(Tensor, _name)))
+where, concatenate, stack, einsum = (traceable(f) for f in (where, concatenate, stack, einsum))
+Tensor.where, Tensor.concatenate, Tensor.stack, Tensor.einsum = (
+    staticmethod(f) for f in (where, concatenate, stack, einsum))
