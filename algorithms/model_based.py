@@ -14,7 +14,8 @@ Dynamics Models", algorithm 1) in this project's terms:
         and execute the first action of the final CEM mean (model-predictive control)
 
 The loss under the one contract ``loss(batch, nets, config)`` is the model's: the loop feeds it
-:class:`ModelBatch` rows, (E, B, .) arrays of member e's bootstrap rows in block e. The planner
+:class:`ModelBatch` rows, (E, B, .) arrays of member e's bootstrap rows in block e, the inputs
+already normalised (as the on-policy loop hands its losses normalised observations). The planner
 is the loop's acting, and its evaluation policy (:func:`planning_greedy_actor`) is the same
 planner with a generator seeded per episode (see :class:`~algorithms.planners.PlanningActor`).
 
@@ -45,6 +46,7 @@ from .dynamics import ProbabilisticEnsemble, gaussian_nll
 from .networks import EnvSpaces, RunningMeanStd
 from .planners import CEMPlanner, PlanningActor
 from .registry import Loop, register_loop
+from .resume import LoopState
 from .rewards import known_reward, known_reward_envs
 
 __all__ = ["ModelBasedConfig", "PETSConfig", "ModelBatch", "TransitionData", "pets_networks", "pets_loss",
@@ -100,14 +102,14 @@ class PETSConfig(ModelBasedConfig):
 
 @dataclass(frozen=True)
 class ModelBatch:
-    """Transitions for the dynamics model: ``obs`` (E, B, obs_dim), ``actions`` (E, B, act_dim),
-    ``next_obs`` (E, B, obs_dim); row block e is member e's sample."""
-    obs: np.ndarray
-    actions: np.ndarray
-    next_obs: np.ndarray
+    """What the dynamics model learns from: ``inputs`` (E, B, obs_dim + act_dim), the normalised
+    (s, a) of each row, and ``targets`` (E, B, obs_dim), its state change s' - s; row block e is
+    member e's sample."""
+    inputs: np.ndarray
+    targets: np.ndarray
 
     def __len__(self) -> int:
-        return int(self.obs.shape[1])
+        return int(self.inputs.shape[1])
 
 
 class TransitionData:
@@ -134,9 +136,33 @@ class TransitionData:
         """The model's inputs (s, a) of every stored row."""
         return np.concatenate([self.obs[:self.size], self.actions[:self.size]], axis=1)
 
-    def batch(self, rows: np.ndarray) -> ModelBatch:
-        """Rows (E, B) of indices -> a :class:`ModelBatch`."""
-        return ModelBatch(self.obs[rows], self.actions[rows], self.next_obs[rows])
+    def batch(self, rows: np.ndarray, normalizer: RunningMeanStd) -> ModelBatch:
+        """Rows (E, B) of indices -> a :class:`ModelBatch`, inputs normalised with ``normalizer``."""
+        obs = self.obs[rows]
+        return ModelBatch(normalizer.normalize(np.concatenate([obs, self.actions[rows]], axis=-1)),
+                          self.next_obs[rows] - obs)
+
+    # A part of a resumable run (algorithms.resume): the stored rows.
+    def state_dict(self) -> dict:
+        return {name: getattr(self, name)[:self.size].copy() for name in ("obs", "actions", "next_obs")}
+
+    def load_state_dict(self, state: dict) -> None:
+        arrays = {name: np.asarray(state[name], dtype=np.float32) for name in ("obs", "actions", "next_obs")
+                  if name in state}
+        if len(arrays) != 3:
+            raise ValueError(f"TransitionData.load_state_dict: expected obs, actions, next_obs, got {sorted(state)}")
+        size = len(arrays["obs"])
+        for name, array in arrays.items():
+            width = getattr(self, name).shape[1]
+            if array.shape != (size, width) or not np.all(np.isfinite(array)):
+                raise ValueError(f"TransitionData.load_state_dict: {name} must be finite of shape ({size}, {width}), "
+                                 f"got {array.shape}")
+        capacity = max(len(self.obs), size)
+        for name, array in arrays.items():
+            grown = np.zeros((capacity, array.shape[1]), dtype=np.float32)
+            grown[:size] = array
+            setattr(self, name, grown)
+        self.size = size
 
 
 # ----------------------------------------------------------------------------- networks, loss, acting
@@ -169,16 +195,15 @@ def pets_loss(batch: ModelBatch, nets: dict, config: PETSConfig) -> tuple[Tensor
         bounds = sum_d max_logvar_d - sum_d min_logvar_d
         L = nll + logvar_bound_coef * bounds
 
-    with x_b the normalised (s, a) of member e's row b, Delta_b = s'_b - s_b, and l the soft-bounded
+    with x_b the normalised (s, a) of member e's row b (``batch.inputs``), Delta_b = s'_b - s_b
+    (``batch.targets``), and l the soft-bounded
     log-variance (Chua et al. 2018, eq. 1 and appendix A.1: means over rows and dimensions, summed
     over the members, as their code does). The penalty keeps the learned bounds close, so the soft
     bounds act where the data does not pin the variance down.
     """
-    model, normalizer = nets["dynamics"], nets["input_normalizer"]
-    inputs = normalizer.normalize(np.concatenate([batch.obs, batch.actions], axis=-1))
-    mean, logvar = model(Tensor(inputs.astype(model.weights[0].dtype)))
-    targets = np.asarray(batch.next_obs, dtype=np.float64) - np.asarray(batch.obs, dtype=np.float64)
-    nll = gaussian_nll(mean, logvar, targets.astype(mean.dtype)).mean(axis=(1, 2)).sum()
+    model = nets["dynamics"]
+    mean, logvar = model(Tensor(np.asarray(batch.inputs, dtype=model.weights[0].dtype)))
+    nll = gaussian_nll(mean, logvar, np.asarray(batch.targets, dtype=mean.dtype)).mean(axis=(1, 2)).sum()
     bounds = model.max_logvar.sum() - model.min_logvar.sum()
     return nll + config.logvar_bound_coef * bounds, {"nll": nll, "logvar_bounds": bounds}
 
@@ -206,15 +231,16 @@ def bootstrap_rows(rng: np.random.Generator, n: int, n_members: int) -> np.ndarr
 def fit_model(run, data: TransitionData, step: int) -> float:
     """One model fit (module docstring); returns the last loss."""
     c: ModelBasedConfig = run.config
-    fit_normalizer(run.nets["input_normalizer"], data.inputs())
+    normalizer = run.nets["input_normalizer"]
+    fit_normalizer(normalizer, data.inputs())
     rows = bootstrap_rows(run.rng, len(data), run.nets["dynamics"].n_members)
     n_batches = math.ceil(len(data) / c.model_batch_size)
     last = math.nan
     for _ in range(c.model_epochs):
         order = run.rng.permuted(rows, axis=1)       # each member shuffles its own sample
         for j in range(n_batches):
-            loss, terms = run.loss(data.batch(order[:, j * c.model_batch_size:(j + 1) * c.model_batch_size]))
-            last = run.optimize(step, loss, terms)
+            batch = data.batch(order[:, j * c.model_batch_size:(j + 1) * c.model_batch_size], normalizer)
+            last, _ = run.learn(step, batch)
     return last
 
 
@@ -238,7 +264,7 @@ def model_based_batch(env_id: str, nets: dict, config: ModelBasedConfig, size: i
     finally:
         env.close()
     fit_normalizer(nets["input_normalizer"], data.inputs())
-    return data.batch(bootstrap_rows(rng, len(data), nets["dynamics"].n_members)[:, :size])
+    return data.batch(bootstrap_rows(rng, len(data), nets["dynamics"].n_members)[:, :size], nets["input_normalizer"])
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -246,23 +272,32 @@ def model_based_batch(env_id: str, nets: dict, config: ModelBasedConfig, size: i
 
 def train_model_based(run) -> int:
     """Random acting for ``random_steps``, then a model fit every ``train_every`` env steps and
-    CEM planning at every step in between (module docstring). Returns env steps taken."""
+    CEM planning at every step in between (module docstring). Returns env steps taken.
+
+    Resumable (:mod:`algorithms.resume`): the transitions, the loop's counters and (with the run's
+    own parts) the ensemble, the normaliser, the optimiser and the generator are kept; a resumed run
+    starts a fresh episode, so the planner's warm start is dropped there."""
     c: ModelBasedConfig = run.config
     if run.spaces.discrete:
         raise ValueError(f"{run.algo} plans continuous actions and needs a Box action space; {run.env_id} is Discrete")
     nets = run.nets
     actor = PlanningActor(nets["planner"], nets["dynamics"], nets["input_normalizer"], rng=run.rng)
     low, high = np.asarray(run.spaces.action_low), np.asarray(run.spaces.action_high)
-    data = TransitionData(run.spaces.obs_dim, run.spaces.action_dim, capacity=c.total_steps)
+    data = run.keep("transitions", TransitionData(run.spaces.obs_dim, run.spaces.action_dim, capacity=c.total_steps))
+    loop = run.keep("loop", LoopState(step=0, last_loss=None, fits=0, fit_seconds=0.0, planned_steps=0,
+                                      planning_seconds=0.0))
     env = gym.make(run.env_id)
-    obs, _ = env.reset(seed=run.env_seed)
-    episode_return, episode_length, last_loss, step = 0.0, 0, None, 0
-    fitted, fit_seconds, fits = False, 0.0, 0
-    episode_plan = (0.0, 0)      # actor seconds and calls at the episode's start
+    obs, _ = env.reset(seed=run.reset_seed)
+    episode_return, episode_length, last_loss, step = 0.0, 0, loop.last_loss, loop.step
+    episode_planning = []        # seconds of each plan of the episode
     try:
-        for step in range(1, c.total_steps + 1):
-            if fitted:
+        for step in range(loop.step + 1, c.total_steps + 1):
+            if loop.fits:
+                before = actor.seconds
                 action = actor(obs)
+                episode_planning.append(actor.seconds - before)
+                loop.planned_steps += 1
+                loop.planning_seconds += episode_planning[-1]
             else:
                 action = run.rng.uniform(low, high).astype(np.float32)
             next_obs, reward, terminated, truncated, _ = env.step(action)
@@ -273,26 +308,29 @@ def train_model_based(run) -> int:
             if step >= c.random_steps and (step - c.random_steps) % c.train_every == 0:
                 start = time.perf_counter()
                 last_loss = round(fit_model(run, data, step), 6)
-                fit_seconds += time.perf_counter() - start
-                fits, fitted = fits + 1, True
+                loop.fit_seconds += time.perf_counter() - start
+                loop.fits += 1
             if terminated or truncated:
                 run.episode_done(step, episode_return, episode_length, loss=last_loss)
-                seconds, calls = actor.seconds - episode_plan[0], actor.calls - episode_plan[1]
-                if calls:
-                    run.metrics.log_terms(step, {"planning_ms_per_step": round(1000 * seconds / calls, 3)})
-                episode_plan = (actor.seconds, actor.calls)
+                if episode_planning:
+                    run.metrics.log_terms(step, {"planning_ms_per_step": round(1000 * np.mean(episode_planning), 3)})
+                episode_planning = []
                 run.flush_terms(step)
                 obs, _ = env.reset()
                 actor.reset()
                 episode_return, episode_length = 0.0, 0
             run.advance(step, 1)
+            loop.step, loop.last_loss = step, last_loss
+            run.safe_point(step, episode_boundary=episode_length == 0)
     finally:
         env.close()
         if run.out_dir is not None:
             write_json(run.out_dir / "planning.json", {
-                "env_steps": step, "planned_steps": actor.calls, "planning_seconds": round(actor.seconds, 3),
-                "planning_ms_per_step": round(1000 * actor.seconds / actor.calls, 3) if actor.calls else None,
-                "model_fits": fits, "model_fit_seconds": round(fit_seconds, 3)})
+                "env_steps": step, "planned_steps": loop.planned_steps,
+                "planning_seconds": round(loop.planning_seconds, 3),
+                "planning_ms_per_step": (round(1000 * loop.planning_seconds / loop.planned_steps, 3)
+                                         if loop.planned_steps else None),
+                "model_fits": loop.fits, "model_fit_seconds": round(loop.fit_seconds, 3)})
     return step
 
 

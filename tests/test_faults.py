@@ -25,7 +25,7 @@ from algorithms.buffers import ReplayBuffer
 from algorithms.checkpoint import load_weights, read_npz
 from algorithms.cli import main
 from algorithms.experiment import resume_training, run_training
-from algorithms.presets import load_preset
+from algorithms.presets import load_preset, preset_source
 from algorithms.resume import RESUME_FILE, LoopState, read_checkpoint, write_checkpoint
 from algorithms.trainers import train
 from tinygrad_rl import Tensor, nn, optim
@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LINUX = sys.platform.startswith("linux")
 TINY_LOOP = {"off_policy": {"learning_starts": 50, "train_freq": 4, "gradient_steps": 1, "batch_size": 16},
              "on_policy": {"n_envs": 2, "n_steps": 16, "n_minibatches": 2},
-             "episodic": {"episodes_per_update": 1}}
+             "episodic": {"episodes_per_update": 1},
+             "model_based": {"random_steps": 100, "train_every": 100, "model_epochs": 1, "population": 8, "elites": 2,
+                             "horizon": 2, "cem_iterations": 1}}
 # A DQN run of 1,500 steps: ~10-step random episodes, updates every 4 steps after 100.
 DQN = ["train", "dqn", "CartPole-v1", "--steps", "1500", "--set", "hidden=8", "--set", "eval_every=500",
        "--set", "eval_episodes=1", "--set", "learning_starts=100", "--set", "train_freq=4",
@@ -172,7 +174,10 @@ def test_every_registered_algorithm_resumes_where_it_crashed(tmp_path, monkeypat
         spec = registry.get_algorithm(name)
         overrides = {"total_steps": 400, "hidden": [8], "eval_every": 200, "eval_episodes": 1,
                      **TINY_LOOP[spec.loop.name]}
-        config = load_preset(name, "CartPole-v1", overrides)
+        # CartPole, or for a loop that trains on some envs only (a planner's) the first with a preset.
+        env_id = "CartPole-v1" if spec.loop.envs is None else \
+            next(env for env in spec.loop.envs() if preset_source(name, env) is not None)
+        config = load_preset(name, env_id, overrides)
         calls = {"n": 0, "crash_after": None}
 
         def loss(*args, real=spec.loss):
@@ -183,10 +188,10 @@ def test_every_registered_algorithm_resumes_where_it_crashed(tmp_path, monkeypat
 
         with monkeypatch.context() as patch:
             patch.setitem(registry._ALGORITHMS, name, dataclasses.replace(spec, loss=loss))
-            reference = train(name, "CartPole-v1", config)
+            reference = train(name, env_id, config)
             calls.update(n=0, crash_after=calls["n"] // 2)
             with pytest.raises(RuntimeError, match="injected crash"):
-                run_training(name, "CartPole-v1", config, tmp_path / name, progress=False, checkpoint_every=0)
+                run_training(name, env_id, config, tmp_path / name, progress=False, checkpoint_every=0)
         run = tmp_path / name
         assert json.loads((run / "status.json").read_text())["status"] == "failed"
         before = without_wall_time(read_rows(run / "metrics.csv"))

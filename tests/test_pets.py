@@ -14,7 +14,8 @@ import pytest
 
 from algorithms.cli import main
 from algorithms.dynamics import ProbabilisticEnsemble, gaussian_nll, soft_bounded_logvar
-from algorithms.model_based import ModelBatch, PETSConfig, fit_normalizer, pets_loss, pets_networks
+from algorithms.model_based import (ModelBatch, PETSConfig, TransitionData, fit_normalizer, model_based_batch,
+                                    pets_loss, pets_networks)
 from algorithms.networks import EnvSpaces, RunningMeanStd
 from algorithms.planners import (CEMPlanner, PlanningActor, cross_entropy_method, ensemble_returns,
                                  truncated_standard_normal)
@@ -33,8 +34,7 @@ def small_nets(seed=0, dtype=np.float64):
 
 def random_batch(n_members=3, rows=7, seed=1) -> ModelBatch:
     rng = np.random.default_rng(seed)
-    obs = rng.standard_normal((n_members, rows, 3))
-    return ModelBatch(obs, rng.uniform(-2, 2, (n_members, rows, 1)), obs + 0.3 * rng.standard_normal((n_members, rows, 3)))
+    return ModelBatch(rng.standard_normal((n_members, rows, 4)), 0.3 * rng.standard_normal((n_members, rows, 3)))
 
 
 # --------------------------------------------------------------------------- the loss
@@ -43,7 +43,6 @@ def random_batch(n_members=3, rows=7, seed=1) -> ModelBatch:
 def test_gaussian_nll_gradchecks_against_every_model_parameter():
     nets, config = small_nets()
     batch = random_batch()
-    fit_normalizer(nets["input_normalizer"], np.concatenate([batch.obs, batch.actions], -1).reshape(-1, 4))
     model = nets["dynamics"]
     # Bounds near the outputs, so the soft bounds bend the log-variance and are checked where they act.
     model.max_logvar.data[...] = [-0.5, 0.2, 0.0]
@@ -57,9 +56,8 @@ def test_nll_value_is_the_gaussian_negative_log_likelihood_summed_over_members()
     nets, config = small_nets()
     batch = random_batch()
     loss, terms = pets_loss(batch, nets, config)
-    inputs = nets["input_normalizer"].normalize(np.concatenate([batch.obs, batch.actions], -1))
-    mean, logvar = (t.data for t in nets["dynamics"](Tensor(inputs)))
-    delta, var = batch.next_obs - batch.obs, np.exp(logvar)
+    mean, logvar = (t.data for t in nets["dynamics"](Tensor(batch.inputs)))
+    delta, var = batch.targets, np.exp(logvar)
     log_density = -0.5 * (delta - mean) ** 2 / var - 0.5 * np.log(2 * math.pi * var)
     assert np.isclose(float(terms["nll"].data), -log_density.mean(axis=(1, 2)).sum(), rtol=1e-10)
     bounds = nets["dynamics"].max_logvar.data.sum() - nets["dynamics"].min_logvar.data.sum()
@@ -333,3 +331,30 @@ def test_the_report_scripts_run_on_tiny_budgets_and_resume(tmp_path):
                        "--elites", "2", "--iterations", "1", cwd=tmp_path)
     assert exact.returncode == 0, exact.stderr
     assert exact.stdout.splitlines()[-1].startswith("| 3 | -")
+
+
+def test_the_loops_batches_normalise_inputs_and_hold_state_changes():
+    nets, config = small_nets(dtype=np.float32)
+    batch = model_based_batch("Pendulum-v1", nets, config, 16, seed=0)
+    assert batch.inputs.shape == (3, 16, 4) and batch.targets.shape == (3, 16, 3) and len(batch) == 16
+    normalizer = nets["input_normalizer"]
+    assert normalizer.count == 200 and np.all(np.abs(batch.inputs.reshape(-1, 4).mean(axis=0)) < 0.5)
+    # Every target is a real state change: undo the normalisation and step the env from that state.
+    row = normalizer.mean + batch.inputs[1, 5] * np.sqrt(normalizer.var + normalizer.eps)
+    env = gym.make("Pendulum-v1")
+    env.reset(seed=0)
+    env.unwrapped.state = np.array([np.arctan2(row[1], row[0]), row[2]])
+    next_obs = env.step(row[3:].astype(np.float32))[0]
+    assert np.allclose(next_obs - row[:3], batch.targets[1, 5], atol=1e-4)
+
+
+def test_transition_data_grows_and_round_trips_its_state():
+    data = TransitionData(3, 1, capacity=2)
+    for i in range(5):
+        data.add(np.full(3, i), [i / 10], np.full(3, i + 1))
+    assert len(data) == 5 and data.obs.shape[0] == 8 and data.inputs().shape == (5, 4)
+    copy = TransitionData(3, 1, capacity=2)
+    copy.load_state_dict(data.state_dict())
+    assert len(copy) == 5 and np.array_equal(copy.inputs(), data.inputs())
+    with pytest.raises(ValueError, match="next_obs must be finite of shape"):
+        copy.load_state_dict({**data.state_dict(), "next_obs": np.zeros((5, 2))})
