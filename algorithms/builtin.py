@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .configs import DDPGConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, SACConfig, TD3Config
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss, sac_loss, td3_loss
+from .model_based import PETSConfig, pets_loss  # (registers the model_based loop)
 from .networks import sac_networks, td3_networks
 from .registry import register_algorithm
 from . import trainers  # noqa: F401  (registers the loops)
@@ -31,3 +32,5 @@ register_algorithm("ddpg", loss=td3_loss, loop="off_policy_continuous", config=D
 register_algorithm("sac", loss=sac_loss, loop="off_policy_continuous", config=SACConfig, networks=sac_networks,
                    optimizers={**ACTOR_CRITIC, "alpha": ("log_alpha",)},
                    description="soft actor-critic with a learned temperature (Haarnoja et al. 2018b)")
+register_algorithm("pets", loss=pets_loss, loop="model_based", config=PETSConfig,
+                   description="probabilistic ensembles with trajectory sampling, CEM planning (Chua et al. 2018)")

@@ -361,6 +361,8 @@ def run_list(args) -> int:
         print(f"{spec.name}: {spec.description or spec.loss.__name__}")
         print(f"  loop {spec.loop.name} (batch: {spec.loop.batch}), config {spec.config.__name__}")
         print(f"  presets: {', '.join(with_preset) if with_preset else 'none (config defaults on any env)'}")
+        if spec.loop.envs is not None:
+            print(f"  trains only on: {', '.join(spec.loop.envs())}")
         if args.algo:
             for env in with_preset:
                 config = dataclasses.asdict(load_preset(spec.name, env, preset_file=args.preset))

@@ -62,6 +62,8 @@ class Loop:
     ``sample_batch(env_id, nets, config, size, seed) -> batch`` (optional) collects a small real
     batch of the kind ``train`` feeds the loss, acting as the loop does; ``tinygrad-rl gradcheck``
     and ``tinygrad-rl graph`` use it, so every algorithm on the loop gets those commands.
+    ``envs() -> [env id, ...]`` (optional) names the only envs the loop can train on (a planner
+    needs each env's reward as a known function); ``None``: any env whose spaces fit its networks.
     """
     name: str
     train: Callable
@@ -70,6 +72,7 @@ class Loop:
     config: type
     batch: str                      # what the loss receives, for docs and `list`
     sample_batch: Callable | None = None
+    envs: Callable[[], list] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,16 @@ from algorithms.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig
 from algorithms.losses import dqn_loss
 from algorithms.presets import load_preset, preset_source, preset_table
+from algorithms.rewards import pendulum_reward, register_reward
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
                        "--set", "batch_size=16"],
         "off_policy_continuous": ["--set", "learning_starts=50", "--set", "train_freq=2", "--set", "batch_size=16"],
         "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
-        "episodic": ["--set", "episodes_per_update=1"]}
+        "episodic": ["--set", "episodes_per_update=1"],
+        "model_based": ["--set", "random_steps=100", "--set", "train_every=100", "--set", "model_epochs=1",
+                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2", "--set", "cem_iterations=1"]}
 
 
 def readme_plugin() -> str:
@@ -88,17 +91,23 @@ def test_a_run_folder_never_imports_what_it_names(tmp_path, capsys):
         assert message in err and err.count("\n") == 1
 
 
-# A Box-action env that no preset file names: Pendulum's dynamics under another id (the Box-action
-# envs of gymnasium's classic control, Pendulum and MountainCarContinuous, both have tables for
-# the continuous-action algorithms, and the others need extra packages).
+# A Box-action env that no preset file names: Pendulum's dynamics under another id, with Pendulum's
+# reward registered for planners (a user's env made plannable with register_reward).
 NO_PRESET_BOX_ENV = "UntabledPendulum-v1"
 if NO_PRESET_BOX_ENV not in gym.envs.registry:
     gym.register(NO_PRESET_BOX_ENV, entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv",
                  max_episode_steps=200)
+register_reward(NO_PRESET_BOX_ENV, pendulum_reward, replace=True)
 
 
 def seam_envs(spec) -> tuple[str, str]:
     """(an env with a preset table, one without) for the algorithm's loop."""
+    if spec.loop.envs is not None:
+        # A loop for some envs only (a planner needs each env's reward): one of them of each kind.
+        supported = spec.loop.envs()
+        assert NO_PRESET_BOX_ENV in supported
+        preset_env = next(env for env in supported if preset_source(spec.name, env) is not None)
+        return preset_env, NO_PRESET_BOX_ENV
     if spec.loop.name == "off_policy_continuous":
         return "Pendulum-v1", NO_PRESET_BOX_ENV
     # CartPole and MountainCar (Discrete) or its Box-action twin.

@@ -25,7 +25,7 @@ from algorithms.buffers import ReplayBuffer
 from algorithms.checkpoint import load_weights, read_npz
 from algorithms.cli import main
 from algorithms.experiment import resume_training, run_training
-from algorithms.presets import load_preset
+from algorithms.presets import load_preset, preset_source
 from algorithms.resume import RESUME_FILE, LoopState, read_checkpoint, write_checkpoint
 from algorithms.trainers import train
 from tinygrad_rl import Tensor, nn, optim
@@ -36,14 +36,20 @@ TINY_LOOP = {"off_policy": {"learning_starts": 50, "train_freq": 4, "gradient_st
              "off_policy_continuous": {"learning_starts": 50, "train_freq": 4, "gradient_steps": 1,
                                        "batch_size": 16},
              "on_policy": {"n_envs": 2, "n_steps": 16, "n_minibatches": 2},
-             "episodic": {"episodes_per_update": 1}}
+             "episodic": {"episodes_per_update": 1},
+             "model_based": {"random_steps": 100, "train_every": 100, "model_epochs": 1, "population": 8, "elites": 2,
+                             "horizon": 2, "cem_iterations": 1}}
 LOOP_ENV = {"off_policy_continuous": "Pendulum-v1"}     # Box actions; the others train on CartPole-v1
 
 
 def env_for(spec) -> str:
-    """An env the algorithm trains on: the first its loop names, else its loop's test env."""
-    envs = getattr(spec.loop, "envs", None)
-    return envs()[0] if envs is not None else LOOP_ENV.get(spec.loop.name, "CartPole-v1")
+    """An env the algorithm trains on: for a loop that trains on some envs only (a planner's), the
+    first of them with a preset; else its loop's test env."""
+    if spec.loop.envs is not None:
+        return next(env for env in spec.loop.envs() if preset_source(spec.name, env) is not None)
+    return LOOP_ENV.get(spec.loop.name, "CartPole-v1")
+
+
 # A DQN run of 1,500 steps: ~10-step random episodes, updates every 4 steps after 100.
 DQN = ["train", "dqn", "CartPole-v1", "--steps", "1500", "--set", "hidden=8", "--set", "eval_every=500",
        "--set", "eval_episodes=1", "--set", "learning_starts=100", "--set", "train_freq=4",
