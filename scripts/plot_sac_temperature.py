@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     steps, log_alpha = terms["log_alpha"]
     top.plot(steps, np.exp(log_alpha), color="tab:purple", label="alpha = exp(log_alpha)")
     top.set_yscale("log")
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.suptitle(f"SAC on {env_id} (seed {config['seed']}): the learned temperature\n"
-                 f"means of each logging interval (one per episode), from {run.name}/terms.csv")
+                 f"mean of each episode's updates, from {run.name}/terms.csv", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
