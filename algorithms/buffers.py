@@ -1,15 +1,20 @@
-"""Storage for experience: a replay ring buffer (off-policy) and a rollout batch (on-policy).
+"""Storage for experience: replay buffers (off-policy) and a rollout batch (on-policy).
 
-Both keep ``terminated`` apart from ``truncated``: a terminated transition has no future
+Every buffer keeps ``terminated`` apart from ``truncated``: a terminated transition has no future
 (its target does not bootstrap), a truncated one was cut by a time limit and still does.
+
+The replay buffers hold plain NumPy arrays and a few ints, so their whole state (including the
+n-step window still being filled) is ``state_dict()`` -> {name: array}, savable with ``np.savez``
+and read back with ``allow_pickle=False`` by ``load_state_dict``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Transitions", "ReplayBuffer", "Rollout", "Episodes"]
+__all__ = ["Transitions", "ReplayBuffer", "SumTree", "PrioritizedReplayBuffer", "Rollout", "Episodes"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,16 @@ class Transitions:
 
     ``next_obs`` is the observation that really followed ``obs`` — for the last step of an
     episode that is the final observation, never the observation after a reset.
+
+    With n-step returns a row spans m <= n env steps: ``rewards`` is
+    sum_{k<m} gamma^k r_{t+k}, ``next_obs`` is s_{t+m}, and m < n only where the episode ended
+    (terminated or truncated) inside the window. The optional columns:
+
+    - ``discounts``: the factor of the bootstrap value in the TD target, gamma^m, and 0 where the
+      window ended in a termination, so y = rewards + discounts * V(next_obs). ``None`` means
+      one-step rows: the losses then use gamma * (1 - terminated) (:func:`bootstrap_discounts`).
+    - ``weights``: importance-sampling weights of the rows (prioritized replay); ``None`` = all 1.
+    - ``indices``: the buffer slots the rows came from, to send new priorities back.
     """
     obs: np.ndarray
     actions: np.ndarray
@@ -25,23 +40,55 @@ class Transitions:
     next_obs: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
+    # Keyword-only, so a subclass can still add positional columns (rollout.VectorStep's ``valid``).
+    discounts: np.ndarray | None = field(default=None, kw_only=True)
+    weights: np.ndarray | None = field(default=None, kw_only=True)
+    indices: np.ndarray | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return len(self.actions)
 
 
+def bootstrap_discounts(batch: Transitions, gamma: float) -> np.ndarray:
+    """Per-row factor of the bootstrap value: ``batch.discounts`` when the batch carries them
+    (n-step rows), else gamma * (1 - terminated) for one-step rows."""
+    if batch.discounts is not None:
+        return np.asarray(batch.discounts, dtype=np.float64)
+    return gamma * (1.0 - np.asarray(batch.terminated, dtype=np.float64))
+
+
+def _check_positive_int(name: str, value, owner: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
 class ReplayBuffer:
-    """A preallocated NumPy ring buffer of transitions with uniform sampling.
+    """A preallocated NumPy ring buffer of (n-step) transitions with uniform sampling.
 
     Once ``capacity`` transitions are stored, each new one overwrites the oldest.
     Sampling draws indices uniformly with replacement from the caller's generator, as in
     Mnih et al. (2015), "Human-level control through deep reinforcement learning".
+
+    ``add`` takes one env step at a time. With ``n_step = n > 1`` (and the discount ``gamma``)
+    the buffer keeps the last steps of the current episode in a small window and stores the
+    n-step transition of the window's oldest step once the window is full: reward
+    sum_{k<n} gamma^k r_{t+k}, next observation s_{t+n}, discount gamma^n (Sutton 1988; Hessel et
+    al. 2018, "Rainbow", eq. 2). When the episode ends the window is flushed: each remaining step
+    gets the shorter return up to the end, with discount 0 after a termination and gamma^m after
+    a time-limit truncation (the final observation still has a value). No stored transition
+    crosses an episode boundary, and the window never reaches into the next episode.
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32):
-        if not isinstance(capacity, (int, np.integer)) or isinstance(capacity, bool) or capacity <= 0:
-            raise ValueError(f"ReplayBuffer: capacity must be a positive int, got {capacity!r}")
-        self.capacity = int(capacity)
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32, *, n_step: int = 1,
+                 gamma: float | None = None):
+        self.capacity = _check_positive_int("capacity", capacity, "ReplayBuffer")
+        self.n_step = _check_positive_int("n_step", n_step, "ReplayBuffer")
+        if gamma is not None and not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"ReplayBuffer: gamma must be in [0, 1], got {gamma!r}")
+        if gamma is None and self.n_step > 1:
+            raise ValueError(f"ReplayBuffer: n_step={n_step} needs the discount gamma to sum the rewards")
+        self.gamma = gamma
         self.obs_shape = tuple(obs_shape)
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
@@ -49,17 +96,53 @@ class ReplayBuffer:
         self.rewards = np.zeros(self.capacity, dtype=np.float32)
         self.terminated = np.zeros(self.capacity, dtype=bool)
         self.truncated = np.zeros(self.capacity, dtype=bool)
+        self.discounts = np.zeros(self.capacity, dtype=np.float64)
         self._next = 0      # slot the next transition is written to
         self._size = 0
+        # The n-step window: the last one-step transitions of the current episode, oldest first.
+        n = self.n_step
+        self._window_obs = np.zeros((n, *self.obs_shape), dtype=obs_dtype)
+        self._window_next_obs = np.zeros_like(self._window_obs)
+        self._window_actions = np.zeros(n, dtype=np.int64)
+        self._window_rewards = np.zeros(n, dtype=np.float64)
+        self._window_len = 0
 
     def __len__(self) -> int:
         return self._size
 
     def add(self, obs, action: int, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
-        """Store one transition, overwriting the oldest when full."""
+        """Take one env step (s, a, r, s', terminated, truncated); store every transition it completes."""
         obs = np.asarray(obs)
         if obs.shape != self.obs_shape:
             raise ValueError(f"ReplayBuffer.add: obs shape {obs.shape} != expected {self.obs_shape}")
+        if self.n_step == 1:
+            discount = self.gamma if self.gamma is not None and not terminated else 0.0
+            self._store(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), discount)
+            return
+        k = self._window_len
+        self._window_obs[k], self._window_next_obs[k] = obs, next_obs
+        self._window_actions[k], self._window_rewards[k] = action, reward
+        self._window_len = k + 1
+        if terminated or truncated:
+            while self._window_len > 0:            # every step left in the window ends with the episode
+                self._store_window(bool(terminated), bool(truncated))
+        elif self._window_len == self.n_step:
+            self._store_window(False, False)
+
+    def _store_window(self, terminated: bool, truncated: bool) -> None:
+        """Store the n-step transition of the window's oldest step, then drop that step."""
+        m = self._window_len
+        powers = self.gamma ** np.arange(m)
+        ret = float(np.dot(powers, self._window_rewards[:m]))
+        discount = 0.0 if terminated else self.gamma ** m
+        self._store(self._window_obs[0], int(self._window_actions[0]), ret, self._window_next_obs[m - 1],
+                    terminated, truncated, discount)
+        # Shift the window left by one (n is small; this is cheaper than a second ring).
+        for column in (self._window_obs, self._window_next_obs, self._window_actions, self._window_rewards):
+            column[: m - 1] = column[1:m]
+        self._window_len = m - 1
+
+    def _store(self, obs, action, reward, next_obs, terminated, truncated, discount) -> int:
         i = self._next
         self.obs[i] = obs
         self.next_obs[i] = next_obs
@@ -67,18 +150,248 @@ class ReplayBuffer:
         self.rewards[i] = reward
         self.terminated[i] = terminated
         self.truncated[i] = truncated
+        self.discounts[i] = discount
         self._next = (i + 1) % self.capacity
         self._size = min(self._size + 1, self.capacity)
+        return i
+
+    def _rows(self, idx: np.ndarray, **extra) -> Transitions:
+        discounts = self.discounts[idx] if self.gamma is not None else None
+        return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                           self.terminated[idx], self.truncated[idx], discounts=discounts, **extra)
+
+    def _check_sample(self, batch_size: int, owner: str) -> None:
+        if self._size == 0:
+            raise ValueError(f"{owner}.sample: the buffer is empty")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"{owner}.sample: batch_size must be an int > 0, got {batch_size!r}")
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
         """``batch_size`` transitions drawn uniformly (with replacement) using ``rng``."""
-        if self._size == 0:
-            raise ValueError("ReplayBuffer.sample: the buffer is empty")
-        if batch_size <= 0:
-            raise ValueError(f"ReplayBuffer.sample: batch_size must be > 0, got {batch_size!r}")
+        self._check_sample(batch_size, "ReplayBuffer")
         idx = rng.integers(0, self._size, size=batch_size)
-        return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                           self.terminated[idx], self.truncated[idx])
+        return self._rows(idx, indices=idx)
+
+    # ------------------------------------------------------------------ saving and restoring
+
+    _ARRAYS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "discounts",
+               "_window_obs", "_window_next_obs", "_window_actions", "_window_rewards")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every array and counter, copied: {name: np.ndarray} (no objects; ``np.savez``-ready)."""
+        state = {name.lstrip("_"): getattr(self, name).copy() for name in self._ARRAYS}
+        state.update(next=np.asarray(self._next), size=np.asarray(self._size),
+                     window_len=np.asarray(self._window_len), n_step=np.asarray(self.n_step),
+                     capacity=np.asarray(self.capacity),
+                     gamma=np.asarray(np.nan if self.gamma is None else self.gamma))
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a ``state_dict()`` of a buffer built with the same capacity, shapes and n_step."""
+        owner = type(self).__name__
+        expected = ({name.lstrip("_") for name in self._ARRAYS}
+                    | {"next", "size", "window_len", "n_step", "capacity", "gamma"})
+        missing = expected - set(state)
+        if missing:
+            raise ValueError(f"{owner}.load_state_dict: missing keys {sorted(missing)}")
+        for name, want in (("capacity", self.capacity), ("n_step", self.n_step)):
+            if int(state[name]) != want:
+                raise ValueError(f"{owner}.load_state_dict: saved {name}={int(state[name])}, this buffer has {want}")
+        saved_gamma = float(state["gamma"])
+        if (self.gamma is None) != np.isnan(saved_gamma) or (self.gamma is not None and saved_gamma != self.gamma):
+            raise ValueError(f"{owner}.load_state_dict: saved gamma={saved_gamma}, this buffer has {self.gamma}")
+        next_slot, size, window_len = int(state["next"]), int(state["size"]), int(state["window_len"])
+        if not (0 <= size <= self.capacity and 0 <= next_slot < self.capacity and 0 <= window_len < self.n_step):
+            raise ValueError(f"{owner}.load_state_dict: counters out of range (next={next_slot}, size={size}, "
+                             f"window_len={window_len}) for capacity {self.capacity}, n_step {self.n_step}")
+        for name in self._ARRAYS:
+            value, current = np.asarray(state[name.lstrip("_")]), getattr(self, name)
+            if value.shape != current.shape:
+                raise ValueError(f"{owner}.load_state_dict: {name.lstrip('_')} has shape {value.shape}, "
+                                 f"expected {current.shape}")
+        for name in self._ARRAYS:
+            getattr(self, name)[...] = state[name.lstrip("_")]
+        self._next, self._size, self._window_len = next_slot, size, window_len
+
+
+class SumTree:
+    """A binary tree over ``capacity`` non-negative leaf values where every node holds the sum of
+    its children: O(log n) to change a leaf, O(log n) to find the leaf at a prefix sum.
+
+    Stored as one array (root at index 1, node i's children at 2i and 2i + 1, the leaves at
+    ``size .. 2 size - 1`` for ``size`` the next power of two >= capacity). ``find(u)`` returns,
+    for each u in [0, total), the leaf i with cumsum_{j<i} p_j <= u < cumsum_{j<=i} p_j, so a u
+    drawn uniformly from [0, total) picks leaf i with probability p_i / total (Schaul et al. 2016,
+    "Prioritized Experience Replay", appendix B.2.1). Both operations are vectorised over a batch.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = _check_positive_int("capacity", capacity, "SumTree")
+        self.size = 1 << (self.capacity - 1).bit_length()
+        self.depth = self.size.bit_length() - 1          # levels below the root
+        self.nodes = np.zeros(2 * self.size, dtype=np.float64)
+
+    @property
+    def total(self) -> float:
+        return float(self.nodes[1])
+
+    def __getitem__(self, indices) -> np.ndarray:
+        return self.nodes[self.size + np.asarray(indices)]
+
+    def update(self, indices, values) -> None:
+        """Set leaves ``indices`` to ``values`` (>= 0, finite), then refresh their ancestors level by
+        level. A repeated index keeps its last value."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        if indices.shape != values.shape:
+            raise ValueError(f"SumTree.update: {indices.size} indices but {values.size} values")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.capacity):
+            raise ValueError(f"SumTree.update: indices must be in [0, {self.capacity}), got {indices}")
+        if not np.all(np.isfinite(values) & (values >= 0)):
+            raise ValueError(f"SumTree.update: values must be finite and >= 0, got {values}")
+        if indices.size > 1:
+            # Keep each index's last value: NumPy leaves the winner of a repeated fancy-index
+            # assignment unspecified.
+            indices, last = np.unique(indices[::-1], return_index=True)
+            values = values[::-1][last]
+        nodes = indices + self.size
+        self.nodes[nodes] = values
+        for _ in range(self.depth):
+            # Parents are recomputed from both children, so a parent shared by several updated
+            # leaves gets the same (correct) value however often it is written.
+            nodes >>= 1
+            left = nodes << 1
+            self.nodes[nodes] = self.nodes.take(left) + self.nodes.take(left + 1)
+
+    def set(self, index: int, value: float) -> None:
+        """Set one leaf (the per-env-step path: plain Python floats, no array temporaries)."""
+        if not 0 <= index < self.capacity:
+            raise ValueError(f"SumTree.set: index must be in [0, {self.capacity}), got {index}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"SumTree.set: value must be finite and >= 0, got {value}")
+        nodes = self.nodes
+        node = index + self.size
+        nodes[node] = value
+        node >>= 1
+        while node:
+            nodes[node] = nodes[2 * node] + nodes[2 * node + 1]
+            node >>= 1
+
+    def rebuild(self) -> None:
+        """Recompute every inner node from the leaves (O(n)), e.g. after loading the leaves."""
+        for level in range(self.depth - 1, -1, -1):
+            first = 1 << level
+            parents = np.arange(first, 2 * first)
+            self.nodes[parents] = self.nodes[2 * parents] + self.nodes[2 * parents + 1]
+
+    def find(self, prefix_sums) -> np.ndarray:
+        """Leaf index for each prefix sum u in [0, total): at each node go left while u < the left
+        child's sum, else subtract that sum and go right."""
+        u = np.array(prefix_sums, dtype=np.float64).reshape(-1)
+        if not self.total > 0:
+            raise ValueError("SumTree.find: every leaf is 0, there is nothing to sample")
+        if u.size and (u.min() < 0 or u.max() > self.total):
+            raise ValueError(f"SumTree.find: prefix sums must be in [0, total={self.total}], got {u}")
+        nodes = self._descend(u.copy(), safe=False)
+        # Rounding can leave a u at the very top of a subtree's range and send it into a right
+        # sibling whose sum is 0 (the empty slots). Such rare rows descend again, never entering
+        # a zero subtree: they land on the last positive leaf of the range, where u belongs.
+        empty = self.nodes.take(nodes) == 0
+        if empty.any():
+            nodes[empty] = self._descend(u[empty], safe=True)
+        return nodes - self.size
+
+    def _descend(self, u: np.ndarray, safe: bool) -> np.ndarray:
+        nodes = np.ones(u.shape, dtype=np.int64)
+        for _ in range(self.depth):
+            nodes <<= 1                                  # the left child
+            left_sum = self.nodes.take(nodes)
+            go_right = u >= left_sum
+            if safe:
+                go_right &= self.nodes.take(nodes + 1) > 0
+            np.subtract(u, left_sum, out=u, where=go_right)
+            nodes += go_right
+        return nodes
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """Proportional prioritized replay (Schaul et al. 2016, "Prioritized Experience Replay", sec. 3.3).
+
+    Transition i is sampled with probability P(i) = p_i^alpha / sum_k p_k^alpha, where
+    p_i = |delta_i| + eps is its last TD error's magnitude; a new transition gets the largest
+    priority seen so far, so each is replayed at least once soon. The bias of non-uniform sampling
+    is corrected with importance-sampling weights w_i = (N P(i))^-beta, divided by the batch's
+    largest weight so they only scale updates down (beta annealed from beta_0 to 1 by the caller).
+    Sampling is stratified: the range [0, sum) is split into ``batch_size`` equal segments and one
+    prefix sum is drawn uniformly in each (appendix B.2.1). Priorities p^alpha live in a
+    :class:`SumTree`, so a sample and a priority update each cost O(batch log capacity).
+    """
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32, *, n_step: int = 1,
+                 gamma: float | None = None, alpha: float = 0.6, eps: float = 1e-6):
+        super().__init__(capacity, obs_shape, obs_dtype, n_step=n_step, gamma=gamma)
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"PrioritizedReplayBuffer: alpha must be a finite float >= 0, got {alpha!r}")
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"PrioritizedReplayBuffer: eps must be a finite float > 0, got {eps!r}")
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.tree = SumTree(self.capacity)
+        self.max_priority = 1.0          # p of a new transition: the largest priority seen so far
+
+    def _store(self, *args) -> int:
+        i = super()._store(*args)
+        self.tree.set(i, self.max_priority ** self.alpha)
+        return i
+
+    def probabilities(self, indices) -> np.ndarray:
+        """P(i) = p_i^alpha / sum_k p_k^alpha of the slots ``indices``."""
+        return self.tree[indices] / self.tree.total
+
+    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 1.0) -> Transitions:
+        """``batch_size`` transitions drawn with probability P(i), with their importance weights
+        (``weights``, max 1 in the batch) and slots (``indices``)."""
+        self._check_sample(batch_size, "PrioritizedReplayBuffer")
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"PrioritizedReplayBuffer.sample: beta must be in [0, 1], got {beta!r}")
+        segment = self.tree.total / batch_size
+        idx = self.tree.find((np.arange(batch_size) + rng.random(batch_size)) * segment)
+        weights = (self._size * self.probabilities(idx)) ** -beta
+        return self._rows(idx, weights=weights / weights.max(), indices=idx)
+
+    def update_priorities(self, indices, td_errors) -> None:
+        """p_i = |delta_i| + eps for the sampled slots (a slot sampled twice keeps its last error)."""
+        td_errors = np.asarray(td_errors, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(td_errors)):
+            raise ValueError(f"PrioritizedReplayBuffer.update_priorities: TD errors must be finite, got {td_errors}")
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.size and (indices.min() < 0 or indices.max() >= self._size):
+            raise ValueError(f"PrioritizedReplayBuffer.update_priorities: slots must be in [0, {self._size}), "
+                             f"got {indices}")
+        priorities = np.abs(td_errors) + self.eps
+        self.tree.update(indices, priorities ** self.alpha)
+        self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The replay state plus the leaf priorities p^alpha and the running max priority."""
+        return {**super().state_dict(), "priorities": self.tree[np.arange(self.capacity)].copy(),
+                "max_priority": np.asarray(self.max_priority)}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = {"priorities", "max_priority"} - set(state)
+        if missing:
+            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: missing keys {sorted(missing)}")
+        priorities = np.asarray(state["priorities"], dtype=np.float64)
+        if priorities.shape != (self.capacity,) or not np.all(np.isfinite(priorities) & (priorities >= 0)):
+            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: priorities must be {self.capacity} finite "
+                             f"values >= 0")
+        max_priority = float(state["max_priority"])
+        if not (np.isfinite(max_priority) and max_priority > 0):
+            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: max_priority must be > 0, got {max_priority}")
+        super().load_state_dict(state)
+        self.tree.nodes[:] = 0.0
+        self.tree.nodes[self.tree.size: self.tree.size + self.capacity] = priorities
+        self.tree.rebuild()
+        self.max_priority = max_priority
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The algorithms that ship with tinygrad_rl, registered through the same seam a plugin uses."""
 from __future__ import annotations
 
-from .configs import EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig
+from .configs import EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss
 from .registry import register_algorithm
 from . import trainers  # noqa: F401  (registers the loops)
@@ -10,6 +10,10 @@ register_algorithm("dqn", loss=dqn_loss, loop="off_policy", config=OffPolicyConf
                    description="Deep Q-network (Mnih et al. 2015)")
 register_algorithm("double_dqn", loss=double_dqn_loss, loop="off_policy", config=OffPolicyConfig,
                    description="Double DQN (van Hasselt et al. 2016)")
+register_algorithm("dqn_rainbow", loss=double_dqn_loss, loop="off_policy", config=RainbowConfig, presets="dqn",
+                   description="Double DQN with n-step returns, dueling heads and prioritized replay "
+                               "(the Rainbow components of Hessel et al. 2018 without distributional RL "
+                               "and noisy nets)")
 register_algorithm("a2c", loss=a2c_loss, loop="on_policy", config=OnPolicyConfig,
                    description="advantage actor-critic (Mnih et al. 2016); shared_trunk=true for one trunk")
 register_algorithm("ppo", loss=ppo_loss, loop="on_policy", config=PPOConfig,

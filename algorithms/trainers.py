@@ -28,16 +28,18 @@ from tqdm import tqdm
 from tinygrad_rl import Tensor, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
-from .buffers import Episodes, ReplayBuffer, Rollout
+from .buffers import Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
+from .losses import TD_ERROR
 from .networks import EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks, target_pairs, trained_nets
 from .registry import Loop, get_algorithm, register_loop
 from .rollout import VectorEnvRunner, greedy_episodes_returns
 from .threads import single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
-           "build_networks", "greedy_actor", "train", "train_off_policy", "train_on_policy", "train_episodic"]
+           "build_networks", "greedy_actor", "train", "train_off_policy", "replay_buffer", "train_on_policy",
+           "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
@@ -315,12 +317,27 @@ class _Run:
 # ----------------------------------------------------------------------------- the loops
 
 
+def replay_buffer(config: OffPolicyConfig, obs_shape: tuple) -> ReplayBuffer:
+    """The off-policy loop's buffer: uniform or prioritized (``config.prioritized``), storing
+    ``config.n_step``-step transitions discounted with ``config.gamma``."""
+    if config.prioritized:
+        return PrioritizedReplayBuffer(config.buffer_size, obs_shape, n_step=config.n_step, gamma=config.gamma,
+                                       alpha=config.priority_alpha, eps=config.priority_eps)
+    return ReplayBuffer(config.buffer_size, obs_shape, n_step=config.n_step, gamma=config.gamma)
+
+
 def train_off_policy(run: _Run) -> int:
     """Replay-based loop: epsilon-greedy acting on ``nets["q_net"]`` into a replay buffer;
     ``gradient_steps`` updates every ``train_freq`` env steps once ``learning_starts`` have passed,
     each on a :class:`~algorithms.buffers.Transitions` batch of ``batch_size`` rows; every
     ``X_target`` net copied from ``X`` (tau = 1) or Polyak-averaged every ``target_update_interval``
-    env steps. Returns env steps taken."""
+    env steps. Returns env steps taken.
+
+    The batch always carries ``discounts`` (gamma^n, 0 after a termination; n = ``n_step``). With
+    ``prioritized`` it is drawn by :class:`~algorithms.buffers.PrioritizedReplayBuffer` with
+    importance ``weights`` (beta annealed linearly from ``priority_beta_start`` to 1 over the run),
+    and the loss must return a ``td_error`` array (:data:`algorithms.losses.TD_ERROR`): the loop
+    removes it from the terms and sets the sampled rows' priorities to |td_error| + eps."""
     c: OffPolicyConfig = run.config
     if not run.spaces.discrete:
         raise ValueError(f"{run.algo} acts epsilon-greedily on Q-values and needs a Discrete action space; "
@@ -329,8 +346,9 @@ def train_off_policy(run: _Run) -> int:
     targets = target_pairs(run.nets)
     env = gym.make(run.env_id)
     env.action_space.seed(run.env_seed)
-    buffer = ReplayBuffer(c.buffer_size, env.observation_space.shape)
+    buffer = replay_buffer(c, env.observation_space.shape)
     epsilon = linear_schedule(c.epsilon_start, c.epsilon_end, max(1, int(c.exploration_fraction * c.total_steps)))
+    beta = linear_schedule(c.priority_beta_start, 1.0, c.total_steps)
     obs, _ = env.reset(seed=run.env_seed)
     episode_return, episode_length, last_loss, step = 0.0, 0, None, 0
     try:
@@ -350,11 +368,21 @@ def train_off_policy(run: _Run) -> int:
                 run.flush_terms(step)
                 obs, _ = env.reset()
                 episode_return, episode_length = 0.0, 0
-            if step > c.learning_starts:
+            if step > c.learning_starts and len(buffer) > 0:
                 if step % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
-                        loss, terms = run.loss(buffer.sample(c.batch_size, run.rng))
+                        if c.prioritized:
+                            batch = buffer.sample(c.batch_size, run.rng, beta=beta(step))
+                        else:
+                            batch = buffer.sample(c.batch_size, run.rng)
+                        loss, terms = run.loss(batch)
+                        td_error = terms.pop(TD_ERROR, None)
                         last_loss = round(run.optimize(step, loss, terms), 6)
+                        if c.prioritized:
+                            if td_error is None:
+                                raise ValueError(f"{run.algo}: prioritized replay needs the loss to return the "
+                                                 f"per-row TD errors as terms[{TD_ERROR!r}] (see td_loss)")
+                            buffer.update_priorities(batch.indices, td_error)
                 if step % c.target_update_interval == 0:
                     for target, online in targets:
                         nn.polyak_update(run.nets[target], run.nets[online], c.tau)
