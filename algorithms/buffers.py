@@ -223,17 +223,29 @@ class SumTree:
     for each u in [0, total), the leaf i with cumsum_{j<i} p_j <= u < cumsum_{j<=i} p_j, so a u
     drawn uniformly from [0, total) picks leaf i with probability p_i / total (Schaul et al. 2016,
     "Prioritized Experience Replay", appendix B.2.1). Both operations are vectorised over a batch.
+
+    One shortcut for speed in NumPy: the top ``top_level`` levels (default 8) are not walked node
+    by node. The (at most 2^top_level) nodes at that depth are searched with one cumulative sum and
+    one ``searchsorted``, and updates stop there: a constant amount of work that replaces 8 rounds
+    of small-array calls on each operation. Nodes above that depth are not kept (``top_level=0``
+    keeps the whole tree and walks it from the root).
     """
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, top_level: int = 8):
         self.capacity = _check_positive_int("capacity", capacity, "SumTree")
+        if isinstance(top_level, bool) or not isinstance(top_level, (int, np.integer)) or top_level < 0:
+            raise ValueError(f"SumTree: top_level must be an int >= 0, got {top_level!r}")
         self.size = 1 << (self.capacity - 1).bit_length()
         self.depth = self.size.bit_length() - 1          # levels below the root
+        self.top = min(self.depth, int(top_level))       # depth of the level searched as one cumsum
         self.nodes = np.zeros(2 * self.size, dtype=np.float64)
+        self._top_nodes = self.nodes[1 << self.top: 2 << self.top]    # a view
+        self._total = 0.0
 
     @property
     def total(self) -> float:
-        return float(self.nodes[1])
+        """The sum of all leaves."""
+        return self._total
 
     def __getitem__(self, indices) -> np.ndarray:
         return self.nodes[self.size + np.asarray(indices)]
@@ -249,6 +261,9 @@ class SumTree:
             raise ValueError(f"SumTree.update: indices must be in [0, {self.capacity}), got {indices}")
         if not np.all(np.isfinite(values) & (values >= 0)):
             raise ValueError(f"SumTree.update: values must be finite and >= 0, got {values}")
+        self._update(indices, values)
+
+    def _update(self, indices: np.ndarray, values: np.ndarray) -> None:
         if indices.size > 1:
             # Keep each index's last value: NumPy leaves the winner of a repeated fancy-index
             # assignment unspecified.
@@ -256,12 +271,13 @@ class SumTree:
             values = values[::-1][last]
         nodes = indices + self.size
         self.nodes[nodes] = values
-        for _ in range(self.depth):
+        for _ in range(self.depth - self.top):
             # Parents are recomputed from both children, so a parent shared by several updated
             # leaves gets the same (correct) value however often it is written.
             nodes >>= 1
             left = nodes << 1
             self.nodes[nodes] = self.nodes.take(left) + self.nodes.take(left + 1)
+        self._total = float(self._top_nodes.sum())
 
     def set(self, index: int, value: float) -> None:
         """Set one leaf (the per-env-step path: plain Python floats, no array temporaries)."""
@@ -272,46 +288,54 @@ class SumTree:
         nodes = self.nodes
         node = index + self.size
         nodes[node] = value
-        node >>= 1
-        while node:
-            nodes[node] = nodes[2 * node] + nodes[2 * node + 1]
+        for _ in range(self.depth - self.top):
             node >>= 1
+            nodes[node] = nodes[2 * node] + nodes[2 * node + 1]
+        self._total = float(self._top_nodes.sum())
 
     def rebuild(self) -> None:
-        """Recompute every inner node from the leaves (O(n)), e.g. after loading the leaves."""
-        for level in range(self.depth - 1, -1, -1):
+        """Recompute every kept inner node from the leaves (O(n)), e.g. after loading the leaves."""
+        for level in range(self.depth - 1, self.top - 1, -1):
             first = 1 << level
             parents = np.arange(first, 2 * first)
             self.nodes[parents] = self.nodes[2 * parents] + self.nodes[2 * parents + 1]
+        self._total = float(self._top_nodes.sum())
 
     def find(self, prefix_sums) -> np.ndarray:
-        """Leaf index for each prefix sum u in [0, total): at each node go left while u < the left
-        child's sum, else subtract that sum and go right."""
+        """Leaf index for each prefix sum u in [0, total]: the node at depth ``top`` whose range
+        holds u, then down its subtree, at each node left while u < the left child's sum, else
+        minus that sum and right."""
         u = np.array(prefix_sums, dtype=np.float64).reshape(-1)
-        if not self.total > 0:
+        if not self._total > 0:
             raise ValueError("SumTree.find: every leaf is 0, there is nothing to sample")
-        if u.size and (u.min() < 0 or u.max() > self.total):
-            raise ValueError(f"SumTree.find: prefix sums must be in [0, total={self.total}], got {u}")
-        nodes = self._descend(u.copy(), safe=False)
-        # Rounding can leave a u at the very top of a subtree's range and send it into a right
-        # sibling whose sum is 0 (the empty slots). Such rare rows descend again, never entering
-        # a zero subtree: they land on the last positive leaf of the range, where u belongs.
-        empty = self.nodes.take(nodes) == 0
-        if empty.any():
-            nodes[empty] = self._descend(u[empty], safe=True)
-        return nodes - self.size
+        if u.size and (u.min() < 0 or u.max() > self._total):
+            raise ValueError(f"SumTree.find: prefix sums must be in [0, total={self._total}], got {u}")
+        return self._find(u)
 
-    def _descend(self, u: np.ndarray, safe: bool) -> np.ndarray:
-        nodes = np.ones(u.shape, dtype=np.int64)
-        for _ in range(self.depth):
+    def _find(self, u: np.ndarray) -> np.ndarray:
+        n_top = len(self._top_nodes)
+        bounds = np.zeros(n_top + 1)
+        np.cumsum(self._top_nodes, out=bounds[1:])
+        # u = total (or a rounding of the sum just above it) would fall past the last node: it
+        # belongs to the last one, whose range ends there.
+        start = np.minimum(np.searchsorted(bounds, u, side="right") - 1, n_top - 1)
+        u = u - bounds[start]
+        nodes = start + n_top
+        for _ in range(self.depth - self.top):
             nodes <<= 1                                  # the left child
             left_sum = self.nodes.take(nodes)
             go_right = u >= left_sum
-            if safe:
-                go_right &= self.nodes.take(nodes + 1) > 0
             np.subtract(u, left_sum, out=u, where=go_right)
             nodes += go_right
-        return nodes
+        leaves = nodes - self.size
+        # Rounding can put a u at the very top of a range and send it into a neighbour of value 0
+        # (an empty slot). Such a u belongs to the last positive leaf before where it landed.
+        empty = self.nodes.take(nodes) == 0
+        if empty.any():
+            positive = np.flatnonzero(self.nodes[self.size: self.size + self.capacity] > 0)
+            before = np.searchsorted(positive, leaves[empty], side="right") - 1
+            leaves[empty] = positive[np.maximum(before, 0)]
+        return leaves
 
 
 class PrioritizedReplayBuffer(ReplayBuffer):
@@ -354,7 +378,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         if not 0.0 <= beta <= 1.0:
             raise ValueError(f"PrioritizedReplayBuffer.sample: beta must be in [0, 1], got {beta!r}")
         segment = self.tree.total / batch_size
-        idx = self.tree.find((np.arange(batch_size) + rng.random(batch_size)) * segment)
+        idx = self.tree._find((np.arange(batch_size) + rng.random(batch_size)) * segment)
         weights = (self._size * self.probabilities(idx)) ** -beta
         return self._rows(idx, weights=weights / weights.max(), indices=idx)
 
@@ -364,11 +388,14 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         if not np.all(np.isfinite(td_errors)):
             raise ValueError(f"PrioritizedReplayBuffer.update_priorities: TD errors must be finite, got {td_errors}")
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.shape != td_errors.shape:
+            raise ValueError(f"PrioritizedReplayBuffer.update_priorities: {indices.size} slots but "
+                             f"{td_errors.size} TD errors")
         if indices.size and (indices.min() < 0 or indices.max() >= self._size):
             raise ValueError(f"PrioritizedReplayBuffer.update_priorities: slots must be in [0, {self._size}), "
                              f"got {indices}")
         priorities = np.abs(td_errors) + self.eps
-        self.tree.update(indices, priorities ** self.alpha)
+        self.tree._update(indices, priorities ** self.alpha)
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -116,8 +116,9 @@ def test_replay_buffer_bad_arguments():
 # --------------------------------------------------------------------------- sum-tree and prioritized replay
 
 
-def test_sum_tree_finds_the_leaf_whose_prefix_interval_holds_u():
-    tree = SumTree(5)                                    # padded to 8 leaves, 3 of them always 0
+@pytest.mark.parametrize("top_level", [0, 1, 8], ids=["walk-from-root", "top-level-1", "top-level-is-leaves"])
+def test_sum_tree_finds_the_leaf_whose_prefix_interval_holds_u(top_level):
+    tree = SumTree(5, top_level=top_level)               # padded to 8 leaves, 3 of them always 0
     p = np.array([1.0, 2.0, 0.0, 3.0, 4.0])
     tree.update(np.arange(5), p)
     assert tree.total == 10.0 and tree.size == 8 and tree.depth == 3
@@ -126,15 +127,26 @@ def test_sum_tree_finds_the_leaf_whose_prefix_interval_holds_u():
     np.testing.assert_array_equal(tree.find(u), expected)
     assert 2 not in tree.find(u)                         # a zero leaf is never found
     assert tree.find([10.0])[0] == 4                     # the top of the range: the last positive leaf
-    # Changing leaves keeps every inner node the sum of its children (set, update, rebuild agree).
+    # Changing leaves keeps every kept inner node the sum of its children (set, update, rebuild agree).
     tree.set(0, 5.0)
     tree.update([3, 3, 1], [9.0, 0.5, 0.25])             # a repeated index keeps its last value
     np.testing.assert_allclose(tree[np.arange(5)], [5.0, 0.25, 0.0, 0.5, 4.0])
+    assert tree.total == pytest.approx(9.75)
     nodes = tree.nodes.copy()
     tree.rebuild()
     np.testing.assert_array_equal(tree.nodes, nodes)
-    inner = np.arange(1, tree.size)
+    inner = np.arange(1 << tree.top, tree.size)
     np.testing.assert_allclose(tree.nodes[inner], tree.nodes[2 * inner] + tree.nodes[2 * inner + 1])
+
+
+def test_large_sum_tree_agrees_with_a_cumulative_sum_search():
+    rng = np.random.default_rng(0)
+    p = rng.exponential(size=3000) * (rng.random(3000) > 0.2)        # a fifth of the leaves are 0
+    tree = SumTree(3000)                                             # depth 12: 8 levels as one cumsum, 4 walked
+    tree.update(np.arange(3000), p)
+    assert tree.total == pytest.approx(p.sum(), rel=1e-12)
+    u = rng.random(20_000) * p.sum()
+    np.testing.assert_array_equal(tree.find(u), np.searchsorted(np.cumsum(p), u, side="right"))
 
 
 def test_prioritized_sampling_distribution_equals_the_priorities_exactly():

@@ -31,8 +31,8 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from algorithms.benchmark.plots import plot_all
-from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, latest_by_cell, load_records,
-                                          repair_torn_tail)
+from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, arm_label, latest_by_cell,
+                                          load_records, repair_torn_tail)
 from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
@@ -176,12 +176,14 @@ def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) ->
         record = latest.get(cell.key)
         if record is None:
             continue
-        where = f"{path} holds {cell.algorithm} on {cell.env} seed {cell.seed}"
+        where = f"{path} holds {cell.label} on {cell.env} seed {cell.seed}"
         if record["cell"]["budget"] != cell.budget:
             raise RecordsError(f"{where} with budget {record['cell']['budget']}, but this sweep asks for "
                                f"{cell.budget}; use another --out or the same budget")
         if record["status"] == "ok":
-            config = ALGORITHMS[cell.algorithm].config(cell.env, cell.seed, cell.budget)
+            entry = ALGORITHMS[cell.algorithm]
+            config = (entry.config(cell.env, cell.seed, cell.budget, dict(cell.overrides)) if cell.overrides
+                      else entry.config(cell.env, cell.seed, cell.budget))
             changed = sorted(key for key in set(config) | set(record["config"])
                              if config.get(key) != record["config"].get(key))
             if changed:
@@ -244,10 +246,12 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
     latest = latest_by_cell(load_records(runs_path))
     ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
     rows = aggregate(ordered)
-    failures = [f"{r['cell']['algorithm']} on {r['cell']['env']}, seed {r['cell']['seed']}: "
+    failures = [f"{arm_label(r['cell'])} on {r['cell']['env']}, seed {r['cell']['seed']}: "
                 f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
     figure_files = plot_all(ordered, rows, out_dir) if figures else []
-    title = f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds"
+    settings = f" ({len(spec.arms)} settings)" if len(spec.arms) > len(spec.algorithms) else ""
+    title = (f"Benchmark: {', '.join(spec.algorithms)}{settings} on {', '.join(spec.envs)}, "
+             f"{len(spec.seeds)} seeds")
     write_summary(out_dir, rows, figure_files, title, failures, aggregate_solve_rates(ordered))
     return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
                        rows=rows, out_dir=out_dir)
