@@ -53,8 +53,11 @@ def _figure_legend(fig, axes) -> None:
     for ax in np.ravel(axes):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=min(len(entries), 6),
-               fontsize=8)
+    # As many columns as the longest label leaves room for (grid settings make long labels).
+    width = fig.get_size_inches()[0]
+    longest = max((len(label) for label in entries), default=1)
+    columns = max(1, min(len(entries), 6, int(width / (0.07 * longest + 0.6))))
+    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, fontsize=8)
 
 
 def _threshold_line(ax, rows: list[dict], env: str, vertical: bool) -> None:

@@ -7,6 +7,9 @@ returns the measured part of a record::
     {"config": {...}, "episode_returns": [...], "episode_lengths": [...], "env_steps": int,
      "eval": {"mean_return": float, "std_return": float, "episodes": int}}
 
+Deep records also hold ``eval_curve`` ({"env_steps": [...], "mean_return": [...]}): the periodic
+deterministic evaluations during training (every ``eval_every`` env steps).
+
 ``run_cell`` wraps it into a full record (the cell, status, error, wall time). The work of a
 cell depends on its seed alone: the seed is split with ``spawn_seeds`` into a training seed
 and an evaluation seed, so a cell gives the same numbers in any process, on any backend.
@@ -188,10 +191,13 @@ def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
                                                    FINAL_EVAL_EPISODES, RunSeeds.from_seed(seed).eval)
         finally:
             eval_env.close()
+        eval_steps, eval_means = result.metrics.column("eval_return")
         return {"episode_returns": [float(row["episode_return"]) for row in episodes],
                 "episode_lengths": [int(row["episode_length"]) for row in episodes],
                 "env_steps": int(result.env_steps),
-                "eval": _eval_summary(eval_returns)}
+                "eval": _eval_summary(eval_returns),
+                "eval_curve": {"env_steps": [int(s) for s in eval_steps],
+                               "mean_return": [float(r) for r in eval_means]}}
     return run
 
 
