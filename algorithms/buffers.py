@@ -3,9 +3,9 @@
 Every buffer keeps ``terminated`` apart from ``truncated``: a terminated transition has no future
 (its target does not bootstrap), a truncated one was cut by a time limit and still does.
 
-The replay buffers hold plain NumPy arrays and a few ints, so their whole state (including the
-n-step window still being filled) is ``state_dict()`` -> {name: array}, savable with ``np.savez``
-and read back with ``allow_pickle=False`` by ``load_state_dict``.
+The replay buffers hold plain NumPy arrays and a few numbers, so their whole state (including the
+n-step window still being filled and the priorities) is ``state_dict()`` -> {name: array or number},
+which a resume checkpoint stores without pickling (:mod:`algorithms.resume`).
 """
 from __future__ import annotations
 
@@ -90,22 +90,34 @@ class ReplayBuffer:
             raise ValueError(f"ReplayBuffer: n_step={n_step} needs the discount gamma to sum the rewards")
         self.gamma = gamma
         self.obs_shape = tuple(obs_shape)
-        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=obs_dtype)
-        self.next_obs = np.zeros_like(self.obs)
-        self.actions = np.zeros(self.capacity, dtype=np.int64)
-        self.rewards = np.zeros(self.capacity, dtype=np.float32)
-        self.terminated = np.zeros(self.capacity, dtype=bool)
-        self.truncated = np.zeros(self.capacity, dtype=bool)
-        self.discounts = np.zeros(self.capacity, dtype=np.float64)
+        for name, (shape, dtype) in self._columns(self.capacity, self.obs_shape, obs_dtype).items():
+            setattr(self, name, np.zeros(shape, dtype=dtype))
         self._next = 0      # slot the next transition is written to
         self._size = 0
         # The n-step window: the last one-step transitions of the current episode, oldest first.
-        n = self.n_step
-        self._window_obs = np.zeros((n, *self.obs_shape), dtype=obs_dtype)
-        self._window_next_obs = np.zeros_like(self._window_obs)
-        self._window_actions = np.zeros(n, dtype=np.int64)
-        self._window_rewards = np.zeros(n, dtype=np.float64)
+        for name, (shape, dtype) in self._window_columns(self.n_step, self.obs_shape, obs_dtype).items():
+            setattr(self, name, np.zeros(shape, dtype=dtype))
         self._window_len = 0
+
+    @staticmethod
+    def _columns(capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> dict[str, tuple]:
+        """{column: (shape, dtype)} of the storage (one place for allocation and :meth:`nbytes`)."""
+        return {"obs": ((capacity, *obs_shape), obs_dtype), "next_obs": ((capacity, *obs_shape), obs_dtype),
+                "actions": ((capacity,), np.int64), "rewards": ((capacity,), np.float32),
+                "terminated": ((capacity,), bool), "truncated": ((capacity,), bool),
+                "discounts": ((capacity,), np.float64)}
+
+    @staticmethod
+    def _window_columns(n_step: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> dict[str, tuple]:
+        """{attribute: (shape, dtype)} of the n-step window."""
+        return {"_window_obs": ((n_step, *obs_shape), obs_dtype), "_window_next_obs": ((n_step, *obs_shape), obs_dtype),
+                "_window_actions": ((n_step,), np.int64), "_window_rewards": ((n_step,), np.float64)}
+
+    @classmethod
+    def nbytes(cls, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> int:
+        """Bytes a full buffer of ``capacity`` transitions takes, computed without allocating it."""
+        return sum(int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+                   for shape, dtype in cls._columns(capacity, tuple(obs_shape), obs_dtype).values())
 
     def __len__(self) -> int:
         return self._size
@@ -128,6 +140,14 @@ class ReplayBuffer:
                 self._store_window(bool(terminated), bool(truncated))
         elif self._window_len == self.n_step:
             self._store_window(False, False)
+
+    def cut_episode(self) -> None:
+        """End the episode in progress where it is, as a time limit would (truncated: its last
+        state still had a future), storing the steps left in the n-step window. For a run resumed
+        from a checkpoint: the env of the interrupted episode cannot be restored, so the episode ends
+        there and the next ``add`` starts another one."""
+        while self._window_len > 0:
+            self._store_window(False, True)
 
     def _store_window(self, terminated: bool, truncated: bool) -> None:
         """Store the n-step transition of the window's oldest step, then drop that step."""
@@ -174,44 +194,44 @@ class ReplayBuffer:
 
     # ------------------------------------------------------------------ saving and restoring
 
-    _ARRAYS = ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "discounts",
-               "_window_obs", "_window_next_obs", "_window_actions", "_window_rewards")
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Every array and counter, copied: {name: np.ndarray} (no objects; ``np.savez``-ready)."""
-        state = {name.lstrip("_"): getattr(self, name).copy() for name in self._ARRAYS}
-        state.update(next=np.asarray(self._next), size=np.asarray(self._size),
-                     window_len=np.asarray(self._window_len), n_step=np.asarray(self.n_step),
-                     capacity=np.asarray(self.capacity),
-                     gamma=np.asarray(np.nan if self.gamma is None else self.gamma))
-        return state
+    def state_dict(self) -> dict:
+        """The filled rows as they lie in memory, the write position ``next`` (which keeps the ring
+        order), the steps waiting in the n-step window (``window_*``), and ``n_step`` and ``gamma``
+        to check a restore against. Arrays are views, not copies: save them before the buffer changes."""
+        rows, window = slice(0, self._size), slice(0, self._window_len)
+        return {**{name: getattr(self, name)[rows] for name in self._columns(0, self.obs_shape)},
+                **{name.lstrip("_"): getattr(self, name)[window] for name in self._window_columns(0, self.obs_shape)},
+                "next": self._next, "size": self._size, "n_step": self.n_step, "gamma": self.gamma}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a ``state_dict()`` of a buffer built with the same capacity, shapes and n_step."""
+        """Restore :meth:`state_dict` into a buffer of the same capacity, observation shape, n_step and gamma."""
         owner = type(self).__name__
-        expected = ({name.lstrip("_") for name in self._ARRAYS}
-                    | {"next", "size", "window_len", "n_step", "capacity", "gamma"})
-        missing = expected - set(state)
-        if missing:
-            raise ValueError(f"{owner}.load_state_dict: missing keys {sorted(missing)}")
-        for name, want in (("capacity", self.capacity), ("n_step", self.n_step)):
-            if int(state[name]) != want:
-                raise ValueError(f"{owner}.load_state_dict: saved {name}={int(state[name])}, this buffer has {want}")
-        saved_gamma = float(state["gamma"])
-        if (self.gamma is None) != np.isnan(saved_gamma) or (self.gamma is not None and saved_gamma != self.gamma):
-            raise ValueError(f"{owner}.load_state_dict: saved gamma={saved_gamma}, this buffer has {self.gamma}")
-        next_slot, size, window_len = int(state["next"]), int(state["size"]), int(state["window_len"])
-        if not (0 <= size <= self.capacity and 0 <= next_slot < self.capacity and 0 <= window_len < self.n_step):
-            raise ValueError(f"{owner}.load_state_dict: counters out of range (next={next_slot}, size={size}, "
-                             f"window_len={window_len}) for capacity {self.capacity}, n_step {self.n_step}")
-        for name in self._ARRAYS:
-            value, current = np.asarray(state[name.lstrip("_")]), getattr(self, name)
-            if value.shape != current.shape:
-                raise ValueError(f"{owner}.load_state_dict: {name.lstrip('_')} has shape {value.shape}, "
-                                 f"expected {current.shape}")
-        for name in self._ARRAYS:
-            getattr(self, name)[...] = state[name.lstrip("_")]
-        self._next, self._size, self._window_len = next_slot, size, window_len
+        for name, want in (("n_step", self.n_step), ("gamma", self.gamma)):
+            if name not in state:
+                raise ValueError(f"{owner}.load_state_dict: the state has no {name!r} (written by another buffer)")
+            if state[name] != want:
+                raise ValueError(f"{owner}.load_state_dict: saved {name}={state[name]!r}, this buffer has {want!r}")
+        size, next_slot = state.get("size"), state.get("next")
+        if not (isinstance(size, int) and isinstance(next_slot, int) and 0 <= size <= self.capacity
+                and 0 <= next_slot < self.capacity and (size == self.capacity or next_slot == size)):
+            raise ValueError(f"{owner}.load_state_dict: size {size!r} and next {next_slot!r} do not fit "
+                             f"capacity {self.capacity}")
+        window_len = len(np.asarray(state.get("window_actions", ())))
+        if window_len >= self.n_step:
+            raise ValueError(f"{owner}.load_state_dict: {window_len} steps in the n-step window, expected "
+                             f"fewer than n_step={self.n_step}")
+        expected = {**{name: size for name in self._columns(0, self.obs_shape)},
+                    **{name.lstrip("_"): window_len for name in self._window_columns(0, self.obs_shape)}}
+        for key, rows in expected.items():
+            target = getattr(self, key if key in self._columns(0, self.obs_shape) else "_" + key)
+            value = np.asarray(state.get(key))
+            if value.shape != (rows, *target.shape[1:]) or value.dtype != target.dtype:
+                raise ValueError(f"{owner}.load_state_dict: {key} has shape {value.shape} and dtype "
+                                 f"{value.dtype}, expected {(rows, *target.shape[1:])} and {target.dtype}")
+        for key, rows in expected.items():
+            attribute = key if key in self._columns(0, self.obs_shape) else "_" + key
+            getattr(self, attribute)[:rows] = state[key]
+        self._size, self._next, self._window_len = size, next_slot, window_len
 
 
 class SumTree:
@@ -398,25 +418,27 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree._update(indices, priorities ** self.alpha)
         self.max_priority = max(self.max_priority, float(priorities.max(initial=0.0)))
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """The replay state plus the leaf priorities p^alpha and the running max priority."""
-        return {**super().state_dict(), "priorities": self.tree[np.arange(self.capacity)].copy(),
-                "max_priority": np.asarray(self.max_priority)}
+    def state_dict(self) -> dict:
+        """The replay state plus the filled slots' priorities p^alpha (a view) and the running max priority."""
+        return {**super().state_dict(), "priorities": self.tree[np.arange(self._size)],
+                "max_priority": self.max_priority}
 
     def load_state_dict(self, state: dict) -> None:
+        owner = "PrioritizedReplayBuffer.load_state_dict"
         missing = {"priorities", "max_priority"} - set(state)
         if missing:
-            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: missing keys {sorted(missing)}")
-        priorities = np.asarray(state["priorities"], dtype=np.float64)
-        if priorities.shape != (self.capacity,) or not np.all(np.isfinite(priorities) & (priorities >= 0)):
-            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: priorities must be {self.capacity} finite "
-                             f"values >= 0")
-        max_priority = float(state["max_priority"])
-        if not (np.isfinite(max_priority) and max_priority > 0):
-            raise ValueError(f"PrioritizedReplayBuffer.load_state_dict: max_priority must be > 0, got {max_priority}")
+            raise ValueError(f"{owner}: missing keys {sorted(missing)}")
+        priorities, size = np.asarray(state["priorities"]), state.get("size")
+        if priorities.dtype != np.float64 or priorities.shape != (size,) \
+                or not np.all(np.isfinite(priorities) & (priorities >= 0)):
+            raise ValueError(f"{owner}: priorities must be {size!r} finite float64 values >= 0, got shape "
+                             f"{priorities.shape} and dtype {priorities.dtype}")
+        max_priority = state["max_priority"]
+        if not (isinstance(max_priority, float) and math.isfinite(max_priority) and max_priority > 0):
+            raise ValueError(f"{owner}: max_priority must be a float > 0, got {max_priority!r}")
         super().load_state_dict(state)
         self.tree.nodes[:] = 0.0
-        self.tree.nodes[self.tree.size: self.tree.size + self.capacity] = priorities
+        self.tree.nodes[self.tree.size: self.tree.size + size] = priorities
         self.tree.rebuild()
         self.max_priority = max_priority
 

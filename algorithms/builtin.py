@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .configs import EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss
+from .model_based import PETSConfig, pets_loss  # (registers the model_based loop)
 from .registry import register_algorithm
 from . import trainers  # noqa: F401  (registers the loops)
 
@@ -20,3 +21,5 @@ register_algorithm("ppo", loss=ppo_loss, loop="on_policy", config=PPOConfig,
                    description="proximal policy optimisation, clipped (Schulman et al. 2017)")
 register_algorithm("reinforce", loss=reinforce_loss, loop="episodic", config=EpisodicConfig,
                    description="REINFORCE with a baseline (Williams 1992)")
+register_algorithm("pets", loss=pets_loss, loop="model_based", config=PETSConfig,
+                   description="probabilistic ensembles with trajectory sampling, CEM planning (Chua et al. 2018)")

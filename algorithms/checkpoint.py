@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "write_json", "read_json", "save_weights", "load_weights"]
+__all__ = ["atomic_write", "write_json", "read_json", "save_weights", "load_weights", "weights_state",
+           "load_weights_state", "read_npz", "remove_stray_temporaries"]
+
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
 
 
 def atomic_write(path: str | Path, write: Callable, mode: str = "wb") -> None:
@@ -46,28 +52,101 @@ def read_json(path: str | Path):
     try:
         with open(path) as f:
             return json.load(f)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a JSON file") from None
 
 
 def save_weights(path: str | Path, nets: dict) -> None:
     """Store every network's ``state_dict()`` in one npz, keys ``"<net>/<param>"``."""
-    arrays = {f"{net_name}/{key}": np.asarray(value)
-              for net_name, net in nets.items() for key, value in net.state_dict().items()}
+    arrays = weights_state(nets)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load_weights(path: str | Path, nets: dict) -> None:
-    """Load weights saved by :func:`save_weights` into ``nets`` (shapes are checked by the nets)."""
+def weights_state(nets: dict) -> dict[str, np.ndarray]:
+    """``{"<net>/<param>": array}`` of every network in ``nets`` (what model.npz holds)."""
+    return {f"{net_name}/{key}": np.asarray(value)
+            for net_name, net in nets.items() for key, value in net.state_dict().items()}
+
+
+def read_npz(path: str | Path, what: str = "weights") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``, read without pickle.
+
+    Whatever is wrong with the file (missing, empty, truncated, random bytes, object arrays, a
+    plain ``.npy``) becomes one ``ValueError`` (``FileNotFoundError`` if it is missing) that says
+    what the file should have been; nothing read is ever unpickled.
+    """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot read weights from {path}: {err}") from None
-    for net_name, net in nets.items():
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):   # a plain .npy: one array
+            raise ValueError(f"{path} is not a {what} file: it holds one array, not an .npz archive")
+        with data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a {what} file") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        if str(err).startswith(f"{path} is not a {what} file"):
+            raise
+        raise ValueError(f"{path} is not a readable {what} file ({_damage(err)}); it is corrupt or not "
+                         "written by tinygrad-rl") from None
+
+
+def _damage(err: BaseException) -> str:
+    """A short description of what np.load found wrong, never NumPy's advice to unpickle."""
+    if isinstance(err, EOFError) or "no data left" in str(err).lower():
+        return "empty or cut short"
+    if isinstance(err, (zipfile.BadZipFile, zlib.error)):
+        return "not a complete .npz archive: truncated or damaged"
+    if isinstance(err, ValueError) and "pickle" in str(err).lower():
+        return "not an .npz archive of plain arrays"
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    return type(err).__name__
+
+
+def load_weights(path: str | Path, nets: dict, allow_nonfinite: bool = False) -> None:
+    """Load weights saved by :func:`save_weights` into ``nets`` (shapes are checked by the nets).
+
+    Any problem is one ``ValueError`` naming the file: unreadable (see :func:`read_npz`), weights
+    for other networks, or NaN/inf values (refused unless ``allow_nonfinite=True``).
+    """
+    load_weights_state(nets, read_npz(path), str(path), allow_nonfinite)
+
+
+def load_weights_state(nets: dict, arrays: dict[str, np.ndarray], where: str, allow_nonfinite: bool = False) -> None:
+    """Load ``{"<net>/<param>": array}`` (see :func:`weights_state`) into ``nets``; errors name ``where``."""
+    states = {}
+    for net_name in nets:
         prefix = f"{net_name}/"
-        state = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
-        if not state:
-            raise ValueError(f"{path} holds no weights for {net_name!r}; it has keys {sorted(arrays)[:6]}")
-        net.load_state_dict(state)
+        states[net_name] = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
+        if not states[net_name]:
+            raise ValueError(f"{where} holds no weights for {net_name!r}; it has keys {sorted(arrays)[:6]}")
+        if not allow_nonfinite:
+            for key, value in states[net_name].items():
+                if not np.issubdtype(value.dtype, np.number):
+                    raise ValueError(f"{where}: {net_name}/{key} is not numeric (dtype {value.dtype})")
+                if not np.isfinite(value).all():
+                    raise ValueError(f"{where}: {net_name}/{key} holds NaN or inf (the run diverged); "
+                                     "refusing to use these weights")
+    for net_name, net in nets.items():
+        try:
+            net.load_state_dict(states[net_name], **({"allow_nonfinite": True} if allow_nonfinite else {}))
+        except ValueError as err:
+            raise ValueError(f"{where} does not fit the networks of this run's config.json ({net_name}: "
+                             f"{str(err).removeprefix('load_state_dict: ')})") from None
+
+
+def remove_stray_temporaries(folder: str | Path) -> list[str]:
+    """Delete the temporary files that :func:`atomic_write` leaves when a process is killed
+    mid-write (``.<name>.<16 hex>.tmp``); returns their names. Call it only while no other
+    process writes into ``folder`` (e.g. holding the run folder's lock)."""
+    removed = []
+    for path in Path(folder).glob(".*.tmp"):
+        if _TEMPORARY.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed

@@ -2,17 +2,24 @@
 
     tinygrad-rl train ALGO ENV [--steps N] [--seed S] [--out DIR] [--set key=value ...]
                                [--preset FILE.toml] [--plugin FILE.py|MODULE ...] [--json] [--tensorboard]
+                               [--checkpoint-every SECONDS]
+    tinygrad-rl train --resume DIR [--plugin FILE.py|MODULE ...] [--json] [--tensorboard]
     tinygrad-rl eval DIR [--episodes N] [--seed S] [--plugin FILE.py|MODULE ...] [--record FILE.gif]
     tinygrad-rl plot DIR [DIR ...] [--metric M] [--out FILE.png]
     tinygrad-rl list [ALGO] [--plugin FILE.py|MODULE ...]
+    tinygrad-rl gradcheck ALGO ENV [--batch N] [--set key=value ...] [--plugin ...]
+    tinygrad-rl graph ALGO ENV --out FILE.(png|svg|pdf|dot|txt) [--grads] [--set ...] [--plugin ...]
 
 Subcommands live in ``COMMANDS``: one ``(name, add_parser, run)`` entry each, where
 ``add_parser(subparsers) -> parser`` registers the arguments and ``run(args) -> exit status``
 does the work; either may be a ``"module:function"`` string, imported only when needed.
 Adding a subcommand is one line in that list.
 
-Usage errors (unknown algorithm, env or key, a bad value) print one line on stderr and exit
-with status 2 before anything is written.
+Usage errors (unknown algorithm, env or key, a bad value, a corrupt or foreign file, too
+little memory or disk, an output folder that is taken or unwritable) print one line on stderr
+and exit with status 2 before anything is written. ``train`` exits 1 when the run fails after
+it started (its folder is then marked failed), 130 / 143 when SIGINT / SIGTERM stopped it
+(everything is written and ``--resume DIR`` continues it).
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ import argparse
 import dataclasses
 import importlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -57,10 +66,14 @@ def _load_plugins(args) -> None:
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train ALGO on ENV and write a run folder",
-                              description="Train with the (ALGO, ENV) preset; --set overrides one key at a time.")
-    p.add_argument("algo", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, or a plugin's")
-    p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1 (presets: `tinygrad-rl list`)")
+    p = subparsers.add_parser("train", help="train ALGO on ENV and write a run folder (or --resume one)",
+                              description="Train with the (ALGO, ENV) preset; --set overrides one key at a time. "
+                                          "--resume DIR continues a stopped, killed or failed run.")
+    p.add_argument("algo", nargs="?", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, or a plugin's")
+    p.add_argument("env", nargs="?", help="a registered gymnasium id, e.g. CartPole-v1 (presets: `tinygrad-rl list`)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint (no ALGO/ENV)")
+    p.add_argument("--checkpoint-every", type=str, default=None, metavar="SECONDS",
+                   help="seconds between resume checkpoints (default 60; 0 = at every safe point)")
     p.add_argument("--steps", type=str, help="env steps of training (default: the preset's total_steps)")
     p.add_argument("--seed", type=str, help="run seed, an int >= 0 (default 0)")
     p.add_argument("--out", type=str, help="output folder (default: runs/ALGO-ENV-seedS, numbered if taken)")
@@ -72,6 +85,9 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
+    p.add_argument("--anomaly", action="store_true",
+                   help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
+                        "(slow; for hunting a non-finite loss)")
     _add_plugin_argument(p)
     return p
 
@@ -96,20 +112,33 @@ def _parse_overrides(algo: str, args) -> dict:
     return values
 
 
-def _output_folder(args, algo: str, env_id: str, seed: int) -> Path:
-    if args.out is not None:
-        out = Path(args.out)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise UsageError(f"--out {out} already exists and is not an empty folder; choose a new one")
-        return out
-    base = Path("runs") / f"{algo}-{env_id}-seed{seed}"
-    out, n = base, 2
-    while out.exists():
-        out, n = Path(f"{base}-{n}"), n + 1
-    return out
+def _claim_output_folder(args, algo: str, env_id: str, seed: int):
+    """Claim --out (exit 2 if taken) or the first free runs/ALGO-ENV-seedS[-n] (atomically)."""
+    from .runfolder import FolderError, claim, claim_next_free
+    try:
+        if args.out is not None:
+            return claim(args.out)
+        return claim_next_free(Path("runs") / f"{algo}-{env_id}-seed{seed}")
+    except FolderError as err:
+        raise UsageError(str(err)) from None
 
 
-def run_train(args) -> int:
+def _checkpoint_seconds(args) -> float:
+    from .resume import DEFAULT_CHECKPOINT_SECONDS
+    if args.checkpoint_every is None:
+        return DEFAULT_CHECKPOINT_SECONDS
+    try:
+        value = float(args.checkpoint_every)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and value != float("inf")):
+        raise UsageError(f"--checkpoint-every must be a finite number of seconds >= 0, got {args.checkpoint_every!r}")
+    return value
+
+
+def config_from_args(args):
+    """(config, preset source) of ``args.algo`` on ``args.env`` from plugins, presets and --set values,
+    every user mistake a UsageError; nothing is written."""
     from envs_wrappers.registry import check_plain_env_id
     from .presets import load_preset, preset_source
     from .registry import get_algorithm
@@ -126,47 +155,137 @@ def run_train(args) -> int:
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
     _check_env_available(args.env, args.algo, config)
-    out = _output_folder(args, args.algo, args.env, config.seed)
+    return config, source
+
+
+def run_train(args) -> int:
+    every = _checkpoint_seconds(args)
+    if args.resume is not None:
+        _load_plugins(args)
+        return _resume(args, every)
+    if args.algo is None or args.env is None:
+        raise UsageError("train needs ALGO and ENV (or --resume DIR)")
+    config, source = config_from_args(args)
+    _check_resources(args.env, args.algo, config, args.out or "runs")
+    _check_tensorboard(args)
+    if source is None:
+        print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
+              "defaults and your --set values", file=sys.stderr)
+    from .experiment import run_training
+    from .resume import StopSignals
+    with StopSignals() as stop:
+        folder = _claim_output_folder(args, args.algo, args.env, config.seed)
+        return _report(args, folder.path, lambda: run_training(args.algo, args.env, config, folder,
+                                                               progress=not args.no_progress, checkpoint_every=every,
+                                                               stop=stop, tensorboard=args.tensorboard))
+
+
+def _resume(args, every: float) -> int:
+    given = [flag for flag, value in (("ALGO/ENV", args.algo or args.env), ("--out", args.out),
+                                      ("--steps", args.steps), ("--seed", args.seed), ("--set", args.overrides),
+                                      ("--preset", args.preset)) if value]
+    if given:
+        raise UsageError(f"--resume continues a run with the settings in its config.json; it takes no "
+                         f"{', '.join(given)}")
+    from .experiment import read_resume_checkpoint, read_run_config, resume_training
+    from .resume import StopSignals
+    from .runfolder import FolderError, claim
+    with StopSignals() as stop:
+        try:
+            folder = claim(args.resume, resume=True)
+        except FolderError as err:
+            raise UsageError(str(err)) from None
+        try:
+            algo, env_id, config = read_run_config(folder.path)
+            if read_resume_checkpoint(folder.path, algo, env_id, config) is None:
+                print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
+                      "training again from step 0", file=sys.stderr)
+            _check_env_available(env_id, algo, config)
+            _check_resources(env_id, algo, config, folder.path)
+            _check_tensorboard(args)
+        except (FileNotFoundError, ValueError) as err:
+            folder.release()
+            raise UsageError(str(err)) from None
+        except BaseException:
+            folder.release()
+            raise
+        return _report(args, folder.path, lambda: resume_training(folder, progress=not args.no_progress,
+                                                                  checkpoint_every=every, stop=stop,
+                                                                  tensorboard=args.tensorboard))
+
+
+def _check_tensorboard(args) -> None:
     if args.tensorboard:
         from .tensorboard_log import require_tensorboardx
         try:
             require_tensorboardx()
         except ImportError as err:
             raise UsageError(str(err)) from None
-    if source is None:
-        print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
-              "defaults and your --set values", file=sys.stderr)
 
-    from .experiment import run_training
+
+def _report(args, out: Path, train_fn) -> int:
+    """Run ``train_fn`` and turn its outcome into output and an exit status (see the module docstring)."""
+    from contextlib import nullcontext
+    from tinygrad_rl import AnomalyError, detect_anomaly
+    from .resume import CheckpointError
+    from .runfolder import FolderError
     from .summary import training_report
     from .trainers import NonFiniteLossError
     start = time.perf_counter()
     try:
-        summary = run_training(args.algo, args.env, config, out, progress=not args.no_progress,
-                               tensorboard=args.tensorboard)
+        with detect_anomaly() if args.anomaly else nullcontext():
+            summary = train_fn()
+    except (FolderError, CheckpointError) as err:
+        raise UsageError(str(err)) from None
+    except AnomalyError as err:
+        print(f"{PROG}: error: anomaly mode stopped training: {err}; {out} is marked failed", file=sys.stderr)
+        return 1
     except NonFiniteLossError as err:
         print(f"{PROG}: error: {err}; training stopped, {out / 'model.npz'} keeps the last good checkpoint "
-              "(if one was made)", file=sys.stderr)
+              f"(if one was made); {out} is marked failed", file=sys.stderr)
+        return 1
+    except (OSError, MemoryError) as err:
+        reason = (f"{err.strerror}: {err.filename}" if isinstance(err, OSError) and err.strerror and err.filename
+                  else err.strerror if isinstance(err, OSError) and err.strerror else f"{type(err).__name__}: {err}")
+        print(f"{PROG}: error: the run in {out} failed: {reason}; the folder is marked failed (continue it with "
+              f"--resume {out} once fixed, or reuse it with --out {out})", file=sys.stderr)
         return 1
     print(training_report(out, summary, time.perf_counter() - start, as_json=args.json,
                           tensorboard=args.tensorboard))
+    if summary["interrupted"]:
+        name = summary.get("stopped_by") or "SIGINT"
+        print(f"{PROG}: interrupted by {name} at env step {summary['env_steps']}; everything is written; "
+              f"continue with: {PROG} train --resume {out}", file=sys.stderr)
+        return 128 + int(getattr(signal, name, signal.SIGINT))
     return 0
 
 
-def _check_env_available(env_id: str, algo: str, config) -> None:
+def _check_env_available(env_id: str, algo: str, config) -> dict:
     """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
-    spaces do not fit the algorithm's networks."""
+    spaces do not fit the algorithm's networks; returns the networks."""
     import gymnasium as gym
+    from .experiment import env_dependency_hint
     from .trainers import build_networks
     try:
         gym.make(env_id).close()
     except gym.error.DependencyNotInstalled as err:
-        raise UsageError(f"{env_id} needs an extra package: {str(err).splitlines()[0]} "
-                         "(pip install -e '.[box2d]')") from None
+        raise UsageError(env_dependency_hint(env_id, err)) from None
     try:
-        build_networks(algo, env_id, config, seed=0)
+        return build_networks(algo, env_id, config, seed=0)
     except ValueError as err:
         raise UsageError(f"{algo} cannot train on {env_id}: {err}") from None
+
+
+def _check_resources(env_id: str, algo: str, config, out) -> None:
+    """Fail before writing anything if the run would not fit in memory or on the disk of ``out``."""
+    from .runfolder import FolderError, check_resources, estimate_run_bytes
+    from .trainers import build_networks, env_spaces
+    nets = build_networks(algo, env_id, config, seed=0)
+    memory, checkpoint, what = estimate_run_bytes(config, env_spaces(env_id), nets)
+    try:
+        check_resources(out, memory, checkpoint, what)
+    except FolderError as err:
+        raise UsageError(str(err)) from None
 
 
 # --------------------------------------------------------------------------- eval
@@ -241,6 +360,8 @@ def run_list(args) -> int:
         print(f"{spec.name}: {spec.description or spec.loss.__name__}")
         print(f"  loop {spec.loop.name} (batch: {spec.loop.batch}), config {spec.config.__name__}")
         print(f"  presets: {', '.join(with_preset) if with_preset else 'none (config defaults on any env)'}")
+        if spec.loop.envs is not None:
+            print(f"  trains only on: {', '.join(spec.loop.envs())}")
         if args.algo:
             for env in with_preset:
                 config = dataclasses.asdict(load_preset(spec.name, env, preset_file=args.preset))
@@ -258,6 +379,8 @@ COMMANDS: list[tuple] = [
     ("list", add_list_parser, run_list),
     ("plot", "algorithms.compare_runs:add_parser", "algorithms.compare_runs:run"),
     ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
+    ("gradcheck", "algorithms.study:add_gradcheck_parser", "algorithms.study:run_gradcheck"),
+    ("graph", "algorithms.study:add_graph_parser", "algorithms.study:run_graph"),
 ]
 
 
@@ -284,9 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        # StopSignals raises it with the signal's name (SIGTERM -> 143); a bare Ctrl-C is SIGINT.
+        name = str(err) if str(err) in ("SIGINT", "SIGTERM") else "SIGINT"
+        print(f"{PROG} {args.command}: interrupted by {name}", file=sys.stderr)
+        return 128 + int(getattr(signal, name))
+    except BrokenPipeError:
+        # The reader went away (`tinygrad-rl list | head -1`): stop quietly, as a shell tool does.
+        # Point stdout at /dev/null so Python's final flush does not fail a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class CommonConfig:
     max_grad_norm: float = 0.0         # 0 = no gradient-norm clipping
     eval_every: int = 10_000           # env steps between evaluations (and checkpoints)
     eval_episodes: int = 5             # deterministic episodes per periodic evaluation
+    jit: bool = True                   # replay the learning step with tinygrad_rl.jit (same results, faster)
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid field, its value and what is valid."""

@@ -64,8 +64,8 @@ def td_loss(batch: Transitions, q_net, targets: np.ndarray, penalty: str = "hube
     rho is the Huber function (delta = 1) or the square; w_i are the importance-sampling weights
     of prioritized replay (``batch.weights``; all 1 for uniform replay, when L is the plain mean).
     Besides the logged term ``td`` (= L) the terms hold ``td_error``: the per-row TD errors
-    y_i - Q(s_i, a_i) as a NumPy array (no graph, not a logged term), which the off-policy loop
-    removes from the terms and turns into new priorities |td_error| + eps.
+    y_i - Q(s_i, a_i) as a new NumPy array on every call (no graph, not logged), which the
+    off-policy loop turns into new priorities |td_error| + eps.
     """
     if penalty not in _TD_PENALTIES:
         raise ValueError(f"TD penalty must be one of {_TD_PENALTIES}, got {penalty!r}")

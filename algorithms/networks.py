@@ -20,17 +20,18 @@ from tinygrad_rl.arrays import spawn_seeds
 from .rollout import sample_categorical
 
 __all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
-           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets"]
+           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets", "observe"]
 
 
 @dataclass(frozen=True)
 class EnvSpaces:
-    """What a network builder needs to know of an env: observation size and action space."""
+    """What a network builder needs to know of an env: observation size, action space and its id."""
     obs_dim: int
     discrete: bool
     n_actions: int = 0                 # Discrete(n)
     action_low: tuple = ()             # Box: per-dimension bounds
     action_high: tuple = ()
+    env_id: str | None = None          # the gymnasium id (a planner looks up the env's known reward by it)
 
     @property
     def action_dim(self) -> int:
@@ -43,13 +44,14 @@ class EnvSpaces:
             raise ValueError(f"expected a Box observation space (a vector of floats), got {obs_space}; "
                              "wrap discrete observations (envs_wrappers.OneHotObservation)")
         obs_dim = int(np.prod(obs_space.shape))
+        env_id = env.spec.id if env.spec is not None else None
         if isinstance(action_space, gym.spaces.Discrete):
-            return cls(obs_dim, True, n_actions=int(action_space.n))
+            return cls(obs_dim, True, n_actions=int(action_space.n), env_id=env_id)
         if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
             low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
             if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
                 raise ValueError(f"expected a Box action space with finite bounds, got {action_space}")
-            return cls(obs_dim, False, action_low=tuple(low), action_high=tuple(high))
+            return cls(obs_dim, False, action_low=tuple(low), action_high=tuple(high), env_id=env_id)
         raise ValueError(f"expected a Discrete or a 1-d Box action space, got {action_space}")
 
 
@@ -281,3 +283,14 @@ def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     if getattr(config, "normalize_observations", False):
         nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,))
     return nets
+
+
+def observe(nets: dict, obs: np.ndarray, update: bool = True) -> np.ndarray:
+    """Observations as the networks see them: normalised (and the statistics updated with
+    ``update``) when ``nets`` has an ``obs_normalizer``, else as float32."""
+    normalizer = nets.get("obs_normalizer")
+    if normalizer is None:
+        return np.asarray(obs, dtype=np.float32)
+    if update:
+        normalizer.update(obs)
+    return normalizer.normalize(obs)

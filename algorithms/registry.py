@@ -16,7 +16,9 @@ the built-in ones get.
 ``batch`` is what the loop collected (see each loop's docstring in :mod:`algorithms.trainers`),
 ``nets`` the dict of networks built by ``networks`` (a net named ``X_target`` is the target
 copy of ``X``), and ``config`` the algorithm's config dataclass, from which the loss reads any
-hyperparameter it needs. The terms are logged by name and checked for non-finite values.
+hyperparameter it needs. The terms are logged by name and checked for non-finite values. A loss may
+also return per-row outputs among its terms as NumPy arrays (``td_loss``'s ``td_error``, which
+prioritized replay needs): they are handed back to the loop, never logged or differentiated.
 
 Plugins: :func:`load_plugin` imports a user's file or module. It is called only with what the
 user names on the command line (``--plugin``), never with anything read from a run folder.
@@ -44,6 +46,11 @@ class Loop:
     ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss); ``networks(spaces, config, seed) -> dict``
     builds the default networks; ``greedy_actor(nets) -> act(obs)`` is the deterministic policy
     used for evaluation; ``config`` is the config class every algorithm on this loop extends.
+    ``sample_batch(env_id, nets, config, size, seed) -> batch`` (optional) collects a small real
+    batch of the kind ``train`` feeds the loss, acting as the loop does; ``tinygrad-rl gradcheck``
+    and ``tinygrad-rl graph`` use it, so every algorithm on the loop gets those commands.
+    ``envs() -> [env id, ...]`` (optional) names the only envs the loop can train on (a planner
+    needs each env's reward as a known function); ``None``: any env whose spaces fit its networks.
     """
     name: str
     train: Callable
@@ -51,6 +58,8 @@ class Loop:
     greedy_actor: Callable
     config: type
     batch: str                      # what the loss receives, for docs and `list`
+    sample_batch: Callable | None = None
+    envs: Callable[[], list] | None = None
 
 
 @dataclass(frozen=True)

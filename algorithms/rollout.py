@@ -79,7 +79,8 @@ def greedy_episodes_returns(env: gym.Env, act: Callable[[np.ndarray], int], epis
     """Undiscounted returns of ``episodes`` full episodes acting with the deterministic ``act``.
 
     The env is reset with ``seed`` once, then without a seed, so the whole evaluation is
-    reproducible and independent of the training env.
+    reproducible and independent of the training env. An actor with a ``reset()`` method (a
+    planner with a warm start) is told at each episode's start.
     """
     if episodes <= 0:
         raise ValueError(f"episodes must be > 0, got {episodes!r}")
@@ -88,6 +89,8 @@ def greedy_episodes_returns(env: gym.Env, act: Callable[[np.ndarray], int], epis
     for episode in range(episodes):
         if episode > 0:
             obs, _ = env.reset()
+        if hasattr(act, "reset"):
+            act.reset()
         done = False
         while not done:
             obs, reward, terminated, truncated, _ = env.step(act(obs))

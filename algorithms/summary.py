@@ -46,7 +46,7 @@ def training_summary(run_dir: str | Path, result: dict, wall_time: float) -> dic
         "episodes": evaluation["episodes"], "reward_threshold": threshold,
         "solved": None if threshold is None else bool(evaluation["mean_return"] >= threshold),
         "env_steps": env_steps, "total_steps": saved.get("config", {}).get("total_steps"),
-        "interrupted": bool(result.get("interrupted", False)),
+        "interrupted": bool(result.get("interrupted", False)), "stopped_by": result.get("stopped_by"),
         "wall_time_s": round(wall_time, 3),
         "steps_per_second": round(env_steps / wall_time, 1) if wall_time > 0 else None,
         "out": str(run),
@@ -64,8 +64,9 @@ def format_training_summary(info: dict, tensorboard: bool = False) -> str:
     lines = [f"{info['algo']} on {env_id}, seed {info['seed']}: {info['env_steps']:,} env steps in "
              f"{info['wall_time_s']:.1f} s{speed} (training and final evaluation)."]
     if info["interrupted"]:
-        lines.append(f"Interrupted (Ctrl-C) at {info['env_steps']:,} of {info['total_steps']:,} env steps: "
-                     "the evaluation below is of the weights at that point.")
+        by = {"SIGTERM": "SIGTERM", "SIGINT": "Ctrl-C"}.get(info.get("stopped_by") or "SIGINT", info.get("stopped_by"))
+        lines.append(f"Interrupted ({by}) at {info['env_steps']:,} of "
+                     f"{info['total_steps']:,} env steps: the evaluation below is of the weights at that point.")
     lines.append(f"Final evaluation: mean return {info['mean_return']:.1f} ± {info['std_return']:.1f} (std) "
                  f"over {info['episodes']} deterministic episodes.")
     threshold = info["reward_threshold"]
@@ -79,7 +80,8 @@ def format_training_summary(info: dict, tensorboard: bool = False) -> str:
                      "(gymnasium's env spec).")
     lines.append(f"Run folder: {run}")
     q = _quote(run)
-    next_steps = [
+    next_steps = [("continue training", f"tinygrad-rl train --resume {q}")] if info["interrupted"] else []
+    next_steps += [
         ("evaluate on more episodes", f"tinygrad-rl eval {q} --episodes 100"),
         ("look at the learning curve", f"{_quote(run / 'learning_curve.png')}"),
         ("watch it play", f"tinygrad-rl eval {q} --record {_quote(run / 'episode.gif')}"),

@@ -9,13 +9,18 @@ Acting is a forward pass under ``no_grad`` (no graph is recorded). Every loop:
 - raises :class:`NonFiniteLossError` naming the env step and the loss term that went
   non-finite, before that loss touches the weights;
 - evaluates the deterministic policy every ``eval_every`` env steps on its own env and seed,
-  and (with an output folder) saves a checkpoint then, so the last good weights survive;
-- logs the mean of every loss term since the last log to ``terms.csv`` (env_step, term, value).
+  and (with an output folder) saves the weights then, so the last good weights survive;
+- logs the mean of every loss term since the last log to ``terms.csv`` (env_step, term, value);
+- declares what it must keep to be resumed (``run.keep``) and where its state is consistent
+  (``run.safe_point``): see :mod:`algorithms.resume`. With an output folder, ``resume.npz`` is
+  written there about every minute; ``train(..., resume_from=read_checkpoint(...))`` continues.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,21 +30,25 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_rl import Tensor, nn, no_grad, optim
+from tinygrad_rl import Tensor, jit, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
+from . import batches
 from .buffers import Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .losses import TD_ERROR
-from .networks import EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks, target_pairs, trained_nets
+from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, observe, q_networks, target_pairs,
+                       trained_nets)
 from .registry import Loop, get_algorithm, register_loop
+from .resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, Checkpointer, LoopState, NetsState,
+                     RngState, StopSignals)
 from .rollout import VectorEnvRunner, greedy_episodes_returns
 from .threads import single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
-           "build_networks", "greedy_actor", "train", "train_off_policy", "replay_buffer", "train_on_policy",
-           "train_episodic"]
+           "build_networks", "greedy_actor", "train", "train_off_policy", "replay_buffer", "replay_capacity",
+           "train_on_policy", "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
@@ -63,7 +72,8 @@ class NonFiniteLossError(RuntimeError):
     """A loss term became NaN or infinite; training stopped before applying it."""
 
     def __init__(self, step: int, term: str, value: float):
-        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value}")
+        super().__init__(f"non-finite loss at env step {step}: term {term!r} = {value} (rerun with --anomaly, "
+                         "or inside tinygrad_rl.detect_anomaly(), to find the op and the line where it was born)")
         self.step, self.term, self.value = step, term, value
 
 
@@ -75,19 +85,24 @@ class MetricsLog:
 
     ``sinks`` (e.g. :class:`algorithms.tensorboard_log.TensorBoardSink`) also receive every row
     (``on_row(row)``), every set of loss terms (``on_terms(env_step, terms)``) and ``close()``.
+
+    As a checkpoint part its state is the size of both files and the elapsed time; restoring it
+    (``append=True``: the files of the interrupted run, opened for appending) cuts the files back
+    to those sizes, so rows written after the checkpoint are not repeated, and reads the rows back.
     """
 
     def __init__(self, path: str | Path | None = None, terms_path: str | Path | None = None,
-                 sinks: list | tuple = ()):
+                 sinks: list | tuple = (), append: bool = False):
         self.rows: list[dict] = []
         self.term_rows: list[dict] = []
         self.sinks = list(sinks)
         self.start = time.perf_counter()
         self._file = self._terms_file = None
+        self._paths = (path, terms_path)
         if path is not None:
-            self._file, self._writer = _csv_writer(path, METRIC_COLUMNS)
+            self._file, self._writer = _csv_writer(path, METRIC_COLUMNS, append)
         if terms_path is not None:
-            self._terms_file, self._terms_writer = _csv_writer(terms_path, TERM_COLUMNS)
+            self._terms_file, self._terms_writer = _csv_writer(terms_path, TERM_COLUMNS, append)
 
     def log(self, env_step: int, **values) -> None:
         unknown = set(values) - set(METRIC_COLUMNS)
@@ -131,13 +146,51 @@ class MetricsLog:
             sink.close()
         self.sinks = []
 
+    def state_dict(self) -> dict:
+        return {"metrics_bytes": _size(self._file), "terms_bytes": _size(self._terms_file),
+                "elapsed": time.perf_counter() - self.start}
 
-def _csv_writer(path, columns):
-    f = open(path, "w", newline="")
+    def load_state_dict(self, state: dict) -> None:
+        files = ((self._file, self._paths[0], "metrics_bytes"), (self._terms_file, self._paths[1], "terms_bytes"))
+        for f, path, key in files:
+            size = state.get(key)
+            if (f is None) != (size is None) or (f is not None and not 0 < size <= _size(f)):
+                raise ValueError(f"{path or 'the metrics'} is shorter than when the checkpoint was written "
+                                 f"({size} bytes); it was changed or damaged")
+        for f, _, key in files:
+            if f is not None:
+                f.truncate(state[key])
+        if self._file is not None:
+            self.rows = _read_rows(self._paths[0], METRIC_COLUMNS, {"env_step", "episode_length"})
+        if self._terms_file is not None:
+            self.term_rows = _read_rows(self._paths[1], TERM_COLUMNS, {"env_step"})
+        self.start = time.perf_counter() - float(state["elapsed"])
+
+
+def _csv_writer(path, columns, append=False):
+    f = open(path, "a" if append else "w", newline="")
     writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    f.flush()
+    if not append:
+        writer.writeheader()
+        f.flush()
     return f, writer
+
+
+def _size(f) -> int | None:
+    if f is None:
+        return None
+    f.flush()
+    return f.seek(0, 2)
+
+
+def _read_rows(path, columns: list[str], int_columns: set[str]) -> list[dict]:
+    """Rows of one of our CSVs as MetricsLog keeps them (empty cells left out)."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != columns:
+            raise ValueError(f"{path}: header {reader.fieldnames} != {columns}")
+        return [{k: (int(v) if k in int_columns else v if k == "term" else float(v)) for k, v in row.items() if v != ""}
+                for row in reader]
 
 
 @dataclass
@@ -147,6 +200,7 @@ class TrainResult:
     interrupted: bool
     metrics: MetricsLog
     last_eval: float | None = None
+    stopped_by: str | None = None       # "SIGINT" or "SIGTERM" when interrupted
 
 
 # ----------------------------------------------------------------------------- networks and acting
@@ -220,6 +274,9 @@ class _Run:
     env_steps: int = 0
     eval_hook: Callable | None = None
     last_entropy: float | None = None
+    checkpoint_every: float | None = DEFAULT_CHECKPOINT_SECONDS
+    resume_from: Checkpoint | None = None
+    stop: StopSignals | None = None
 
     def __post_init__(self):
         seeds = RunSeeds.from_seed(self.config.seed)
@@ -241,16 +298,73 @@ class _Run:
         self.next_eval = self.config.eval_every
         self.term_sums: dict[str, float] = {}
         self.term_counts: dict[str, int] = {}
-        self.bar = tqdm(total=self.config.total_steps, unit="step", disable=not self.progress,
-                        dynamic_ncols=True, mininterval=0.5)
+        self.checkpoints = Checkpointer(
+            None if self.out_dir is None or self.checkpoint_every is None else self.out_dir / RESUME_FILE,
+            {"algo": self.algo, "env_id": self.env_id, "config": dataclasses.asdict(self.config)},
+            self.checkpoint_every if self.checkpoint_every is not None else math.inf, self.resume_from, self.stop)
+        for name, part in (("networks", NetsState(self.nets)), ("optimizer", self.optimizer),
+                           ("rng", RngState(self.rng)), ("metrics", self.metrics), ("run", self)):
+            self.keep(name, part)
+        self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
+                        disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
+        # The learning step, recorded once and replayed (bit-identical to running it eagerly).
+        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True))
+
+    def learn(self, step: int, batch) -> tuple[float, dict]:
+        """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
+        and the terms (per-row outputs such as ``td_error`` included: the step's Python runs on every
+        call, so they are this call's). Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
+        return self._learn(step, batch)
+
+    def _learn_step(self, step: int, batch) -> tuple[float, dict]:
+        loss, terms = self.loss(batch)
+        return self.optimize(step, loss, terms), terms
+
+    # -- resuming (see algorithms.resume): what a loop keeps, where it may be checkpointed
+
+    def keep(self, name: str, obj):
+        """Declare ``obj`` (with state_dict/load_state_dict) part of the run's checkpoint; on a
+        resumed run its saved state is loaded into it before it is returned."""
+        return self.checkpoints.keep(name, obj)
+
+    def safe_point(self, step: int, episode_boundary: bool = True) -> None:
+        """Everything the loop keeps is consistent at ``step``: write a checkpoint if one is due,
+        stop here if SIGINT/SIGTERM asked to (raises a KeyboardInterrupt after writing it)."""
+        self.checkpoints.safe_point(step, episode_boundary)
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this run continues from a checkpoint (its episodes in progress were lost)."""
+        return self.checkpoints.resume_from is not None
+
+    @property
+    def reset_seed(self) -> int:
+        """Seed of the loop's first env reset: the run's env seed, or on a resumed run one drawn
+        from it and the checkpoint's step (the episodes in progress could not be saved)."""
+        return self.checkpoints.reset_seed(self.env_seed)
+
+    def state_dict(self) -> dict:
+        """The run's own counters: evaluation schedule, recent returns, loss-term sums not yet logged."""
+        return {"env_steps": self.env_steps, "next_eval": self.next_eval, "last_eval": self.last_eval,
+                "recent_returns": list(self.recent_returns), "term_sums": dict(self.term_sums),
+                "term_counts": dict(self.term_counts), "last_entropy": self.last_entropy}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.state_dict()):
+            raise ValueError(f"run state has fields {sorted(state)}, expected {sorted(self.state_dict())}")
+        for key, value in state.items():
+            setattr(self, key, value)
 
     def loss(self, batch) -> tuple[Tensor, dict]:
         """The algorithm's loss on ``batch`` (the one contract: loss(batch, nets, config))."""
         return self.spec.loss(batch, self.nets, self.config)
 
     def optimize(self, step: int, loss: Tensor, terms: dict) -> float:
-        """Check every term is finite, then one gradient step on ``loss``; returns its value."""
+        """Check every term is finite, then one gradient step on ``loss``; returns its value.
+        Per-row outputs among the terms (NumPy arrays such as ``td_error``) are not logged."""
         for name, value in [("total", loss), *terms.items()]:
+            if not isinstance(value, Tensor):
+                continue
             v = float(value.data)
             if not math.isfinite(v):
                 raise NonFiniteLossError(step, name, v)
@@ -274,14 +388,8 @@ class _Run:
             self.term_sums, self.term_counts = {}, {}
 
     def observe(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
-        """Observations as the networks see them: normalised (and the statistics updated with
-        ``update``) when the run has an ``obs_normalizer``, else as float32."""
-        normalizer = self.nets.get("obs_normalizer")
-        if normalizer is None:
-            return np.asarray(obs, dtype=np.float32)
-        if update:
-            normalizer.update(obs)
-        return normalizer.normalize(obs)
+        """Observations as the networks see them (see :func:`algorithms.networks.observe`)."""
+        return observe(self.nets, obs, update)
 
     def episode_done(self, step: int, ret: float, length: int, **values) -> None:
         self.recent_returns = (self.recent_returns + [ret])[-20:]
@@ -317,13 +425,15 @@ class _Run:
 # ----------------------------------------------------------------------------- the loops
 
 
-def replay_buffer(config: OffPolicyConfig, obs_shape: tuple) -> ReplayBuffer:
+def replay_buffer(config: OffPolicyConfig, obs_shape: tuple, capacity: int | None = None) -> ReplayBuffer:
     """The off-policy loop's buffer: uniform or prioritized (``config.prioritized``), storing
-    ``config.n_step``-step transitions discounted with ``config.gamma``."""
+    ``config.n_step``-step transitions discounted with ``config.gamma``; ``capacity`` transitions
+    (default :func:`replay_capacity`)."""
+    capacity = replay_capacity(config) if capacity is None else capacity
     if config.prioritized:
-        return PrioritizedReplayBuffer(config.buffer_size, obs_shape, n_step=config.n_step, gamma=config.gamma,
+        return PrioritizedReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma,
                                        alpha=config.priority_alpha, eps=config.priority_eps)
-    return ReplayBuffer(config.buffer_size, obs_shape, n_step=config.n_step, gamma=config.gamma)
+    return ReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma)
 
 
 def train_off_policy(run: _Run) -> int:
@@ -336,8 +446,12 @@ def train_off_policy(run: _Run) -> int:
     The batch always carries ``discounts`` (gamma^n, 0 after a termination; n = ``n_step``). With
     ``prioritized`` it is drawn by :class:`~algorithms.buffers.PrioritizedReplayBuffer` with
     importance ``weights`` (beta annealed linearly from ``priority_beta_start`` to 1 over the run),
-    and the loss must return a ``td_error`` array (:data:`algorithms.losses.TD_ERROR`): the loop
-    removes it from the terms and sets the sampled rows' priorities to |td_error| + eps."""
+    and the loss must return a ``td_error`` array (:data:`algorithms.losses.TD_ERROR`) among its terms
+    (a per-row output, not logged): the loop sets the sampled rows' priorities to |td_error| + eps.
+
+    Resuming keeps the buffer whole (its rows, the steps waiting in the n-step window, the
+    priorities); the episode the checkpoint interrupted cannot continue, so its waiting steps are
+    stored as cut by a time limit (:meth:`~algorithms.buffers.ReplayBuffer.cut_episode`)."""
     c: OffPolicyConfig = run.config
     if not run.spaces.discrete:
         raise ValueError(f"{run.algo} acts epsilon-greedily on Q-values and needs a Discrete action space; "
@@ -346,13 +460,16 @@ def train_off_policy(run: _Run) -> int:
     targets = target_pairs(run.nets)
     env = gym.make(run.env_id)
     env.action_space.seed(run.env_seed)
-    buffer = replay_buffer(c, env.observation_space.shape)
+    buffer = run.keep("replay", replay_buffer(c, env.observation_space.shape))
+    if run.resumed:
+        buffer.cut_episode()    # the interrupted episode's env is gone: its last steps end it, truncated
+    loop = run.keep("loop", LoopState(step=0, last_loss=None))
     epsilon = linear_schedule(c.epsilon_start, c.epsilon_end, max(1, int(c.exploration_fraction * c.total_steps)))
     beta = linear_schedule(c.priority_beta_start, 1.0, c.total_steps)
-    obs, _ = env.reset(seed=run.env_seed)
-    episode_return, episode_length, last_loss, step = 0.0, 0, None, 0
+    obs, _ = env.reset(seed=run.reset_seed)
+    episode_return, episode_length, last_loss, step = 0.0, 0, loop.last_loss, loop.step
     try:
-        for step in range(1, c.total_steps + 1):
+        for step in range(loop.step + 1, c.total_steps + 1):
             eps = epsilon(step)
             if step <= c.learning_starts or run.rng.random() < eps:
                 action = int(run.rng.integers(run.spaces.n_actions))
@@ -375,10 +492,10 @@ def train_off_policy(run: _Run) -> int:
                             batch = buffer.sample(c.batch_size, run.rng, beta=beta(step))
                         else:
                             batch = buffer.sample(c.batch_size, run.rng)
-                        loss, terms = run.loss(batch)
-                        td_error = terms.pop(TD_ERROR, None)
-                        last_loss = round(run.optimize(step, loss, terms), 6)
+                        loss, terms = run.learn(step, batch)
+                        last_loss = round(loss, 6)
                         if c.prioritized:
+                            td_error = terms.get(TD_ERROR)
                             if td_error is None:
                                 raise ValueError(f"{run.algo}: prioritized replay needs the loss to return the "
                                                  f"per-row TD errors as terms[{TD_ERROR!r}] (see td_loss)")
@@ -387,9 +504,17 @@ def train_off_policy(run: _Run) -> int:
                     for target, online in targets:
                         nn.polyak_update(run.nets[target], run.nets[online], c.tau)
             run.advance(step, 1)
+            loop.step, loop.last_loss = step, last_loss
+            run.safe_point(step, episode_boundary=episode_length == 0)
     finally:
         env.close()
     return step
+
+
+def replay_capacity(config: OffPolicyConfig) -> int:
+    """Transitions the replay buffer allocates: ``buffer_size``, or ``total_steps`` when fewer
+    (a run never stores more, and sampling only ever sees the stored rows)."""
+    return min(config.buffer_size, config.total_steps)
 
 
 class _RewardScaler:
@@ -399,6 +524,14 @@ class _RewardScaler:
     def __init__(self, n_envs: int, gamma: float):
         self.stats, self.gamma = RunningMeanStd(()), gamma
         self.discounted = np.zeros(n_envs)
+
+    # The statistics are kept across a resume; the running returns belong to the episodes in
+    # progress, which a resumed run starts afresh (so they restart from 0).
+    def state_dict(self) -> dict:
+        return self.stats.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.stats.load_state_dict(state)
 
     def __call__(self, rewards: np.ndarray, valid: np.ndarray, ended: np.ndarray) -> np.ndarray:
         self.discounted = np.where(valid, self.discounted * self.gamma + rewards, self.discounted)
@@ -416,9 +549,10 @@ def train_on_policy(run: _Run) -> int:
     c: OnPolicyConfig = run.config
     ac = run.nets["actor_critic"]
     envs = gym.make_vec(run.env_id, num_envs=c.n_envs, vectorization_mode="sync")
-    runner = VectorEnvRunner(envs, seed=run.env_seed)
-    scale_rewards = _RewardScaler(c.n_envs, c.gamma) if c.normalize_rewards else None
-    step, last_loss = 0, None
+    runner = VectorEnvRunner(envs, seed=run.reset_seed)
+    scale_rewards = run.keep("reward_scaler", _RewardScaler(c.n_envs, c.gamma)) if c.normalize_rewards else None
+    loop = run.keep("loop", LoopState(step=0, last_loss=None))
+    step, last_loss = loop.step, loop.last_loss
     try:
         while step < c.total_steps:
             # The last rollout is shortened so the run ends within n_envs steps of total_steps.
@@ -444,6 +578,8 @@ def train_on_policy(run: _Run) -> int:
             runner.finished.clear()
             run.flush_terms(step)
             run.advance(step, len(rollout))
+            loop.step, loop.last_loss = step, last_loss
+            run.safe_point(step)
     finally:
         envs.close()
     return step
@@ -458,8 +594,8 @@ def _update_epochs(run: _Run, rollout: Rollout, step: int) -> float | None:
     for _ in range(c.n_epochs if n_minibatches else 0):
         order = run.rng.permutation(len(rollout)) if n_minibatches > 1 else np.arange(len(rollout))
         for rows in np.array_split(order, n_minibatches):
-            loss, terms = run.loss(rollout[rows])
-            last_loss = round(run.optimize(step, loss, terms), 6)
+            loss_value, terms = run.learn(step, rollout[rows])
+            last_loss = round(loss_value, 6)
             run.last_entropy = round(float(terms["entropy"].data), 4) if "entropy" in terms else None
             if c.target_kl > 0 and "approx_kl" in terms and float(terms["approx_kl"].data) > c.target_kl:
                 return last_loss
@@ -499,8 +635,9 @@ def train_episodic(run: _Run) -> int:
     c: EpisodicConfig = run.config
     ac = run.nets["actor_critic"]
     env = gym.make(run.env_id)
-    obs, _ = env.reset(seed=run.env_seed)
-    step, last_loss = 0, None
+    loop = run.keep("loop", LoopState(step=0, last_loss=None))
+    obs, _ = env.reset(seed=run.reset_seed)
+    step, last_loss = loop.step, loop.last_loss
     try:
         while step < c.total_steps:
             obs_list, actions, returns, lengths, totals = [], [], [], [], []
@@ -529,33 +666,40 @@ def train_episodic(run: _Run) -> int:
                 obs, _ = env.reset()
             batch = Episodes(np.asarray(obs_list, dtype=np.float32), np.asarray(actions), np.concatenate(returns))
             step += len(batch)
-            loss, terms = run.loss(batch)
-            last_loss = round(run.optimize(step, loss, terms), 6)
+            last_loss = round(run.learn(step, batch)[0], 6)
             for ret, length in zip(totals, lengths):
                 run.episode_done(step, ret, length, loss=last_loss)
             run.flush_terms(step)
             run.advance(step, len(batch))
+            loop.step, loop.last_loss = step, last_loss
+            run.safe_point(step)
     finally:
         env.close()
     return step
 
 
-register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions"))
+register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions",
+                   sample_batch=batches.off_policy_batch))
 register_loop(Loop("on_policy", train_on_policy, actor_critic_networks, actor_critic_greedy_actor,
-                   OnPolicyConfig, "Rollout"))
+                   OnPolicyConfig, "Rollout", sample_batch=batches.on_policy_batch))
 register_loop(Loop("episodic", train_episodic, actor_critic_networks, actor_critic_greedy_actor,
-                   EpisodicConfig, "Episodes"))
+                   EpisodicConfig, "Episodes", sample_batch=batches.episodic_batch))
 
 
 @single_blas_thread
 def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | None = None,
           progress: bool = False, metrics: MetricsLog | None = None,
-          eval_hook: Callable[[int, dict], None] | None = None) -> TrainResult:
+          eval_hook: Callable[[int, dict], None] | None = None, resume_from: Checkpoint | None = None,
+          checkpoint_every: float | None = DEFAULT_CHECKPOINT_SECONDS, stop: StopSignals | None = None) -> TrainResult:
     """Train ``algo`` on ``env_id`` with ``config``; Ctrl-C ends training early and still returns.
 
-    With ``out_dir`` the periodic checkpoints (``model.npz``, ``checkpoint.json``) go there;
-    ``metrics`` (default: in memory only) receives the CSV rows; ``eval_hook(env_step, nets)``
-    is called after each periodic evaluation (for measurements such as Q overestimation).
+    With ``out_dir`` the periodic weights (``model.npz``, ``checkpoint.json``) and the resume
+    checkpoint (``resume.npz``, about every ``checkpoint_every`` seconds and when training ends;
+    ``None``: none at all) go there; ``resume_from`` (a :class:`~algorithms.resume.Checkpoint` of
+    this run) continues from it, with ``metrics`` opened in append mode on the same files. ``metrics`` (default: in
+    memory only) receives the CSV rows; ``eval_hook(env_step, nets)`` is called after each
+    periodic evaluation. Within ``stop`` (a :class:`~algorithms.resume.StopSignals`) SIGINT and
+    SIGTERM stop at the loop's next safe point, after a checkpoint.
     """
     spec = get_algorithm(algo)
     if not isinstance(config, spec.config):
@@ -563,13 +707,17 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
     config.validate()
     metrics = metrics if metrics is not None else MetricsLog()
     run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,
-               eval_hook=eval_hook)
-    interrupted = False
+               eval_hook=eval_hook, checkpoint_every=checkpoint_every, resume_from=resume_from, stop=stop)
+    interrupted, stopped_by = False, None
     try:
-        steps = spec.loop.train(run)
+        if run.checkpoints.done:     # resumed after training had ended: only the final files were missing
+            steps = run.env_steps
+        else:
+            steps = spec.loop.train(run)
+            run.checkpoints.save(steps, done=True)
     except KeyboardInterrupt:
-        interrupted = True
-        steps = run.env_steps
+        interrupted, steps = True, run.env_steps
+        stopped_by = signal.Signals(stop.signum if stop is not None and stop.signum else signal.SIGINT).name
     finally:
         run.close()
-    return TrainResult(run.nets, steps, interrupted, metrics, run.last_eval)
+    return TrainResult(run.nets, steps, interrupted, metrics, run.last_eval, stopped_by)

@@ -1,41 +1,57 @@
-"""Time one DQN-style update three ways in one process and print the ratios.
+"""Time one DQN-style update every way we have, in one process, and print the ratios to hand-written NumPy.
 
-The update: MLP forward on a batch of states, Q(s, a) selection, MSE against fixed targets,
-backward, Adam step — float32 throughout.
+The update: MLP forward on a batch of states, Q(s, a) selection, MSE against given targets,
+backward, Adam step -- float32 throughout. Each contender cycles through the same eight batches (a
+single batch, learned to a loss of ~0 over thousands of updates, fills the moments with subnormal
+numbers whose slow arithmetic would depend on each contender's exact rounding). The contenders:
 
-1. tinygrad_rl (the engine),
-2. the same update written by hand in NumPy with manual gradients: the floor for any NumPy engine,
-3. PyTorch on the CPU with one thread, when torch is installed (``pip install torch==2.13.0``).
+1. ``ours``: the engine, eagerly (a graph per call, closures, a backward walk);
+2. ``ours jit``: the same function under ``tinygrad_rl.jit`` (recorded once, then replayed through
+   kernels into preallocated buffers, the parameters' gradients written into Adam's flat buffer);
+3. ``numpy``: the same update written by hand in NumPy with manual gradients, the reference;
+4. ``numpy floor``: the hand-written update with everything a NumPy replay can do and no Python
+   around it (preallocated buffers, flat in-place Adam): the floor for any NumPy-based engine;
+5. HIPS ``autograd``, ``jax`` (the whole update as one ``jax.jit``-compiled function, parameters and
+   moments donated) and PyTorch, each when installed (``pip install -e ".[compare]"``).
 
-    python scripts/bench_engine.py [--repeats 2000] [--rounds 5]
+    python scripts/bench_engine.py [--repeats 300] [--rounds 15]
 
-Each configuration is timed in interleaved rounds (A, B, C, A, B, C, ...) and the median
-round is reported, so a burst of load from other processes hits all three alike.
+Every contender gets one BLAS / XLA / torch thread. Times are this process's CPU time (waiting for
+a core on a shared machine is not counted). Each configuration is timed in interleaved rounds (the
+order rotating), so a burst of load from other processes hits all alike; the table shows each
+contender's median round and its ratio to hand-written NumPy, the median over rounds of that
+round's ratio. Before timing, every contender's losses over five updates are checked against
+the hand-written update's, and the jitted update's against the eager one's bit for bit.
 """
 from __future__ import annotations
 
 import os
 
-# One BLAS thread for every contender (PyTorch is pinned to one thread too). At these sizes a
-# second BLAS thread only adds synchronisation, and on a loaded 2-core machine it thrashes.
+# One BLAS thread for every contender (PyTorch and XLA are pinned to one thread too). At these
+# sizes a second thread only adds synchronisation, and on a loaded 2-core machine it thrashes.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import argparse
+import importlib.util
 import math
 import statistics
 import time
 
 import numpy as np
 
-from tinygrad_rl import Tensor, nn, optim
+from tinygrad_rl import jit, nn, optim
 import tinygrad_rl.functional as F
 
 CONFIGS = [  # (layer sizes, batch)
-    ((4, 128, 128, 2), 64),
     ((4, 64, 64, 2), 64),
+    ((4, 128, 128, 2), 64),
     ((8, 256, 256, 4), 128),
 ]
+# ours jit / hand-written NumPy, the targets (JAX's compiled update measured 0.71, 0.60, 0.77).
+TARGETS = {(4, 64, 64, 2): 0.75, (4, 128, 128, 2): 0.70, (8, 256, 256, 4): 0.85}
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
 
 
@@ -46,15 +62,47 @@ def make_batch(sizes, batch, rng):
     return states, actions, targets
 
 
+def make_batches(sizes, batch, rng, count: int = 8) -> list:
+    return [make_batch(sizes, batch, rng) for _ in range(count)]
+
+
+def batch_size(data) -> int:
+    return len((data if isinstance(data, tuple) else data[0])[1])
+
+
+def cycle(data):
+    """A function returning the next batch of ``data`` (one batch, or a list of them) on each call."""
+    batches = [data] if isinstance(data, tuple) else list(data)
+    position = [-1]
+
+    def next_batch():
+        position[0] = (position[0] + 1) % len(batches)
+        return batches[position[0]]
+    return next_batch
+
+
+def init_params(sizes, seed):
+    """PyTorch's default init, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for the hand-written contenders."""
+    rng = np.random.default_rng(seed)
+    Ws, bs = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1 / math.sqrt(n_in)
+        Ws.append(rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32))
+        bs.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+    return Ws, bs
+
+
 # ----------------------------------------------------------------------------- ours
 
-def engine_update(sizes, batch_data, seed):
+def engine_step(sizes, batch_data, seed):
+    """The update as a user writes it with the engine (``engine_update`` runs it eagerly)."""
     net = nn.MLP(sizes, rng=seed)
     opt = optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    states, actions, targets = batch_data
-    rows = np.arange(len(actions))
+    next_batch = cycle(batch_data)
+    rows = np.arange(batch_size(batch_data))
 
     def update():
+        states, actions, targets = next_batch()
         q = net(states)[rows, actions]
         loss = F.mse_loss(q, targets)
         opt.zero_grad()
@@ -64,24 +112,28 @@ def engine_update(sizes, batch_data, seed):
     return update
 
 
+def engine_update(sizes, batch_data, seed):
+    return engine_step(sizes, batch_data, seed)
+
+
+def jit_update(sizes, batch_data, seed):
+    return jit(engine_step(sizes, batch_data, seed))
+
+
 # ----------------------------------------------------------------------------- hand-written NumPy
 
 def numpy_update(sizes, batch_data, seed):
-    rng = np.random.default_rng(seed)
-    Ws, bs = [], []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1 / math.sqrt(n_in)
-        Ws.append(rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32))
-        bs.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+    Ws, bs = init_params(sizes, seed)
     params = Ws + bs
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    states, actions, targets = batch_data
-    rows = np.arange(len(actions))
-    n = len(actions)
+    next_batch = cycle(batch_data)
+    n = batch_size(batch_data)
+    rows = np.arange(n)
     step = [0]
 
     def update():
+        states, actions, targets = next_batch()
         # forward
         acts = [states]
         h = states
@@ -116,23 +168,152 @@ def numpy_update(sizes, batch_data, seed):
     return update
 
 
+def numpy_floor_update(sizes, batch_data, seed):
+    """The update written by hand with everything a NumPy replay can do and no Python around it:
+    preallocated buffers (``out=``), the relu forward against an array of zeros, gradients written
+    into Adam's flat gradient buffer, the engine's flat in-place Adam. Not a contender: the floor
+    any NumPy-based engine (ours jitted included) stays above."""
+    net = nn.MLP(sizes, rng=seed)
+    opt = optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    next_batch = cycle(batch_data)
+    n = batch_size(batch_data)
+    rows = np.arange(n)
+    Ws, bs = [layer.weight.data for layer in net.layers[::2]], [layer.bias.data for layer in net.layers[::2]]
+    hs = [np.empty((n, width), np.float32) for width in sizes[1:]]
+    zeros = [np.zeros((n, width), np.float32) for width in sizes[1:]]
+    masks = [np.empty((n, width), bool) for width in sizes[1:-1]]
+    gs = [np.empty((n, width), np.float32) for width in sizes[1:]]
+    slots = [optim.gradient_slot(p) for p in opt.params]
+    gWs, gbs = slots[0::2], slots[1::2]
+    diff, half = np.empty(n, np.float32), np.empty(n, np.float32)
+    layers = len(Ws)
+
+    def update():
+        states, actions, targets = next_batch()
+        x = states
+        for i in range(layers):
+            np.matmul(x, Ws[i], out=hs[i])
+            np.add(hs[i], bs[i], out=hs[i])
+            if i < layers - 1:
+                np.maximum(hs[i], zeros[i], out=hs[i])
+            x = hs[i]
+        np.subtract(hs[-1][rows, actions], targets, out=diff)
+        loss = np.add.reduce(diff * diff) / n
+        np.multiply(diff, np.float32(2 / n), out=half)
+        g = gs[-1]
+        g.fill(0)
+        np.add.at(g, (rows, actions), half)
+        for i in range(layers - 1, -1, -1):
+            np.add.reduce(g, axis=0, out=gbs[i])
+            np.matmul(states.T if i == 0 else hs[i - 1].T, g, out=gWs[i])
+            if i:
+                np.matmul(g, Ws[i].T, out=gs[i - 1])
+                np.greater(hs[i - 1], 0, out=masks[i - 1])
+                g = np.multiply(gs[i - 1], masks[i - 1], out=gs[i - 1])
+        opt.step_count += 1
+        opt._update(opt.flat, opt.flat_grad)
+        return loss
+    return update
+
+
+# ----------------------------------------------------------------------------- HIPS autograd
+
+def autograd_update(sizes, batch_data, seed):
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+    Ws, bs = init_params(sizes, seed)
+    params = Ws + bs
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    next_batch = cycle(batch_data)
+    rows = np.arange(batch_size(batch_data))
+    layers = len(Ws)
+
+    def loss_fn(params, states, actions, targets):
+        h = states
+        for i in range(layers):
+            h = anp.dot(h, params[i]) + params[layers + i]
+            if i < layers - 1:
+                h = anp.maximum(h, 0.0)
+        diff = h[rows, actions] - targets
+        return anp.mean(diff * diff)
+    loss_and_grads = value_and_grad(loss_fn)
+    step = [0]
+
+    def update():
+        loss, grads = loss_and_grads(params, *next_batch())
+        step[0] += 1
+        c1, c2 = 1 - BETAS[0] ** step[0], 1 - BETAS[1] ** step[0]
+        for p, gp, mp, vp in zip(params, grads, m, v):
+            mp *= BETAS[0]
+            mp += (1 - BETAS[0]) * gp
+            vp *= BETAS[1]
+            vp += (1 - BETAS[1]) * gp * gp
+            p -= (LR * (mp / c1) / (np.sqrt(vp / c2) + EPS)).astype(p.dtype)
+        return loss
+    return update
+
+
+# ----------------------------------------------------------------------------- JAX
+
+def jax_update(sizes, batch_data, seed):
+    import jax
+    import jax.numpy as jnp
+    Ws, bs = init_params(sizes, seed)
+    params = [jnp.asarray(p) for p in Ws + bs]
+    on_device = [tuple(jnp.asarray(a) for a in batch) for batch in ([batch_data] if isinstance(batch_data, tuple)
+                                                                     else batch_data)]
+    next_batch = cycle(on_device)
+    rows = jnp.arange(len(on_device[0][1]))
+    layers = len(Ws)
+
+    def loss_fn(params, states, actions, targets):
+        h = states
+        for i in range(layers):
+            h = h @ params[i] + params[layers + i]
+            if i < layers - 1:
+                h = jnp.maximum(h, 0.0)
+        diff = h[rows, actions] - targets
+        return jnp.mean(diff * diff)
+
+    @jax.jit
+    def step(params, m, v, t, batch):
+        loss, grads = jax.value_and_grad(loss_fn)(params, *batch)
+        t = t + 1
+        c1, c2 = 1 - BETAS[0] ** t, 1 - BETAS[1] ** t
+        m = [BETAS[0] * mp + (1 - BETAS[0]) * g for mp, g in zip(m, grads)]
+        v = [BETAS[1] * vp + (1 - BETAS[1]) * g * g for vp, g in zip(v, grads)]
+        params = [p - LR * (mp / c1) / (jnp.sqrt(vp / c2) + EPS) for p, mp, vp in zip(params, m, v)]
+        return params, m, v, t, loss
+    step = jax.jit(step.__wrapped__, donate_argnums=(0, 1, 2))
+    state = [params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], jnp.float32(0)]
+
+    def update():
+        *state[:], loss = step(*state, next_batch())
+        return loss.block_until_ready()   # the loss is needed now, as a training loop needs it
+    return update
+
+
 # ----------------------------------------------------------------------------- PyTorch
 
 def torch_update(sizes, batch_data, seed):
     import torch
     torch.set_num_threads(1)
-    torch.manual_seed(seed)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(n_in, n_out))
+    for i, (W, b) in enumerate(zip(*init_params(sizes, seed))):
+        layers.append(torch.nn.Linear(*W.shape))
+        with torch.no_grad():  # the same initial weights as the others (torch stores W transposed)
+            layers[-1].weight.copy_(torch.from_numpy(W.T.copy()))
+            layers[-1].bias.copy_(torch.from_numpy(b))
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
     net = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(net.parameters(), lr=LR, betas=BETAS, eps=EPS)
-    states, actions, targets = (torch.from_numpy(a) for a in batch_data)
-    actions = actions.long()
+    next_batch = cycle([(torch.from_numpy(s), torch.from_numpy(a).long(), torch.from_numpy(t))
+                        for s, a, t in ([batch_data] if isinstance(batch_data, tuple) else batch_data)])
 
     def update():
+        states, actions, targets = next_batch()
         q = net(states).gather(1, actions[:, None]).squeeze(1)
         loss = torch.nn.functional.mse_loss(q, targets)
         opt.zero_grad()
@@ -142,54 +323,67 @@ def torch_update(sizes, batch_data, seed):
     return update
 
 
+CONTENDERS = {"ours": engine_update, "ours jit": jit_update, "numpy": numpy_update, "numpy floor": numpy_floor_update,
+              "autograd": autograd_update, "jax": jax_update, "torch": torch_update}
+MODULE = {"autograd": "autograd", "jax": "jax", "torch": "torch"}
+
+
 def time_round(update, repeats: int) -> float:
-    start = time.perf_counter()
+    """Microseconds of this process's CPU time per update (time spent waiting for a core on a shared
+    machine is not counted; a single-threaded update uses one core the whole time it runs)."""
+    start = time.process_time()
     for _ in range(repeats):
         update()
-    return (time.perf_counter() - start) / repeats * 1e6
+    return (time.process_time() - start) / repeats * 1e6
 
 
-def check_same_update(sizes, batch_data):
-    """Sanity check before timing: the engine and the hand-written update agree on the losses."""
-    ours, hand = engine_update(sizes, batch_data, 0), numpy_update(sizes, batch_data, 0)
+def check_same_update(sizes, batch_data, names):
+    """Sanity check before timing: every contender's first losses agree with the hand-written
+    update's, and the jitted update's equal the eager engine's bit for bit."""
+    hand = numpy_update(sizes, batch_data, 0)
+    ours = engine_update(sizes, batch_data, 0)
+    others = {name: CONTENDERS[name](sizes, batch_data, 0) for name in names if name not in ("numpy", "ours")}
     for _ in range(5):
-        a, b = float(ours().item()), float(hand())
-        if not math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-6):
-            raise SystemExit(f"engine loss {a} != hand-written loss {b}: the two updates differ")
+        reference, eager = float(hand()), ours()
+        for name, update in others.items():
+            value = update()
+            if name == "ours jit" and value.data.tobytes() != eager.data.tobytes():
+                raise SystemExit(f"the jitted update's loss {value.item()} differs from the eager one's {eager.item()}")
+            value = float(value.item())
+            if not math.isclose(value, reference, rel_tol=1e-4, abs_tol=1e-6):
+                raise SystemExit(f"{name}'s loss {value} != hand-written loss {reference}: the updates differ")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=1000, help="updates per timed round")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per implementation")
+    parser.add_argument("--repeats", type=int, default=300, help="updates per timed round (a third for 8-256-256-4)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per contender")
     args = parser.parse_args()
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("(torch not installed: PyTorch column skipped; pip install torch==2.13.0 for it)")
-
-    print(f"{'network':>16} {'batch':>5} {'ours us':>9} {'numpy us':>9} {'torch us':>9} "
-          f"{'ours/numpy':>10} {'ours/torch':>10}")
+    names = [n for n in CONTENDERS if n not in MODULE or importlib.util.find_spec(MODULE[n]) is not None]
+    missing = [n for n in CONTENDERS if n not in names]
+    if missing:
+        print(f"(not installed, skipped: {', '.join(missing)}; pip install -e '.[compare]' for them)")
+    print("median us per update (ratio to hand-written NumPy: median over rounds of that round's ratio)")
+    print(f"{'network (batch)':>20} " + " ".join(f"{n:>15}" for n in names) + f" {'target':>8}")
     for sizes, batch in CONFIGS:
-        batch_data = make_batch(sizes, batch, np.random.default_rng(0))
-        check_same_update(sizes, batch_data)
-        impls = {"ours": engine_update(sizes, batch_data, 0), "numpy": numpy_update(sizes, batch_data, 0)}
-        if have_torch:
-            impls["torch"] = torch_update(sizes, batch_data, 0)
-        for update in impls.values():  # warm-up
-            time_round(update, max(args.repeats // 10, 1))
-        times = {name: [] for name in impls}
-        for _ in range(args.rounds):
-            for name, update in impls.items():
-                times[name].append(time_round(update, args.repeats))
-        med = {name: statistics.median(ts) for name, ts in times.items()}
-        torch_us = f"{med['torch']:9.1f}" if have_torch else f"{'-':>9}"
-        ratio_torch = f"{med['ours'] / med['torch']:10.2f}" if have_torch else f"{'-':>10}"
-        print(f"{'-'.join(map(str, sizes)):>16} {batch:>5} {med['ours']:9.1f} {med['numpy']:9.1f} "
-              f"{torch_us} {med['ours'] / med['numpy']:10.2f} {ratio_torch}")
-    print("ratios < 1 mean ours is faster; targets: ours/numpy <= 1.3, ours/torch <= 0.5")
+        batch_data = make_batches(sizes, batch, np.random.default_rng(0))
+        check_same_update(sizes, batch_data, names)
+        updates = {name: CONTENDERS[name](sizes, batch_data, 0) for name in names}
+        repeats = max(args.repeats // (3 if sizes[1] >= 256 else 1), 1)
+        for update in updates.values():  # warm-up (and JAX's compilation)
+            time_round(update, max(repeats // 5, 5))
+        times = {name: [] for name in updates}
+        for r in range(args.rounds):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                times[name].append(time_round(updates[name], repeats))
+        cells = []
+        for name in names:
+            ratio = statistics.median(t / h for t, h in zip(times[name], times["numpy"]))
+            cells.append(f"{statistics.median(times[name]):7.1f} ({ratio:4.2f})")
+        label = f"{'-'.join(map(str, sizes))} ({batch})"
+        print(f"{label:>20} " + " ".join(f"{c:>15}" for c in cells) + f" {TARGETS[sizes]:>8.2f}", flush=True)
+    print("targets: ours jit / numpy at or below the last column")
 
 
 if __name__ == "__main__":

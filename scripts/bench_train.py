@@ -1,10 +1,15 @@
-"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1, and of
-Stable-Baselines3 with the same hyperparameters in the same process when it is installed
-(``pip install -e ".[compare]"``). Prints one row per measurement and the ratios.
+"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 with the learning
+step jitted (the default) and run eagerly (``jit = false``), and of Stable-Baselines3 with the same
+hyperparameters, all in the same process (SB3 when installed: ``pip install -e ".[compare]"``).
+Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's speed and our ratio to it,
+in env steps per second of this process's CPU time (waiting for a core on a shared machine is not
+counted; every contender runs on one thread).
+With ``--repeats N`` each of ours runs N times, jit and eager alternating, and the medians are shown.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
-gradient_steps 128, target_update_interval 10, learning_starts 1000. A2C uses our CartPole
-preset (8 envs x 16 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
+gradient_steps 128, target_update_interval 10, learning_starts 1000 (``--dqn preset``: our CartPole
+preset's [dqn] table instead, which differs in batch 128 and a decaying learning rate). A2C uses our
+CartPole preset (4 envs x 8 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
 rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). Both
 libraries get one BLAS / torch thread: the networks are small and this 2-core machine is shared.
 
@@ -13,6 +18,7 @@ libraries get one BLAS / torch thread: the networks are small and this 2-core ma
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 
@@ -25,16 +31,20 @@ ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_00
                exploration_fraction=0.16, epsilon_end=0.04, hidden=[256, 256], max_grad_norm=10.0)
 
 
+DQN_SETTINGS = "zoo"   # or "preset": our CartPole preset's [dqn] table as it is (batch 128); set by --dqn
+
+
 def config_for(algo: str, **overrides):
-    return load_preset(algo, "CartPole-v1", {**(ZOO_DQN if algo == "dqn" else {}), **overrides})
+    zoo = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else {}
+    return load_preset(algo, "CartPole-v1", {**zoo, **overrides})
 
 
-def ours(algo: str, steps: int, seed: int) -> float:
+def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
-    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
-    start = time.perf_counter()
+    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1, jit=jit)
+    start = time.process_time()
     result = train(algo, "CartPole-v1", config)
-    return result.env_steps / (time.perf_counter() - start)
+    return result.env_steps / (time.process_time() - start)
 
 
 def sb3(algo: str, steps: int, seed: int) -> float:
@@ -68,9 +78,9 @@ def sb3(algo: str, steps: int, seed: int) -> float:
                     normalize_advantage=c.normalize_advantages, use_rms_prop=False,
                     policy_kwargs=dict(net_arch=list(c.hidden), activation_fn=torch.nn.Tanh), seed=seed,
                     device="cpu")
-    start = time.perf_counter()
+    start = time.process_time()
     model.learn(total_timesteps=steps)
-    return model.num_timesteps / (time.perf_counter() - start)
+    return model.num_timesteps / (time.process_time() - start)
 
 
 def main(argv=None) -> int:
@@ -79,24 +89,43 @@ def main(argv=None) -> int:
     parser.add_argument("--a2c-steps", type=int, default=50_000)
     parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--algos", default="dqn,a2c,ppo", help="comma-separated subset of dqn,a2c,ppo")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
+    parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
+    parser.add_argument("--dqn", choices=("zoo", "preset"), default="zoo",
+                        help="DQN settings: rl-baselines3-zoo's (batch 64, the default) or our preset's (batch 128)")
     args = parser.parse_args(argv)
-    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0:
-        parser.error("--dqn-steps, --a2c-steps and --ppo-steps must be > 0")
-    try:
-        import stable_baselines3  # noqa: F401
-        have_sb3 = True
-    except ImportError:
-        have_sb3 = False
-        print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
+    global DQN_SETTINGS
+    DQN_SETTINGS = args.dqn
+    algos = args.algos.split(",")
+    if not algos or set(algos) - {"dqn", "a2c", "ppo"}:
+        parser.error(f"--algos must name some of dqn, a2c, ppo, got {args.algos!r}")
+    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0 or args.repeats <= 0:
+        parser.error("--dqn-steps, --a2c-steps, --ppo-steps and --repeats must be > 0")
+    have_sb3 = False
+    if not args.no_sb3:
+        try:
+            import stable_baselines3  # noqa: F401
+            have_sb3 = True
+        except ImportError:
+            print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env_steps,ours_steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
+    print("algo,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
     for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps), ("ppo", args.ppo_steps)):
-        mine = ours(algo, steps, args.seed)
+        if algo not in algos:
+            continue
+        speeds = {True: [], False: []}
+        for r in range(args.repeats):
+            for flag in ((True, False) if r % 2 == 0 else (False, True)):
+                speeds[flag].append(ours(algo, steps, args.seed, jit=flag))
+        jitted, eager = statistics.median(speeds[True]), statistics.median(speeds[False])
+        row = f"{algo},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)
-            print(f"{algo},{steps},{mine:.0f},{theirs:.0f},{mine / theirs:.2f}", flush=True)
+            row += f",{theirs:.0f},{jitted / theirs:.2f}"
         else:
-            print(f"{algo},{steps},{mine:.0f},,", flush=True)
+            row += ",,"
+        print(row, flush=True)
     return 0
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -20,12 +21,15 @@ from algorithms.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig
 from algorithms.losses import dqn_loss
 from algorithms.presets import load_preset, preset_source, preset_table
+from algorithms.rewards import pendulum_reward, register_reward
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
                        "--set", "batch_size=16"],
         "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
-        "episodic": ["--set", "episodes_per_update=1"]}
+        "episodic": ["--set", "episodes_per_update=1"],
+        "model_based": ["--set", "random_steps=100", "--set", "train_every=100", "--set", "model_epochs=1",
+                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2", "--set", "cem_iterations=1"]}
 
 
 def readme_plugin() -> str:
@@ -50,7 +54,8 @@ def test_readme_plugin_trains_and_evaluates_through_the_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((run / "config.json").read_text())
     assert saved["algo"] == "munchausen_dqn"
-    assert saved["config"]["munchausen_alpha"] == 0.9 and saved["config"]["lr"] == 2.3e-3   # DQN's preset
+    assert saved["config"]["munchausen_alpha"] == 0.9
+    assert saved["config"]["lr"] == load_preset("dqn", "CartPole-v1").lr          # DQN's preset
     with open(run / "terms.csv") as f:
         assert {line.split(",")[1] for line in f.read().splitlines()[1:]} == {"total", "td", "lr"}
     proc = cli("eval", str(run), "--plugin", "munchausen_dqn.py", cwd=tmp_path)
@@ -86,15 +91,35 @@ def test_a_run_folder_never_imports_what_it_names(tmp_path, capsys):
         assert message in err and err.count("\n") == 1
 
 
+# A Box-action env that no preset file names: Pendulum's dynamics under another id, with Pendulum's
+# reward registered for planners (a user's env made plannable with register_reward).
+NO_PRESET_BOX_ENV = "UntabledPendulum-v1"
+if NO_PRESET_BOX_ENV not in gym.envs.registry:
+    gym.register(NO_PRESET_BOX_ENV, entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv",
+                 max_episode_steps=200)
+register_reward(NO_PRESET_BOX_ENV, pendulum_reward, replace=True)
+
+
+def seam_envs(spec) -> tuple[str, str]:
+    """(an env with a preset table, one without) for the algorithm's loop."""
+    if spec.loop.envs is not None:
+        # A loop for some envs only (a planner needs each env's reward): one of them of each kind.
+        supported = spec.loop.envs()
+        assert NO_PRESET_BOX_ENV in supported
+        preset_env = next(env for env in supported if preset_source(spec.name, env) is not None)
+        return preset_env, NO_PRESET_BOX_ENV
+    # CartPole and MountainCar (Discrete) or its Box-action twin.
+    return "CartPole-v1", "MountainCar-v0" if spec.loop.name == "off_policy" else "MountainCarContinuous-v0"
+
+
 @pytest.mark.parametrize("name", registry.algorithm_names())
 def test_every_registered_algorithm_is_listed_trains_and_evaluates(name, tmp_path, capsys):
     assert main(["list"]) == 0
     assert f"\n{name}: " in "\n" + capsys.readouterr().out
     spec = registry.get_algorithm(name)
-    # With a preset table (CartPole) and without one: MountainCar (Discrete) or its Box-action twin.
-    no_preset_env = "MountainCar-v0" if spec.loop.name == "off_policy" else "MountainCarContinuous-v0"
-    assert preset_source(name, no_preset_env) is None
-    for env_id in ("CartPole-v1", no_preset_env):
+    preset_env, no_preset_env = seam_envs(spec)
+    assert preset_source(name, preset_env) is not None and preset_source(name, no_preset_env) is None
+    for env_id in (preset_env, no_preset_env):
         run = tmp_path / env_id
         status = main(["train", name, env_id, "--steps", "300", "--out", str(run), "--no-progress",
                        "--set", "hidden=8", "--set", "eval_every=300", "--set", "eval_episodes=1",

@@ -25,7 +25,7 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "sac", "CartPole-v1"], "unknown algorithm 'sac'; valid: dqn, double_dqn, a2c, ppo, reinforce"),
+    (["train", "sac", "CartPole-v1"], "unknown algorithm 'sac'; valid: dqn, double_dqn, dqn_rainbow, a2c, ppo, reinforce"),
     (["train", "dqn", "Pong-v5"], "unknown environment id 'Pong-v5'"),
     (["train", "dqn", "payload:CartPole-v1"], "names a module to import"),
     (["train", "dqn", "Pendulum-v1"], "dqn cannot train on Pendulum-v1: Q-networks need a Discrete action space"),
@@ -51,9 +51,12 @@ def test_usage_errors_one_line_exit_2_nothing_written(args, message, capsys, tmp
 
 def test_argparse_errors_are_one_line_too(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["train"])
+        main(["train", "dqn", "CartPole-v1", "--no-such-flag"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+    assert main(["train"]) == 2
+    err = capsys.readouterr().err
+    assert "train needs ALGO and ENV (or --resume DIR)" in err and err.count("\n") == 1
 
 
 def test_train_writes_the_run_folder_and_eval_reproduces_it(capsys, tmp_path):
@@ -142,7 +145,8 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(capsys, tmp_path, monkeypatc
     out_dir = tmp_path / "run"
     status, out, err = run_cli(["train", "dqn", "CartPole-v1", "--steps", "5000", "--out", str(out_dir),
                                 "--set", "train_freq=4", "--set", "gradient_steps=1", *TINY, "--json"], capsys)
-    assert status == 0, err
+    assert status == 130, err                       # interrupted: 128 + SIGINT, like a shell reports it
+    assert f"continue with: tinygrad-rl train --resume {out_dir}" in err
     result = json.loads(out)
     assert result["interrupted"] is True and result["env_steps"] < 5000
     for name in ("config.json", "metrics.csv", "model.npz", "eval.json", "learning_curve.png"):
@@ -174,7 +178,7 @@ def test_list_shows_algorithms_envs_and_hyperparameters(capsys):
     assert "presets: Acrobot-v1, CartPole-v1, LunarLander-v3" in out
     status, out, _ = run_cli(["list", "dqn"], capsys)
     assert status == 0
-    assert "CartPole-v1 (from CartPole-v1.toml [dqn])" in out and "lr=0.0023" in out and "batch_size=128" in out
+    assert "CartPole-v1 (from CartPole-v1.toml [dqn])" in out and "lr=0.001 " in out and "batch_size=128" in out
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

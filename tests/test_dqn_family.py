@@ -12,6 +12,7 @@ from algorithms.losses import TD_ERROR, double_dqn_loss, double_dqn_targets, dqn
 from algorithms.networks import DuelingQNet, EnvSpaces, q_networks
 from algorithms.presets import load_preset
 from algorithms.registry import register_algorithm, unregister_algorithm
+from algorithms.resume import read_checkpoint, write_checkpoint
 from algorithms.trainers import train
 from tinygrad_rl import Tensor, gradcheck, nn
 
@@ -85,13 +86,19 @@ def test_one_step_buffer_discounts_are_gamma_unless_terminated():
     assert no_gamma.sample(2, np.random.default_rng(0)).discounts is None
 
 
-def test_buffer_state_dict_round_trip_includes_the_open_n_step_window():
+def through_a_checkpoint(state: dict, tmp_path) -> dict:
+    """``state`` written to a resume checkpoint and read back (arrays in the npz, numbers as JSON)."""
+    write_checkpoint(tmp_path / "resume.npz", {"replay": state}, {"run": "test"}, 0, False)
+    return read_checkpoint(tmp_path / "resume.npz").parts["replay"]
+
+
+def test_buffer_state_dict_round_trip_includes_the_open_n_step_window(tmp_path):
     a = ReplayBuffer(6, (3,), n_step=3, gamma=GAMMA)
     play_episodes(a, [5, 4], ["terminated", "truncated"])
     for t in range(2):                                   # an episode still open: 2 steps in the window
         a.add(np.array([9, t, 0.0]), 1, 1.0, np.array([9, t + 1, 0.0]), False, False)
-    state = a.state_dict()
-    assert all(isinstance(v, np.ndarray) and v.dtype != object for v in state.values())
+    state = through_a_checkpoint(a.state_dict(), tmp_path)
+    assert len(state["window_actions"]) == 2
     b = ReplayBuffer(6, (3,), n_step=3, gamma=GAMMA)
     b.load_state_dict(state)
     for buf in (a, b):
@@ -102,6 +109,26 @@ def test_buffer_state_dict_round_trip_includes_the_open_n_step_window():
         ReplayBuffer(6, (3,), n_step=2, gamma=GAMMA).load_state_dict(state)
     with pytest.raises(ValueError, match="gamma"):
         ReplayBuffer(6, (3,), n_step=3, gamma=0.5).load_state_dict(state)
+    with pytest.raises(ValueError, match="window_obs has shape"):
+        b.load_state_dict({**state, "window_obs": state["window_obs"][:1]})
+
+
+def test_cut_episode_stores_the_open_window_as_truncated():
+    """A resumed run cannot continue the interrupted episode: its waiting steps are stored with the
+    returns up to the cut and a bootstrap discount gamma^m, and the next add starts a new episode."""
+    buffer = ReplayBuffer(8, (3,), n_step=3, gamma=GAMMA)
+    for t in range(2):
+        buffer.add(np.array([0, t, 0.0]), 1, 1.0 + t, np.array([0, t + 1, 0.0]), False, False)
+    assert len(buffer) == 0
+    buffer.cut_episode()
+    assert len(buffer) == 2
+    np.testing.assert_allclose(buffer.rewards[:2], [1.0 + GAMMA * 2.0, 2.0])
+    np.testing.assert_allclose(buffer.discounts[:2], [GAMMA ** 2, GAMMA])
+    np.testing.assert_array_equal(buffer.next_obs[:2], [[0, 2, 0], [0, 2, 0]])
+    assert buffer.truncated[:2].all() and not buffer.terminated[:2].any()
+    buffer.cut_episode()                                 # nothing waiting: nothing stored
+    buffer.add(np.array([1, 0, 0.0]), 0, 5.0, np.array([1, 1, 0.0]), True, False)
+    assert len(buffer) == 3 and buffer.rewards[2] == 5.0 and buffer.discounts[2] == 0.0
 
 
 def test_replay_buffer_bad_arguments():
@@ -189,12 +216,13 @@ def test_new_transitions_get_the_largest_priority_so_far():
     assert buffer.tree[3] == pytest.approx((4.0 + buffer.eps) ** 0.5)
 
 
-def test_prioritized_state_dict_round_trip_samples_the_same():
+def test_prioritized_state_dict_round_trip_samples_the_same(tmp_path):
     a = PrioritizedReplayBuffer(16, (3,), n_step=2, gamma=GAMMA)
     play_episodes(a, [9, 5], ["terminated", "truncated"])
     a.update_priorities(np.arange(10), np.linspace(0.0, 3.0, 10))
     b = PrioritizedReplayBuffer(16, (3,), n_step=2, gamma=GAMMA)
-    b.load_state_dict(a.state_dict())
+    b.load_state_dict(through_a_checkpoint(a.state_dict(), tmp_path))
+    assert b.max_priority == a.max_priority
     x, y = a.sample(32, np.random.default_rng(4), 0.7), b.sample(32, np.random.default_rng(4), 0.7)
     np.testing.assert_array_equal(x.indices, y.indices)
     np.testing.assert_array_equal(x.weights, y.weights)
@@ -366,3 +394,48 @@ def test_prioritized_replay_needs_a_loss_that_returns_td_errors():
 def test_rainbow_switches_are_validated(key, value, expected):
     with pytest.raises(ValueError, match=f"invalid {key}=.*{expected.replace('[', '.').replace(']', '.')}"):
         OffPolicyConfig(**{key: value}).validate()
+
+
+def test_rainbow_resumes_from_a_mid_episode_checkpoint_with_its_n_step_window_and_priorities(tmp_path, monkeypatch):
+    """A checkpoint written in the middle of an episode holds the n-step steps still waiting and the
+    priorities set by the TD errors; two resumes from it run the same steps to the same weights."""
+    import csv
+    import dataclasses
+    import shutil
+
+    import algorithms.resume as resume
+    from algorithms import registry
+    from algorithms.checkpoint import read_npz
+    from algorithms.experiment import resume_training, run_training
+
+    spec = registry.get_algorithm("dqn_rainbow")
+    calls = {"n": 0}
+
+    def crashing_loss(*args):
+        calls["n"] += 1
+        if calls["n"] > 25:
+            raise RuntimeError("injected crash")
+        return spec.loss(*args)
+
+    config = load_preset("dqn_rainbow", "CartPole-v1", dict(TINY, total_steps=400, learning_starts=100,
+                                                            eval_every=200))
+    run = tmp_path / "run"
+    with monkeypatch.context() as patch:
+        patch.setattr(resume, "_MIN_PATIENCE_SECONDS", 0.0)   # with checkpoint_every=0: at every safe point
+        patch.setitem(registry._ALGORITHMS, "dqn_rainbow", dataclasses.replace(spec, loss=crashing_loss))
+        with pytest.raises(RuntimeError, match="injected crash"):
+            run_training("dqn_rainbow", "CartPole-v1", config, run, progress=False, checkpoint_every=0)
+    replay = read_checkpoint(run / "resume.npz").parts["replay"]
+    assert 0 < len(replay["window_actions"]) < config.n_step               # caught mid-episode
+    assert replay["priorities"].shape == (replay["size"],) and len(np.unique(replay["priorities"])) > 2
+    shutil.copytree(run, tmp_path / "copy")
+    first = resume_training(run, progress=False, checkpoint_every=0)
+    second = resume_training(tmp_path / "copy", progress=False, checkpoint_every=0)
+    assert first == second and not first["interrupted"]
+
+    def rows(folder):
+        with open(folder / "metrics.csv", newline="") as f:
+            return [{k: v for k, v in row.items() if k != "wall_time"} for row in csv.DictReader(f)]
+    assert rows(run) == rows(tmp_path / "copy")
+    a, b = read_npz(run / "model.npz"), read_npz(tmp_path / "copy" / "model.npz")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -216,3 +216,38 @@ def test_module_api():
         nn.MLP([2, 2], activation="gelu")
     with pytest.raises(ValueError, match="linear: input shape"):
         net(np.ones((1, 5), np.float32))
+
+
+def test_adam_and_rmsprop_follow_their_formulas_bit_for_bit():
+    """The in-place update (Adam's m and v as the rows of one array) evaluates the textbook formulas
+    in the same order: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g g, then the bias-corrected
+    step; RMSprop's v <- alpha v + (1 - alpha) g g, theta -= lr g / (sqrt v + eps)."""
+    import math
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for cls, kw in ((optim.Adam, {}), (optim.Adam, {"weight_decay": 0.1}), (optim.AdamW, {}),
+                        (optim.RMSprop, {}), (optim.RMSprop, {"weight_decay": 0.01})):
+            p = Tensor(rng.standard_normal(50).astype(dtype), requires_grad=True)
+            opt = cls([p], lr=1e-2, **kw)
+            theta, m, v = p.data.copy(), np.zeros(50, dtype), np.zeros(50, dtype)
+            for t in range(1, 20):
+                g = (rng.standard_normal(50) * 10 ** rng.uniform(-8, 2)).astype(dtype)
+                p.grad = g.copy()
+                opt.step()
+                if cls is optim.RMSprop:
+                    g = g + opt.weight_decay * theta if opt.weight_decay else g
+                    v *= opt.alpha
+                    v += (1 - opt.alpha) * g * g
+                    theta -= opt.lr * g / (np.sqrt(v) + opt.eps)
+                else:
+                    if opt.weight_decay and opt.decoupled:
+                        theta *= 1.0 - opt.lr * opt.weight_decay
+                    elif opt.weight_decay:
+                        g = g + opt.weight_decay * theta
+                    m *= opt.beta1
+                    m += (1 - opt.beta1) * g
+                    v *= opt.beta2
+                    v += (g * g) * (1 - opt.beta2)
+                    c2 = math.sqrt(1 - opt.beta2 ** t)
+                    theta -= m / (np.sqrt(v) + opt.eps * c2) * (opt.lr * c2 / (1 - opt.beta1 ** t))
+                assert theta.tobytes() == p.data.tobytes(), (cls.__name__, kw, dtype, t)

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, one_hot, where
+from .tensor import Tensor, one_hot, traceable, where
 
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
@@ -24,6 +24,7 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+@traceable
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W + b for x (..., in), W (in, out), b (out,), as one op.
 
@@ -99,6 +100,7 @@ def _check_same_shape(name: str, pred: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
 
 
+@traceable(block=True)
 def mse_loss(pred: Tensor, target) -> Tensor:
     """L = mean((pred - target)^2)."""
     target = _as_tensor(target)
@@ -107,6 +109,7 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     return (diff * diff).mean()
 
 
+@traceable(block=True)
 def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
     """L = mean( 0.5 d^2            if |d| <= delta
                  delta (|d| - delta/2) otherwise ),   d = pred - target.

@@ -14,7 +14,7 @@ import numpy as np
 
 from .arrays import make_rng
 from .functional import linear
-from .tensor import Tensor
+from .tensor import Tensor, traceable
 
 __all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity",
            "copy_params", "polyak_update", "init_weight"]
@@ -45,8 +45,12 @@ class Module:
         """A copy of every parameter's array, keyed by its dotted name (e.g. ``layers.0.weight``)."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters in place; names and shapes must match exactly."""
+    def load_state_dict(self, state: dict[str, np.ndarray], allow_nonfinite: bool = False) -> None:
+        """Copy arrays into the parameters in place; names and shapes must match exactly.
+
+        A NaN or infinite value is refused (a diverged run's weights would otherwise act
+        silently) unless ``allow_nonfinite=True``; nothing is copied when anything is refused.
+        """
         params = dict(self.named_parameters())
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
@@ -57,6 +61,10 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {value.shape} in the state dict "
                                  f"but {p.shape} in the module")
+            if not allow_nonfinite and not np.isfinite(value).all():
+                bad = int(value.size - np.isfinite(value).sum())
+                raise ValueError(f"load_state_dict: {name} holds {bad} non-finite value(s) (NaN or inf); "
+                                 "pass allow_nonfinite=True to load them anyway")
         for name, p in params.items():
             p.data[...] = state[name]
 
@@ -165,11 +173,16 @@ _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "identity": Identity}
 
 
 class Sequential(Module):
-    """Apply modules (or callables) one after another."""
+    """Apply modules (or callables) one after another.
+
+    Under :mod:`tinygrad_rl.jit`, a Sequential of ``Linear``, ``ReLU``, ``Tanh`` and ``Identity``
+    layers on a 2-d input is recorded and replayed as one fused op (forward and backward of all
+    its layers, into buffers); any other is recorded layer by layer."""
 
     def __init__(self, *layers):
         self.layers = list(layers)
 
+    @traceable(block=True)
     def forward(self, x):
         for layer in self.layers:
             x = layer(x)

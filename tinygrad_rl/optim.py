@@ -5,17 +5,27 @@ becomes a view into it), and gathers the gradients into a second one, so an upda
 handful of vectorised NumPy ops however many layers the network has. Parameters must
 therefore be changed in place (``p.data[...] = x``); ``step`` checks that none was rebound.
 A parameter whose ``.grad`` is None takes a zero gradient.
+
+The gradient buffer is public in one way: :func:`gradient_slot` gives a parameter's view of it, so
+a backward that writes a gradient there (the jit's replay does) spares ``step`` the copy.
 """
 from __future__ import annotations
 
 import math
+import weakref
+from itertools import repeat
+from operator import attrgetter, is_ as _is
 from typing import Iterable
 
 import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LinearLR", "gradient_slot"]
+
+_grad_of, _data_of, _base_of = attrgetter("grad"), attrgetter("data"), attrgetter("base")
+# id(parameter) -> the optimiser that holds it (it holds the parameter, so the id stays valid).
+_holder = weakref.WeakValueDictionary()
 
 
 class Optimizer:
@@ -43,21 +53,40 @@ class Optimizer:
         for p, start, stop in zip(self.params, self._offsets[:-1], self._offsets[1:]):
             self.flat[start:stop] = p.data.ravel()
             p.data = self.flat[start:stop].reshape(p.shape)
+        # Each parameter's window into flat_grad: a gradient found there needs no copy in step().
+        self._grad_slots = [self.flat_grad[start:stop].reshape(p.shape)
+                            for p, start, stop in zip(self.params, self._offsets[:-1], self._offsets[1:])]
+        self._slot_index = {id(p): i for i, p in enumerate(self.params)}
+        for p in self.params:
+            _holder[id(p)] = self
 
     def zero_grad(self) -> None:
         for p in self.params:
             p.grad = None
 
     def _gather_grads(self) -> np.ndarray:
-        for i, (p, start, stop) in enumerate(zip(self.params, self._offsets[:-1], self._offsets[1:])):
+        params = self.params
+        if all(map(_is, map(_grad_of, params), self._grad_slots)) and \
+                all(map(_is, map(_base_of, map(_data_of, params)), repeat(self.flat, len(params)))):
+            return self.flat_grad  # every gradient was written in place (see gradient_slot)
+        for i, (p, slot, start, stop) in enumerate(zip(self.params, self._grad_slots, self._offsets[:-1],
+                                                       self._offsets[1:])):
             if p.data.base is not self.flat:
                 raise RuntimeError(f"{type(self).__name__}: parameter {i} (shape {p.shape}) was rebound "
                                    "after the optimiser was built; update parameters in place (p.data[...] = x)")
+            if p.grad is slot:
+                continue  # written in place by the backward (see gradient_slot)
             if p.grad is None:
                 self.flat_grad[start:stop] = 0
             else:
                 self.flat_grad[start:stop] = p.grad.ravel()
         return self.flat_grad
+
+    def _slot_of(self, param: Tensor) -> np.ndarray | None:
+        i = self._slot_index.get(id(param))
+        if i is None or self.params[i] is not param or param.data.base is not self.flat:
+            return None
+        return self._grad_slots[i]
 
     def step(self) -> None:
         self.step_count += 1
@@ -72,14 +101,27 @@ class Optimizer:
         state.update({name: buf.copy() for name, buf in self._buffers().items()})
         return state
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, state: dict[str, np.ndarray], allow_nonfinite: bool = False) -> None:
+        """Restore what :meth:`state_dict` returned; a non-finite buffer or lr is refused unless
+        ``allow_nonfinite=True``. Nothing changes when anything is refused."""
+        owner = f"{type(self).__name__}.load_state_dict"
+        for key in ("step_count", "lr"):
+            if key not in state or np.ndim(state[key]) != 0:
+                raise ValueError(f"{owner}: {key!r} missing or not a scalar")
+        step_count, lr = state["step_count"], float(state["lr"])
+        if not (np.issubdtype(np.asarray(step_count).dtype, np.integer) and int(step_count) >= 0):
+            raise ValueError(f"{owner}: step_count must be an int >= 0, got {step_count!r}")
         for name, buf in self._buffers().items():
             if name not in state or np.shape(state[name]) != buf.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: buffer {name!r} missing or of wrong "
-                                 f"shape (expected {buf.shape})")
+                raise ValueError(f"{owner}: buffer {name!r} missing or of wrong shape (expected {buf.shape})")
+            if not allow_nonfinite and not np.isfinite(state[name]).all():
+                raise ValueError(f"{owner}: buffer {name!r} holds non-finite values (NaN or inf)")
+        if not allow_nonfinite and not math.isfinite(lr):
+            raise ValueError(f"{owner}: lr is {lr}")
+        for name, buf in self._buffers().items():
             buf[...] = state[name]
-        self.step_count = int(state["step_count"])
-        self.lr = float(state["lr"])
+        self.step_count = int(step_count)
+        self.lr = lr
 
     def _buffers(self) -> dict[str, np.ndarray]:
         return {}
@@ -155,8 +197,13 @@ class Adam(Optimizer):
         _check_non_negative(name, "weight_decay", weight_decay)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.m = np.zeros_like(self.flat)
-        self.v = np.zeros_like(self.flat)
+        # m and v are the two rows of one (2, n) array, so both decay in one array op and take
+        # their new terms, (1 - b1) g and (1 - b2) g^2, in another: 10 array ops a step, not 12.
+        self._moments = np.zeros((2, self.flat.size), dtype=self.flat.dtype)
+        self.m, self.v = self._moments
+        self._terms = np.empty_like(self._moments)
+        self._betas = np.array([[self.beta1], [self.beta2]], dtype=self.flat.dtype)
+        self._one_minus_betas = np.array([[1 - self.beta1], [1 - self.beta2]], dtype=self.flat.dtype)
         self._scratch = np.empty_like(self.flat)
 
     def _update(self, theta, g):
@@ -166,12 +213,11 @@ class Adam(Optimizer):
             else:
                 g = g + self.weight_decay * theta
         b1, b2, t = self.beta1, self.beta2, self.step_count
-        self.m *= b1
-        self.m += (1 - b1) * g
-        self.v *= b2
-        np.multiply(g, g, out=self._scratch)
-        self._scratch *= 1 - b2
-        self.v += self._scratch
+        self._moments *= self._betas                 # m <- b1 m ;  v <- b2 v
+        np.copyto(self._terms[0], g)
+        np.multiply(g, g, out=self._terms[1])
+        self._terms *= self._one_minus_betas        # (1 - b1) g ;  (1 - b2) g^2
+        self._moments += self._terms
         # Fold both bias corrections into the step size and eps (same maths, fewer array ops).
         correction2 = math.sqrt(1 - b2 ** t)
         step_size = self.lr * correction2 / (1 - b1 ** t)
@@ -206,16 +252,33 @@ class RMSprop(Optimizer):
         _check_non_negative("RMSprop", "weight_decay", weight_decay)
         self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
         self.v = np.zeros_like(self.flat)
+        self._scratch = np.empty_like(self.flat)
+        self._denominator = np.empty_like(self.flat)
 
     def _update(self, theta, g):
         if self.weight_decay:
             g = g + self.weight_decay * theta
+        s, d = self._scratch, self._denominator
         self.v *= self.alpha
-        self.v += (1 - self.alpha) * g * g
-        theta -= self.lr * g / (np.sqrt(self.v) + self.eps)
+        np.multiply(g, 1 - self.alpha, out=s)       # v += (1 - alpha) g g
+        s *= g
+        self.v += s
+        np.sqrt(self.v, out=d)                      # theta -= lr g / (sqrt(v) + eps)
+        d += self.eps
+        np.multiply(g, self.lr, out=s)
+        s /= d
+        theta -= s
 
     def _buffers(self):
         return {"v": self.v}
+
+
+def gradient_slot(param: Tensor) -> np.ndarray | None:
+    """``param``'s window into the gradient buffer of the optimiser that holds it (None when no
+    optimiser holds it, or it was rebound). Setting ``param.grad`` to this very array tells
+    ``step`` the gradient is already in place; the array is rewritten every step."""
+    optimizer = _holder.get(id(param))
+    return None if optimizer is None else optimizer._slot_of(param)
 
 
 def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
@@ -229,7 +292,10 @@ def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in grads:
-            p.grad = p.grad * scale  # rebind: a gradient array may be shared between tensors
+            if p.grad is gradient_slot(p):  # the optimiser's own slot: no other tensor shares it
+                np.multiply(p.grad, scale, out=p.grad)
+            else:
+                p.grad = p.grad * scale  # rebind: a gradient array may be shared between tensors
     return total
 
 

@@ -4,13 +4,15 @@ Every op computes its forward with NumPy and, right beside it, a ``backward(g)``
 the gradient of the op's output ``g`` to the gradients of its inputs: the chain rule, one op
 at a time (micrograd's ``engine.py``, on arrays). ``Tensor.backward`` walks the graph in
 reverse topological order, sums the gradient of a tensor used more than once, reduces
-broadcast gradients back to each input's shape, and frees the graph afterwards.
+broadcast gradients back to each input's shape, and frees the backward closures afterwards
+(the op names and parents stay, so the graph can still be inspected: :mod:`tinygrad_rl.graph`).
 
 dtype follows NumPy: a Python float gives float64, a float32 array stays float32, and Python
 scalars mixed into an op take the Tensor's dtype (NumPy 2's weak-scalar rule).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Callable, Sequence
 
@@ -19,6 +21,12 @@ import numpy as np
 __all__ = ["Tensor", "no_grad", "is_grad_enabled", "where", "concatenate", "stack", "einsum", "one_hot"]
 
 _grad_enabled = True
+# The anomaly checker while ``detect_anomaly()`` is active, else None: outside the mode the engine
+# pays one ``is None`` test per op and per backward step (see :mod:`tinygrad_rl.anomaly`).
+_anomaly = None
+# The recorder/replayer of ``tinygrad_rl.jit`` while a jitted call runs, else None: outside one,
+# every op pays one ``is None`` test more (see :func:`traceable`).
+_tracer = None
 
 
 class no_grad:
@@ -143,7 +151,7 @@ class Tensor:
     Only floating-point tensors may require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq")
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_seq", "_site")
     # Make ``ndarray + Tensor`` hand over to ``Tensor.__radd__`` instead of broadcasting
     # the Tensor as an object array.
     __array_ufunc__ = None
@@ -160,6 +168,22 @@ class Tensor:
         self._parents = ()
         self._backward = None
         self._op = ""
+
+    # ------------------------------------------------------------------ the recorded graph
+
+    @property
+    def op(self) -> str:
+        """The name of the op that computed this tensor (``"linear"``, ``"+"``, ``"relu"``...);
+        ``""`` for a tensor built from data (a parameter, an input, a constant)."""
+        return self._op
+
+    @property
+    def parents(self) -> tuple:
+        """The tensors this one was computed from, in the op's argument order. Recorded only
+        when a gradient can flow through the op: empty for leaves, for results computed from
+        constants only and for anything computed under ``no_grad``. Kept after ``backward()``
+        (only the backward closures are freed), so a graph can be drawn after its backward."""
+        return self._parents
 
     # ------------------------------------------------------------------ graph plumbing
 
@@ -183,6 +207,8 @@ class Tensor:
                     out._parents = parents
                     out._backward = backward
                     break
+        if _anomaly is not None:
+            _anomaly.forward(out, parents)
         return out
 
     def _lift(self, other) -> "Tensor":
@@ -197,8 +223,14 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         A scalar needs no ``grad``; a non-scalar needs the upstream gradient of its shape.
-        The graph is walked iteratively (no recursion limit) and freed afterwards.
+        The graph is walked iteratively (no recursion limit). Afterwards every non-leaf tensor
+        of the graph holds in ``.grad`` the gradient of ``self`` with respect to it (from this
+        backward only, possibly a read-only view: copy it before changing it), leaves have
+        accumulated theirs, and the backward closures (with the arrays they saved) are freed:
+        a second backward through the same graph raises. ``op`` and ``parents`` stay.
         """
+        if _tracer is not None:  # inside a jitted call: the jit runs its recorded backward, or this one
+            return _tracer.backward(self, grad)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input required grad, or it was computed under no_grad)")
@@ -226,10 +258,14 @@ class Tensor:
         nodes.sort(key=_creation_number, reverse=True)
 
         self.grad = grad if self.grad is None else self.grad + grad
+        checks = _anomaly
         for node in nodes:
             if node._backward is _freed_graph:
                 _freed_graph(None)
-            for parent, g in zip(node._parents, node._backward(node.grad)):
+            grads = node._backward(node.grad)
+            if checks is not None:
+                checks.backward(node, grads)
+            for parent, g in zip(node._parents, grads):
                 if g is None or not parent.requires_grad:
                     continue
                 data = parent.data
@@ -244,8 +280,7 @@ class Tensor:
                     parent.grad = g.copy()  # a leaf keeps a gradient it owns (not a broadcast view)
                 else:
                     parent.grad = g
-            node._parents = ()
-            node._backward = _freed_graph
+            node._backward = _freed_graph  # frees the closure and the arrays it saved
 
     # ------------------------------------------------------------------ properties
 
@@ -292,17 +327,20 @@ class Tensor:
 
     def __add__(self, other):
         other = self._lift(other)
+        # d(a+b)/da = 1 ;  d(a+b)/db = 1
         return Tensor._result(_broadcasting("add", np.add, self.data, other.data), (self, other),
                               lambda g: (g, g), "+")
 
     def __sub__(self, other):
         other = self._lift(other)
+        # d(a-b)/da = 1 ;  d(a-b)/db = -1
         return Tensor._result(_broadcasting("sub", np.subtract, self.data, other.data), (self, other),
                               lambda g: (g, -g), "-")
 
     def __mul__(self, other):
         other = self._lift(other)
         a, b = self.data, other.data
+        # d(ab)/da = b ;  d(ab)/db = a
         return Tensor._result(_broadcasting("mul", np.multiply, a, b), (self, other),
                               lambda g: (g * b, g * a), "*")
 
@@ -314,6 +352,7 @@ class Tensor:
                               lambda g: (g / b, -g * a / (b * b)), "/")
 
     def __neg__(self):
+        # d(-a)/da = -1
         return Tensor._result(-self.data, (self,), lambda g: (-g,), "neg")
 
     def __pow__(self, exponent):
@@ -417,46 +456,54 @@ class Tensor:
 
     def exp(self):
         out = np.exp(self.data)
+        # d/dx e^x = e^x, the output itself
         return Tensor._result(out, (self,), lambda g: (g * out,), "exp")
 
     def log(self):
         x = self.data
+        # d/dx log x = 1/x
         return Tensor._result(np.log(x), (self,), lambda g: (g / x,), "log")
 
     def sqrt(self):
         out = np.sqrt(self.data)
+        # d/dx sqrt(x) = 1 / (2 sqrt(x))  (inf at 0: the true slope)
         return Tensor._result(out, (self,), lambda g: (g / (2 * out),), "sqrt")
 
     def abs(self):
         x = self.data
-        # Subgradient at 0 is 0 (np.sign(0) == 0).
+        # d|x|/dx = sign(x); the subgradient at 0 is 0 (np.sign(0) == 0).
         return Tensor._result(np.abs(x), (self,), lambda g: (g * np.sign(x),), "abs")
 
     def tanh(self):
         out = np.tanh(self.data)
+        # d/dx tanh x = 1 - tanh^2 x
         return Tensor._result(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
 
     def sigmoid(self):
         out = _sigmoid(self.data)
+        # d/dx s(x) = s(x) (1 - s(x))
         return Tensor._result(out, (self,), lambda g: (g * out * (1 - out),), "sigmoid")
 
     def relu(self):
         x = self.data
         out = np.maximum(x, 0)
-        # Subgradient at 0 is 0.
+        # d/dx max(x, 0) = 1 where x > 0, else 0 (the subgradient at 0 is 0)
         return Tensor._result(out, (self,), lambda g: (g * (x > 0),), "relu")
 
     def sign(self):
         """-1, 0 or 1. The derivative is 0 wherever it exists; at 0 it is taken as 0 (PyTorch)."""
         x = self.data
+        # d/dx sign(x) = 0 (taken as 0 at the jump too)
         return Tensor._result(np.sign(x), (self,), lambda g: (np.zeros_like(g),), "sign")
 
     def sin(self):
         x = self.data
+        # d/dx sin x = cos x
         return Tensor._result(np.sin(x), (self,), lambda g: (g * np.cos(x),), "sin")
 
     def cos(self):
         x = self.data
+        # d/dx cos x = -sin x
         return Tensor._result(np.cos(x), (self,), lambda g: (-g * np.sin(x),), "cos")
 
     def erf(self):
@@ -466,6 +513,7 @@ class Tensor:
         float64 rounding, so the core needs no SciPy.
         """
         x = self.data
+        # d/dx erf(x) = 2/sqrt(pi) e^(-x^2)
         return Tensor._result(_erf(x), (self,), lambda g: (g * (_TWO_OVER_SQRT_PI * np.exp(-x * x)),), "erf")
 
     def gelu(self, approximate: str = "none"):
@@ -480,10 +528,12 @@ class Tensor:
         if approximate == "none":
             cdf = 0.5 * (1 + _erf(x * _SQRT_HALF))
             pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            # d/dx x Phi(x) = Phi(x) + x phi(x)
             return Tensor._result(x * cdf, (self,), lambda g: (g * (cdf + x * pdf),), "gelu")
         if approximate == "tanh":
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
             slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            # d/dx x (1 + tanh u) / 2: the slope above
             return Tensor._result(0.5 * x * (1 + t), (self,), lambda g: (g * slope,), "gelu")
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
@@ -503,6 +553,7 @@ class Tensor:
             inside &= x >= low
         if high is not None:
             inside &= x <= high
+        # d/dx clip(x) = 1 where low <= x <= high, else 0
         return Tensor._result(out, (self,), lambda g: (g * inside,), "clip")
 
     def maximum(self, other):
@@ -517,6 +568,7 @@ class Tensor:
         axes = _normalise_axis(axis, self.ndim, "sum")
         shape = self.shape
         out = np.sum(self.data, axis=axes, keepdims=keepdims)
+        # d/dx_i sum_j x_j = 1: the gradient is broadcast back over the summed axes
         return Tensor._result(out, (self,),
                               lambda g: (np.broadcast_to(_expand_reduced(g, shape, axes, keepdims), shape),),
                               "sum")
@@ -525,7 +577,8 @@ class Tensor:
         axes = _normalise_axis(axis, self.ndim, "mean")
         shape = self.shape
         count = self.size if axes is None else int(np.prod([shape[a] for a in axes]))
-        out = np.mean(self.data, axis=axes, keepdims=keepdims)
+        out = _mean(self.data, axes, keepdims, count)
+        # d/dx_i mean_j x_j = 1/N
         return Tensor._result(out, (self,),
                               lambda g: (np.broadcast_to(_expand_reduced(g, shape, axes, keepdims) / count, shape),),
                               "mean")
@@ -552,6 +605,7 @@ class Tensor:
         axes = _normalise_axis(axis, self.ndim, "prod")
         x = self.data
         out = np.prod(x, axis=axes, keepdims=keepdims)
+        # d/dx_i prod_j x_j = prod_{j != i} x_j
         return Tensor._result(out, (self,),
                               lambda g: (_expand_reduced(g, x.shape, axes, keepdims) * _product_of_others(x, axes),),
                               "prod")
@@ -564,6 +618,7 @@ class Tensor:
         """
         axes, centred, dof = _centred(self, axis, ddof, "var")
         out = np.sum(centred * centred, axis=axes, keepdims=keepdims) / dof
+        # d var / d x_i = 2 (x_i - mean) / (N - ddof)
         return Tensor._result(out, (self,),
                               lambda g: (_expand_reduced(g, centred.shape, axes, keepdims) * centred * (2 / dof),),
                               "var")
@@ -578,6 +633,7 @@ class Tensor:
         spread = np.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / dof)
         scale = np.divide(1, dof * spread, out=np.zeros_like(spread), where=spread > 0)
         out = spread if keepdims else (np.squeeze(spread, axis=axes) if axes is not None else spread.reshape(()))
+        # d std / d x_i = (x_i - mean) / ((N - ddof) std), 0 where std = 0
         return Tensor._result(out, (self,),
                               lambda g: (_expand_reduced(g, centred.shape, axes, keepdims) * centred * scale,),
                               "std")
@@ -592,6 +648,7 @@ class Tensor:
         x = self.data if axis is not None else self.data.reshape(-1)
         ax = 0 if axis is None else _single_axis(axis, self.ndim, "cumsum")
         shape = self.shape
+        # d/dx_k of sum_t g_t out_t: the cumsum of g in the other direction
         return Tensor._result(_cumsum(x, ax, reverse), (self,),
                               lambda g: (_cumsum(g, ax, not reverse).reshape(shape),), "cumsum")
 
@@ -605,6 +662,7 @@ class Tensor:
         out = lse if keepdims else np.squeeze(lse, axis=axis)
 
         def backward(g):
+            # d/dx_i logsumexp(x) = softmax(x)_i
             return ((g if keepdims else np.expand_dims(g, axis)) * probs,)
         return Tensor._result(out, (self,), backward, "logsumexp")
 
@@ -621,6 +679,7 @@ class Tensor:
         out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
         def backward(g):
+            # d out_j / d x_i = [i = j] - softmax(x)_i, so the gradient is g - softmax(x) sum(g)
             return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
         return Tensor._result(out, (self,), backward, "log_softmax")
 
@@ -631,6 +690,7 @@ class Tensor:
         out = e / np.sum(e, axis=axis, keepdims=True)
 
         def backward(g):
+            # d s_j / d x_i = s_j ([i = j] - s_i), so the gradient is s * (g - sum(g s))
             return (out * (g - np.sum(g * out, axis=axis, keepdims=True)),)
         return Tensor._result(out, (self,), backward, "softmax")
 
@@ -644,6 +704,7 @@ class Tensor:
             out = self.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape {old} ({self.size} elements) into {shape}") from None
+        # a reshape moves no value: the gradient is reshaped back
         return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "reshape")
 
     def transpose(self, *axes):
@@ -662,6 +723,7 @@ class Tensor:
                                  f"{n}-d tensor of shape {self.shape}")
             axes = normalised
         inverse = tuple(int(i) for i in np.argsort(axes))
+        # a permutation moves values: the gradient is permuted back
         return Tensor._result(np.transpose(self.data, axes), (self,),
                               lambda g: (np.transpose(g, inverse),), "transpose")
 
@@ -671,10 +733,12 @@ class Tensor:
             out = np.squeeze(self.data, axis=axis)
         except ValueError:
             raise ValueError(f"squeeze: axis {axis} of shape {old} does not have size 1") from None
+        # the gradient is reshaped back
         return Tensor._result(out, (self,), lambda g: (g.reshape(old),), "squeeze")
 
     def expand_dims(self, axis):
         old = self.shape
+        # the gradient is reshaped back
         return Tensor._result(np.expand_dims(self.data, axis), (self,),
                               lambda g: (g.reshape(old),), "expand_dims")
 
@@ -685,6 +749,7 @@ class Tensor:
             out = np.broadcast_to(self.data, shape)
         except ValueError:
             raise ValueError(f"broadcast_to: cannot broadcast shape {old} to {shape}") from None
+        # every copy of x_i sends its gradient to x_i: summed over the broadcast axes
         return Tensor._result(out, (self,), lambda g: (_unbroadcast(g, old, "broadcast_to"),), "broadcast_to")
 
     def expand(self, *shape):
@@ -711,6 +776,7 @@ class Tensor:
         shape, flat_shape, dtype = self.shape, x.shape, self.dtype
 
         def backward(g):
+            # d out_k / d x_i = 1 for each copy k of x_i: scatter-add the gradient
             full = np.zeros(flat_shape, dtype=dtype)
             np.add.at(full, where, g)
             return (full.reshape(shape),)
@@ -730,6 +796,7 @@ class Tensor:
         counts = (1,) * (d - len(reps)) + tuple(int(r) for r in reps)
         shape = self.shape
         interleaved = tuple(n for pair in zip(counts, sizes) for n in pair)
+        # each input element collects the sum of the gradients of its copies
         return Tensor._result(np.tile(self.data, reps), (self,),
                               lambda g: (g.reshape(interleaved).sum(axis=tuple(range(0, 2 * d, 2))).reshape(shape),),
                               "tile")
@@ -761,6 +828,7 @@ class Tensor:
     def flip(self, axis=None):
         """Reverse the order along ``axis`` (all axes when None); the backward flips back."""
         axes = _normalise_axis(axis, self.ndim, "flip")
+        # a reversal moves values: the gradient is flipped back
         return Tensor._result(np.flip(self.data, axes), (self,), lambda g: (np.flip(g, axes),), "flip")
 
     def pad(self, pad_width, value: float = 0.0):
@@ -774,6 +842,7 @@ class Tensor:
             raise ValueError(f"pad: pad_width must be non-negative ints, got {pad_width!r}")
         interior = tuple(slice(int(before), int(before) + n) for (before, _), n in zip(widths, self.shape))
         out = np.pad(self.data, widths, mode="constant", constant_values=value)
+        # d out / d x = 1 on the interior, and the padding is constant: the interior of g
         return Tensor._result(out, (self,), lambda g: (g[interior],), "pad")
 
     def astype(self, dtype):
@@ -784,6 +853,7 @@ class Tensor:
         if not np.issubdtype(dtype, np.floating):
             return Tensor(out)
         source = self.dtype
+        # d/dx x = 1, in the input's dtype
         return Tensor._result(out, (self,), lambda g: (g.astype(source),), "astype")
 
     def float(self):
@@ -809,6 +879,7 @@ class Tensor:
             raise IndexError(f"getitem: {err} (tensor shape {shape}, index {_describe_index(index)})") from None
 
         def backward(g):
+            # d x[index] / d x = 1 at the selected positions, 0 elsewhere
             full = np.zeros(shape, dtype=dtype)
             if basic:
                 full[index] = g
@@ -845,6 +916,7 @@ class Tensor:
         shape, dtype = self.shape, self.dtype
 
         def backward(g):
+            # d out / d x = 1 at the gathered positions: scatter-add (repeats accumulate)
             full = np.zeros(shape, dtype=dtype)
             np.add.at(full, where, g)
             return (full,)
@@ -1050,6 +1122,15 @@ def _centred(t: "Tensor", axis, ddof: int, op: str):
     return axes, x - np.mean(x, axis=axes, keepdims=True), n - ddof
 
 
+def _mean(x: np.ndarray, axes: tuple | None, keepdims: bool, count: int):
+    """np.mean: for floating x, the sum divided by the count (the same bits as np.mean, which divides
+    in float64 and rounds back: that double rounding is exact for a quotient), without np.mean's
+    Python overhead."""
+    if x.dtype.kind == "f" and count:
+        return np.add.reduce(x, axis=axes, keepdims=keepdims) / count
+    return np.mean(x, axis=axes, keepdims=keepdims)
+
+
 def _cumsum(x: np.ndarray, axis: int, reverse: bool) -> np.ndarray:
     if not reverse:
         return np.cumsum(x, axis=axis)
@@ -1081,6 +1162,7 @@ def _select_extreme(a: Tensor, b, pick, name: str) -> Tensor:
     share = x_wins + y_wins  # 2 on ties
 
     def backward(g):
+        # d max(x, y)/dx = 1 where x wins, 0 where y wins, 1/2 each on a tie
         return g * x_wins / share, g * y_wins / share
     return Tensor._result(out, (a, b), backward, name)
 
@@ -1094,6 +1176,7 @@ def _reduce_extreme(t: Tensor, axis, keepdims: bool, reduce, name: str) -> Tenso
     share = winners / winners.sum(axis=axes, keepdims=True)
 
     def backward(g):
+        # d max_j x_j / d x_i = 1/k for each of the k tied extremes, 0 elsewhere
         return (_expand_reduced(g, x.shape, axes, keepdims) * share,)
     return Tensor._result(out, (t,), backward, name)
 
@@ -1105,6 +1188,7 @@ def where(condition, a, b) -> Tensor:
         a = b._lift(a) if isinstance(b, Tensor) else Tensor(a)
     b = a._lift(b)
     out = _broadcasting("where", np.where, cond, a.data, b.data)
+    # d/da = cond ;  d/db = not cond
     return Tensor._result(out, (a, b), lambda g: (g * cond, g * ~cond), "where")
 
 
@@ -1121,6 +1205,7 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     except ValueError as err:
         raise ValueError(f"concatenate: shapes {[t.shape for t in tensors]} along axis {axis}: {err}") from None
     splits = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    # each input receives its own slice of the gradient
     return Tensor._result(out, tuple(tensors),
                           lambda g: tuple(np.split(g, splits, axis=axis)), "concatenate")
 
@@ -1135,6 +1220,7 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     out = np.stack([t.data for t in tensors], axis=axis)
     n = len(tensors)
+    # each input receives its own slice of the gradient along the new axis
     return Tensor._result(out, tuple(tensors),
                           lambda g: tuple(np.squeeze(s, axis=axis) for s in np.split(g, n, axis=axis)),
                           "stack")
@@ -1181,6 +1267,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
     out = np.einsum(f"{inputs}->{output}", *(t.data for t in tensors))
 
     def backward(g):
+        # d/dA of einsum("ij,jk->ik", A, B) is einsum("ik,jk->ij", G, B): the output takes A's place
         grads = []
         for i, (sub, t) in enumerate(zip(in_subs, tensors)):
             if not t.requires_grad:
@@ -1214,3 +1301,50 @@ def one_hot(indices, num_classes: int, dtype=np.float64) -> Tensor:
 
 Tensor.einsum = staticmethod(einsum)
 Tensor.one_hot = staticmethod(one_hot)
+
+
+# ----------------------------------------------------------------------------- recording for the jit
+
+
+def traceable(fn=None, *, block: bool = False):
+    """Mark ``fn`` as a primitive op that :mod:`tinygrad_rl.jit` records and replays.
+
+    Outside a jitted call the wrapper calls ``fn`` after one ``is None`` test. Inside one, the
+    jit's tracer receives the call: while recording it runs ``fn`` and notes the op and its
+    arguments; while replaying it checks the call against the recording and computes the result
+    into a preallocated buffer (or runs ``fn`` itself, for ops without a replay kernel).
+    Composite ops (``__radd__``, ``expand``, ``split``, ``float``, ...) are not marked: they reach
+    the tracer through the primitives they call.
+
+    ``block=True`` marks a function made of ops (``nn.Sequential.forward``) that the jit may
+    record as one fused op when it has a kernel for it, and otherwise op by op.
+    """
+    if fn is None:
+        return functools.partial(traceable, block=block)
+
+    if block:
+        def op(*args, **kwargs):
+            if _tracer is None:
+                return fn(*args, **kwargs)
+            return _tracer.call_block(fn, args, kwargs)
+    else:
+        def op(*args, **kwargs):
+            if _tracer is None:
+                return fn(*args, **kwargs)
+            return _tracer.call(fn, args, kwargs)
+    functools.update_wrapper(op, fn)
+    return op
+
+
+_PRIMITIVES = (
+    "__add__", "__sub__", "__mul__", "__truediv__", "__neg__", "__pow__", "__matmul__",
+    "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sign", "sin", "cos", "erf", "gelu", "softplus",
+    "clip", "maximum", "minimum", "sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "logsumexp",
+    "log_softmax", "softmax", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "repeat", "tile",
+    "flip", "pad", "astype", "__getitem__", "gather",
+)
+for _name in _PRIMITIVES:
+    setattr(Tensor, _name, traceable(getattr(Tensor, _name)))
+where, concatenate, stack, einsum = (traceable(f) for f in (where, concatenate, stack, einsum))
+Tensor.where, Tensor.concatenate, Tensor.stack, Tensor.einsum = (
+    staticmethod(f) for f in (where, concatenate, stack, einsum))

@@ -9,12 +9,20 @@ exactly what an uninterrupted one does (wall times aside).
 Backends
 - ``local``: ``concurrent.futures.ProcessPoolExecutor`` with ``workers`` processes (default: the
   core count), started with "spawn" so each worker is a fresh interpreter as on Ray.
-  ``workers=1`` runs the cells one after another in this process.
-- ``ray``: one Ray task per cell (``num_cpus=1``), at most ``workers`` in flight. Without
+  ``workers=1`` runs the cells one after another in this process. Workers die with the sweep
+  however it ends: an interrupted sweep kills them, and each worker exits by itself within
+  a fraction of a second once its parent is gone (``kill -9`` included).
+- ``ray``: one Ray task per cell (``num_cpus=1``), at most ``workers`` in flight. A cell whose
+  worker process or node is lost is run again (up to ``RAY_RETRIES`` times); an exception in
+  the cell's own code is recorded by the cell as a failed record and never retried. Without
   ``address`` a local Ray is started for the run (``ray.init(num_cpus=workers)``); with one,
   the sweep joins an existing cluster (``ray start --head`` on the head machine, ``ray start
   --address=HEAD:6379`` on each worker, as Ray documents). Workers need this package installed;
   with Ray >= 2.59 set ``RAY_AUTH_MODE=token`` on every node and on the machine running the sweep.
+
+One sweep at a time writes into a folder: ``DIR/.lock`` is held (``flock``) for the sweep's
+life, and a sweep starting in a folder first waits until every worker of an earlier sweep there
+has exited (each holds a shared lock on ``DIR/.workers.lock``), so no cell ever runs twice at once.
 """
 from __future__ import annotations
 
@@ -22,6 +30,8 @@ import importlib.util
 import os
 import socket
 import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -37,6 +47,7 @@ from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
 from algorithms.benchmark.sweep import Cell, SweepSpec
+from algorithms.runfolder import try_lock
 
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
 
@@ -46,7 +57,15 @@ BACKENDS = ("local", "ray")
 #: make floating-point sums depend on the thread count; worker processes get these (unless the
 #: user set them) from the environment at their start, before NumPy loads.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Config keys that change how fast a cell runs, never what it computes (the jit replays the eager
+#: step bit for bit): records made with another value, or before the key existed, are still this sweep's.
+SPEED_ONLY_SETTINGS = frozenset({"jit"})
 RAY_INSTALL_HINT = 'install it with: pip install -e ".[ray]"  (or: pip install ray)'
+#: Times Ray runs a cell again after its worker process or node was lost (never after an exception).
+RAY_RETRIES = 3
+WORKERS_LOCK = ".workers.lock"
+_PARENT_POLL_SECONDS = 0.2
+_WORKERS_EXIT_TIMEOUT_SECONDS = 30.0
 
 
 class BackendError(RuntimeError):
@@ -68,28 +87,93 @@ def _failed_record(cell: Cell, error: str) -> dict:
     return base_record(cell.as_dict()) | {"status": "failed", "error": error, "wall_time_s": None}
 
 
-def _run_local(cells: list[Cell], workers: int) -> Iterator[dict]:
+def _worker_start(parent_pid: int, workers_lock: str | None) -> None:
+    """Pool-worker initializer: hold the sweep folder's shared workers lock for this process's
+    life, and exit as soon as the parent is gone. A worker blocked waiting for work would
+    otherwise outlive a parent killed with SIGKILL (its pipe is never closed)."""
+    if workers_lock is not None:
+        import fcntl
+        fd = os.open(workers_lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_SH)       # kept open (and locked) until this process exits
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor can stop running workers only from Python 3.14 (terminate_workers);
+    # before that its process table is the one way to reach them.
+    stop = getattr(pool, "kill_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+
+
+def _run_local(cells: list[Cell], workers: int, workers_lock: Path | None = None) -> Iterator[dict]:
     if workers == 1:
         for cell in cells:
             yield run_cell(cell.as_dict())
         return
     for name, value in WORKER_ENV.items():
         os.environ.setdefault(name, value)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_cell, cell.as_dict()): cell for cell in cells}
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    error = future.exception()
-                    if isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the worker first
-                        raise KeyboardInterrupt
-                    yield (future.result() if error is None else
-                           _failed_record(futures[future], f"worker process failed: {type(error).__name__}: {error}"))
-        finally:
-            for future in pending:
-                future.cancel()
+    lock = str(workers_lock) if workers_lock is not None and _HAS_FLOCK else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_worker_start,
+                               initargs=(os.getpid(), lock))
+    futures = {pool.submit(run_cell, cell.as_dict()): cell for cell in cells}
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                error = future.exception()
+                if isinstance(error, KeyboardInterrupt):  # Ctrl-C reached the worker first
+                    raise KeyboardInterrupt
+                yield (future.result() if error is None else
+                       _failed_record(futures[future], f"worker process failed: {type(error).__name__}: {error}"))
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) or the consumer stopped: the running cells are abandoned,
+        # their workers killed now rather than left to finish (or to outlive us).
+        for future in pending:
+            future.cancel()
+        _kill_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+try:
+    import fcntl as _fcntl  # noqa: F401
+    _HAS_FLOCK = True
+except ImportError:
+    _HAS_FLOCK = False
+
+
+def _wait_for_earlier_workers(path: Path) -> None:
+    """Block until no worker of an earlier sweep holds ``path`` (they exit once their parent is gone)."""
+    if not _HAS_FLOCK or not path.exists():
+        return
+    import fcntl
+    fd = os.open(path, os.O_RDWR)
+    try:
+        deadline = time.monotonic() + _WORKERS_EXIT_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RecordsError(f"workers of an earlier sweep still hold {path} after "
+                                       f"{_WORKERS_EXIT_TIMEOUT_SECONDS:.0f} s; stop them first") from None
+                time.sleep(0.05)
+    finally:
+        os.close(fd)
 
 
 def _check_ray_address(address: str) -> None:
@@ -134,7 +218,10 @@ def _run_ray(cells: list[Cell], in_flight_limit: int) -> Iterator[dict]:
     """One Ray task per cell on the Ray that ``_start_ray`` started or joined."""
     import ray
 
-    remote_run_cell = ray.remote(num_cpus=1, max_retries=0)(run_cell)
+    # max_retries: a lost worker or node runs the cell again (a cell depends on its fields alone, so
+    # the retried record equals an undisturbed one); retry_exceptions=False: an exception is not
+    # retried (run_cell records its own exceptions as failed records anyway).
+    remote_run_cell = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=False)(run_cell)
     queue = list(cells)
     in_flight: dict = {}
     while queue or in_flight:
@@ -145,9 +232,16 @@ def _run_ray(cells: list[Cell], in_flight_limit: int) -> Iterator[dict]:
         cell = in_flight.pop(ready[0])
         try:
             record = ray.get(ready[0])
-        except ray.exceptions.RayError as err:  # the worker died; the cell is recorded as failed
+        except ray.exceptions.RayError as err:  # lost RAY_RETRIES + 1 times: recorded as failed
             record = _failed_record(cell, f"Ray task failed: {type(err).__name__}: {err}")
         yield record
+
+
+def _lock_sweep_folder(out_dir: Path):
+    lock = try_lock(out_dir)
+    if lock is None:
+        raise RecordsError(f"{out_dir} is in use by another sweep; wait for it to end, or use another --out")
+    return lock
 
 
 def check_backend(backend: str, workers: int | None, address: str | None) -> int | None:
@@ -184,7 +278,7 @@ def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) ->
             entry = ALGORITHMS[cell.algorithm]
             config = (entry.config(cell.env, cell.seed, cell.budget, dict(cell.overrides)) if cell.overrides
                       else entry.config(cell.env, cell.seed, cell.budget))
-            changed = sorted(key for key in set(config) | set(record["config"])
+            changed = sorted(key for key in (set(config) | set(record["config"])) - SPEED_ONLY_SETTINGS
                              if config.get(key) != record["config"].get(key))
             if changed:
                 key = changed[0]
@@ -205,53 +299,65 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RecordsError(f"--out {str(out_dir)!r} exists and is not a folder")
-    runs_path = out_dir / RUNS_FILE
-    cells = spec.cells()
-    latest = latest_by_cell(load_records(runs_path))
-    _check_same_sweep(runs_path, latest, cells)
-    pending = [cell for cell in cells if latest.get(cell.key, {}).get("status") != "ok"]
-
-    use_ray = backend == "ray" and bool(pending)
-    in_flight_limit = _start_ray(workers, address) if use_ray else workers  # before anything is written
+    locks = [_lock_sweep_folder(out_dir)] if out_dir.exists() else []   # held until the report is written
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        notice = repair_torn_tail(runs_path)
-        if notice:
-            notify(notice)
-        finished, failed = 0, 0
-        bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc=f"cells ({backend})", unit="cell",
-                   disable=not progress, dynamic_ncols=True)
+        runs_path = out_dir / RUNS_FILE
+        cells = spec.cells()
+        latest = latest_by_cell(load_records(runs_path))
+        _check_same_sweep(runs_path, latest, cells)
+        pending = [cell for cell in cells if latest.get(cell.key, {}).get("status") != "ok"]
 
-        def show_counts():
-            # "running" is what the pool holds at once, as long as cells remain.
-            running = min(in_flight_limit or 0, len(pending) - finished)
-            bar.set_postfix_str(f"done={bar.n - failed} running={running} failed={failed}")
+        use_ray = backend == "ray" and bool(pending)
+        in_flight_limit = _start_ray(workers, address) if use_ray else workers  # before anything is written
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if not locks:
+                locks.append(_lock_sweep_folder(out_dir))
+            _wait_for_earlier_workers(out_dir / WORKERS_LOCK)
+            notice = repair_torn_tail(runs_path)
+            if notice:
+                notify(notice)
+            finished, failed = 0, 0
+            bar = tqdm(total=len(cells), initial=len(cells) - len(pending), desc=f"cells ({backend})", unit="cell",
+                       disable=not progress, dynamic_ncols=True)
 
-        show_counts()
-        runner = _run_ray(pending, in_flight_limit) if use_ray else _run_local(pending, workers)
-        with bar:
-            for record in runner:
-                append_record(runs_path, record)
-                finished += 1
-                if record["status"] != "ok":
-                    failed += 1
-                    notify(f"cell failed: {record['cell']} -- {record['error'].splitlines()[0]}")
-                bar.update(1)
-                show_counts()
+            def show_counts():
+                # "running" is what the pool holds at once, as long as cells remain.
+                running = min(in_flight_limit or 0, len(pending) - finished)
+                bar.set_postfix_str(f"done={bar.n - failed} running={running} failed={failed}")
+
+            show_counts()
+            runner = (_run_ray(pending, in_flight_limit) if use_ray else
+                      _run_local(pending, workers, out_dir / WORKERS_LOCK))
+            try:
+                with bar:
+                    for record in runner:
+                        append_record(runs_path, record)
+                        finished += 1
+                        if record["status"] != "ok":
+                            failed += 1
+                            notify(f"cell failed: {record['cell']} -- {record['error'].splitlines()[0]}")
+                        bar.update(1)
+                        show_counts()
+            finally:
+                runner.close()           # an interrupted sweep stops its workers now
+        finally:
+            if use_ray:
+                import ray
+                ray.shutdown()
+
+        latest = latest_by_cell(load_records(runs_path))
+        ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
+        rows = aggregate(ordered)
+        failures = [f"{arm_label(r['cell'])} on {r['cell']['env']}, seed {r['cell']['seed']}: "
+                    f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
+        figure_files = plot_all(ordered, rows, out_dir) if figures else []
+        settings = f" ({len(spec.arms)} settings)" if len(spec.arms) > len(spec.algorithms) else ""
+        title = (f"Benchmark: {', '.join(spec.algorithms)}{settings} on {', '.join(spec.envs)}, "
+                 f"{len(spec.seeds)} seeds")
+        write_summary(out_dir, rows, figure_files, title, failures, aggregate_solve_rates(ordered))
+        return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
+                           rows=rows, out_dir=out_dir)
     finally:
-        if use_ray:
-            import ray
-            ray.shutdown()
-
-    latest = latest_by_cell(load_records(runs_path))
-    ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
-    rows = aggregate(ordered)
-    failures = [f"{arm_label(r['cell'])} on {r['cell']['env']}, seed {r['cell']['seed']}: "
-                f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
-    figure_files = plot_all(ordered, rows, out_dir) if figures else []
-    settings = f" ({len(spec.arms)} settings)" if len(spec.arms) > len(spec.algorithms) else ""
-    title = (f"Benchmark: {', '.join(spec.algorithms)}{settings} on {', '.join(spec.envs)}, "
-             f"{len(spec.seeds)} seeds")
-    write_summary(out_dir, rows, figure_files, title, failures, aggregate_solve_rates(ordered))
-    return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
-                       rows=rows, out_dir=out_dir)
+        for lock in locks:
+            lock.release()

@@ -6,8 +6,9 @@
     python -m algorithms.benchmark ...            (the same, without the console script)
 
 Exit status: 0 all cells succeeded; 1 some cells failed (each recorded in runs.jsonl with its
-error, listed in report.md); 2 bad input (one line on stderr, nothing written); 130 interrupted
-(finished cells are kept: rerun the same command to resume).
+error, listed in report.md); 2 bad input (one line on stderr, nothing written), or the folder is
+in use by another sweep; 130 / 143 interrupted by SIGINT / SIGTERM (finished cells are kept, the
+workers are stopped: rerun the same command to resume).
 """
 from __future__ import annotations
 
@@ -89,15 +90,18 @@ def run(args: argparse.Namespace) -> int:
         workers = _int_at_least("--workers", args.workers, 1)
     except (SweepError, UsageError) as err:
         return _usage_error(str(err))
+    from algorithms.resume import StopSignals
+    stop = StopSignals()          # SIGTERM stops the sweep as Ctrl-C does (and kills its workers)
     try:
-        result = run_sweep(spec, args.out, backend=args.backend, workers=workers, address=args.address,
-                           progress=not args.no_progress, figures=not args.no_figures)
+        with stop:
+            result = run_sweep(spec, args.out, backend=args.backend, workers=workers, address=args.address,
+                               progress=not args.no_progress, figures=not args.no_figures)
     except (BackendError, RecordsError) as err:  # raised before anything is written
         return _usage_error(str(err))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished cells are in {args.out}/runs.jsonl, rerun the same command to resume",
               file=sys.stderr)
-        return 130
+        return stop.exit_status
     print(f"{result.cells} cells: {result.skipped} already done, {result.ran} run now, {len(result.failed)} failed; "
           f"report: {result.out_dir / 'report.md'}")
     if result.failed:

@@ -1,0 +1,306 @@
+"""A run folder as something one process owns: claimed atomically, marked with its status, checked first.
+
+- **Claim.** A folder is created with ``os.mkdir`` (atomic: of two processes asking for the same
+  name, one gets it) and locked with an advisory ``flock`` on ``DIR/.lock`` for the whole run. The
+  operating system drops the lock when the process ends, however it ends (even ``kill -9``), so a
+  lock is never stale. ``claim_next_free`` takes ``base``, ``base-2``, ``base-3``... -- the first
+  it can create and lock; ``claim`` takes exactly the folder asked for (``--out``, ``--resume``)
+  or says who holds it.
+- **Status.** ``status.json`` says ``running`` (with the pid), ``interrupted``, ``failed`` (with
+  the error) or ``finished``. A folder whose run failed can be claimed again for a new run (its
+  run files are removed first); a folder that was killed or interrupted holds a run to resume.
+- **Checks before anything is written**: available memory for the replay buffer and free disk
+  space for the checkpoints, estimated from the config (``check_resources``).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from .checkpoint import read_json, remove_stray_temporaries, write_json
+
+__all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
+           "try_lock", "check_resources", "estimate_run_bytes", "available_memory", "format_bytes"]
+
+LOCK_FILE = ".lock"
+STATUS_FILE = "status.json"
+#: Every file a training run writes (a failed run's folder is cleared of exactly these when reused).
+RUN_FILES = ("config.json", "metrics.csv", "terms.csv", "model.npz", "checkpoint.json", "resume.npz", "eval.json",
+             "learning_curve.png", STATUS_FILE)
+
+
+class FolderError(ValueError):
+    """The output folder cannot be used: taken, in use, not a folder, not writable, too small."""
+
+
+class RunFolder:
+    """A claimed run folder: the lock is held until :meth:`release` (or the process ends)."""
+
+    def __init__(self, path: Path, fd: int, created: list[Path]):
+        self.path, self._fd, self._created = path, fd, created
+
+    @property
+    def created(self) -> bool:
+        """This process made the folder (so :meth:`discard` may remove it)."""
+        return bool(self._created)
+
+    def status(self) -> dict | None:
+        """The content of status.json, or None (no status yet, or unreadable)."""
+        return _read_status(self.path)
+
+    def mark(self, status: str, **info) -> None:
+        """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``."""
+        write_json(self.path / STATUS_FILE, {"status": status, "pid": os.getpid(), **info})
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def discard(self) -> None:
+        """Remove what this process created -- the folder and any parents it made -- when the run
+        could not start; a folder that existed before is only emptied of run files."""
+        self.release()
+        for name in (*RUN_FILES, LOCK_FILE):
+            (self.path / name).unlink(missing_ok=True)
+        remove_stray_temporaries(self.path)
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+    def __enter__(self) -> "RunFolder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_status(path: Path) -> dict | None:
+    try:
+        status = read_json(path / STATUS_FILE)
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:          # Windows: lock the first byte of the file instead
+        import msvcrt
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as err:
+        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except ImportError:
+        import msvcrt
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid = (path / LOCK_FILE).read_text().strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+def _try_lock(path: Path, created: list[Path]) -> RunFolder | None:
+    """Lock ``path`` (an existing folder); None if another process holds it."""
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if not _lock(fd):
+            os.close(fd)
+            return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return RunFolder(path, fd, created)
+
+
+def _make_folder(path: Path) -> list[Path]:
+    """Create ``path`` (and missing parents) with an exclusive mkdir; returns what was created,
+    innermost first. Raises FileExistsError if ``path`` exists, FolderError if it cannot be made."""
+    missing = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                missing.remove(folder)
+        os.mkdir(path)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        for folder in missing:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise FolderError(f"cannot create the output folder {path}: {err.strerror or err}") from None
+    return [path, *missing]
+
+
+def try_lock(path: str | Path) -> RunFolder | None:
+    """Lock the existing folder ``path`` for this process (None if another process holds it)."""
+    return _try_lock(Path(path), [])
+
+
+def claim_next_free(base: str | Path) -> RunFolder:
+    """The first of ``base``, ``base-2``, ``base-3``... that this process creates and locks."""
+    base = Path(base)
+    n = 1
+    while True:
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        n += 1
+        try:
+            created = _make_folder(candidate)
+        except FileExistsError:
+            continue
+        folder = _try_lock(candidate, created)
+        if folder is not None:
+            return folder
+        # another process claimed it with --out between our mkdir and our lock: it is theirs
+
+
+def claim(path: str | Path, resume: bool = False) -> RunFolder:
+    """Claim exactly ``path``: for a new run (missing, empty, or holding a failed run whose files
+    are then removed) or, with ``resume``, a folder holding an unfinished run."""
+    path = Path(path)
+    created: list[Path] = []
+    if not resume:
+        try:
+            created = _make_folder(path)
+        except FileExistsError:
+            pass
+    if not path.is_dir():
+        raise FolderError(f"{path} is not a folder" if path.exists() else f"{path} does not exist")
+    if resume and not (path / "config.json").is_file():     # no lock file left in a folder of something else
+        raise FolderError(f"{path} is not a training run folder: config.json is missing")
+    try:
+        folder = _try_lock(path, created)
+    except OSError as err:
+        raise FolderError(f"cannot use the output folder {path}: {err.strerror or err}") from None
+    if folder is None:
+        raise FolderError(f"{path} is in use by {_holder(path)} (a run is writing into it); wait for it to end "
+                          "or choose another folder")
+    try:
+        remove_stray_temporaries(path)
+        if not resume:
+            _check_reusable(path)
+    except BaseException:
+        folder.release()
+        raise
+    return folder
+
+
+def _check_reusable(path: Path) -> None:
+    contents = sorted(p.name for p in path.iterdir() if p.name != LOCK_FILE)
+    if not contents:
+        return
+    status = _read_status(path)
+    foreign = [name for name in contents if name not in RUN_FILES]
+    if status is not None and status.get("status") == "failed" and not foreign:
+        for name in contents:
+            (path / name).unlink()
+        return
+    state = status.get("status") if status is not None else None
+    if state in ("running", "interrupted"):
+        raise FolderError(f"--out {path} already exists and holds an unfinished run ({state}); continue it with "
+                          f"`tinygrad-rl train --resume {path}`, or choose a new folder")
+    if state == "finished":
+        raise FolderError(f"--out {path} already exists and holds a finished run; choose a new folder")
+    raise FolderError(f"--out {path} already exists and is not an empty folder; choose a new one")
+
+
+# ----------------------------------------------------------------------------- resources
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable; None if unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_resources(out: str | Path, memory_bytes: int, checkpoint_bytes: int, what: str) -> None:
+    """FolderError if ``memory_bytes`` exceed the available memory, or the disk holding ``out``
+    has less free space than two checkpoints of ``checkpoint_bytes`` (the old one stays until
+    the new one is complete) plus the run's other files. ``what`` names the big item (for the message)."""
+    available = available_memory()
+    if available is not None and memory_bytes > available:
+        raise FolderError(f"{what} needs {format_bytes(memory_bytes)} of memory, but only "
+                          f"{format_bytes(available)} is available")
+    needed = 2 * checkpoint_bytes + 16 * 2 ** 20
+    try:
+        free = shutil.disk_usage(_existing_ancestor(Path(out))).free
+    except OSError:
+        return
+    if needed > free:
+        raise FolderError(f"the run's checkpoints need about {format_bytes(needed)} of disk space, but the disk "
+                          f"holding {out} has {format_bytes(free)} free")
+
+
+def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
+    """(memory, checkpoint size, what dominates) of a run, from its config alone: the replay
+    buffer of an off-policy config (``buffer_size`` rows, at most ``total_steps``) plus the weights,
+    the optimiser's two moment buffers and a target copy."""
+    from .buffers import ReplayBuffer
+    weights = sum(p.data.nbytes for net in nets.values() if hasattr(net, "parameters") for p in net.parameters())
+    memory, what = 0, "the networks"
+    if hasattr(config, "buffer_size"):
+        rows = min(int(config.buffer_size), int(config.total_steps))
+        memory = ReplayBuffer.nbytes(rows, (spaces.obs_dim,))
+        if not spaces.discrete:     # Box actions: one float32 per dimension instead of one int64
+            memory += rows * max(0, 4 * spaces.action_dim - 8)
+        what = f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} floats)"
+    return memory + 4 * weights, memory + 4 * weights, what
