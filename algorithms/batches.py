@@ -7,7 +7,7 @@ built-in loop gets both commands for free.
 
     sample_batch(env_id, nets, config, size, seed) -> batch of ``size`` rows
 
-Acting follows the loop: the off-policy loop's first ``learning_starts`` steps are uniformly random
+Acting follows the loop: the off-policy loops' first ``learning_starts`` steps are uniformly random
 (so is this batch, sampled from a replay buffer); the on-policy and episodic loops sample actions
 from the current policy (observations normalised when the run normalises them).
 """
@@ -21,16 +21,30 @@ import numpy as np
 from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 
-from .buffers import Episodes, Rollout, Transitions
+from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, Transitions, continuous_batch
 from .networks import observe
 from .rollout import VectorEnvRunner
 
-__all__ = ["off_policy_batch", "on_policy_batch", "episodic_batch"]
+__all__ = ["off_policy_batch", "off_policy_continuous_batch", "on_policy_batch", "episodic_batch"]
 
 
 def _check_size(size: int) -> None:
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
         raise ValueError(f"batch size must be a positive int, got {size!r}")
+
+
+def _random_replay(env: gym.Env, buffer: ReplayBuffer, seed: int, random_action, to_env) -> ReplayBuffer:
+    """Fill ``buffer`` with uniformly random acting (the replay loops before ``learning_starts``):
+    ``random_action()`` is stored, ``to_env(action)`` is what the env receives."""
+    obs, _ = env.reset(seed=seed)
+    for _ in range(buffer.capacity):
+        action = random_action()
+        next_obs, reward, terminated, truncated, _ = env.step(to_env(action))
+        buffer.add(obs, action, reward, next_obs, terminated, truncated)
+        obs = next_obs
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return buffer
 
 
 def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Transitions:
@@ -43,22 +57,32 @@ def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> T
     rng = np.random.default_rng(seed)
     env = gym.make(env_id)
     try:
-        steps = max(4 * size, 256)
-        buffer = replay_buffer(config, env.observation_space.shape, capacity=steps)
         env.action_space.seed(seed)
-        obs, _ = env.reset(seed=seed)
-        for _ in range(steps):
-            action = env.action_space.sample()
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated, truncated)
-            obs = next_obs
-            if terminated or truncated:
-                obs, _ = env.reset()
+        buffer = replay_buffer(config, env.observation_space.shape, capacity=max(4 * size, 256))
+        _random_replay(env, buffer, seed, env.action_space.sample, lambda action: action)
     finally:
         env.close()
     if getattr(config, "prioritized", False):
         return buffer.sample(size, rng, beta=config.priority_beta_start)
     return buffer.sample(size, rng)
+
+
+def off_policy_continuous_batch(env_id: str, nets: dict, config, size: int, seed: int) -> ContinuousTransitions:
+    """The same for Box actions: actions uniform in the actor's [-1, 1]^|A| (mapped onto the env's
+    bounds by ``nets["actor"].to_env``), a batch with its standard-normal ``noise`` and
+    ``next_noise`` and ``update_actor`` true, so every term of the loss is there."""
+    _check_size(size)
+    rng = np.random.default_rng(seed)
+    env = gym.make(env_id)
+    try:
+        action_dim = env.action_space.shape[0]
+        buffer = ReplayBuffer(max(4 * size, 256), env.observation_space.shape, action_shape=(action_dim,),
+                              action_dtype=np.float32)
+        _random_replay(env, buffer, seed, lambda: rng.uniform(-1.0, 1.0, action_dim).astype(np.float32),
+                       nets["actor"].to_env)
+    finally:
+        env.close()
+    return continuous_batch(buffer, size, rng)
 
 
 def on_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Rollout:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Transitions", "ReplayBuffer", "SumTree", "PrioritizedReplayBuffer", "Rollout", "Episodes"]
+__all__ = ["Transitions", "ContinuousTransitions", "ReplayBuffer", "SumTree", "PrioritizedReplayBuffer",
+           "continuous_batch", "Rollout", "Episodes"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,22 @@ class Transitions:
         return len(self.actions)
 
 
+@dataclass(frozen=True)
+class ContinuousTransitions(Transitions):
+    """A batch for an off-policy actor-critic (Box actions): transitions whose ``actions`` are rows
+    in [-1, 1]^|A| (the actor's scale), plus everything random the loss needs, drawn by the loop:
+
+    - ``noise``, ``next_noise``: standard normal draws of shape (batch, |A|) for actions sampled at
+      ``obs`` and at ``next_obs`` (SAC's reparameterised actions, TD3's target policy smoothing), so
+      the loss is a deterministic function of its batch (a gradcheck can evaluate it again);
+    - ``update_actor``: whether this gradient step updates the actor (every ``policy_delay``-th);
+      on the others the loss leaves its actor terms out.
+    """
+    noise: np.ndarray
+    next_noise: np.ndarray
+    update_actor: bool = True
+
+
 def bootstrap_discounts(batch: Transitions, gamma: float) -> np.ndarray:
     """Per-row factor of the bootstrap value: ``batch.discounts`` when the batch carries them
     (n-step rows), else gamma * (1 - terminated) for one-step rows."""
@@ -78,9 +95,13 @@ class ReplayBuffer:
     gets the shorter return up to the end, with discount 0 after a termination and gamma^m after
     a time-limit truncation (the final observation still has a value). No stored transition
     crosses an episode boundary, and the window never reaches into the next episode.
+
+    Actions are integers by default (Discrete); ``action_shape=(n,), action_dtype=np.float32``
+    stores Box actions.
     """
 
-    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32, *, n_step: int = 1,
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
+                 action_shape: tuple[int, ...] = (), action_dtype=np.int64, *, n_step: int = 1,
                  gamma: float | None = None):
         self.capacity = _check_positive_int("capacity", capacity, "ReplayBuffer")
         self.n_step = _check_positive_int("n_step", n_step, "ReplayBuffer")
@@ -90,43 +111,52 @@ class ReplayBuffer:
             raise ValueError(f"ReplayBuffer: n_step={n_step} needs the discount gamma to sum the rewards")
         self.gamma = gamma
         self.obs_shape = tuple(obs_shape)
-        for name, (shape, dtype) in self._columns(self.capacity, self.obs_shape, obs_dtype).items():
+        self.action_shape = tuple(action_shape)
+        for name, (shape, dtype) in self._columns(self.capacity, self.obs_shape, obs_dtype, self.action_shape,
+                                                  action_dtype).items():
             setattr(self, name, np.zeros(shape, dtype=dtype))
         self._next = 0      # slot the next transition is written to
         self._size = 0
         # The n-step window: the last one-step transitions of the current episode, oldest first.
-        for name, (shape, dtype) in self._window_columns(self.n_step, self.obs_shape, obs_dtype).items():
+        for name, (shape, dtype) in self._window_columns(self.n_step, self.obs_shape, obs_dtype, self.action_shape,
+                                                         action_dtype).items():
             setattr(self, name, np.zeros(shape, dtype=dtype))
         self._window_len = 0
 
     @staticmethod
-    def _columns(capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> dict[str, tuple]:
+    def _columns(capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32, action_shape: tuple[int, ...] = (),
+                 action_dtype=np.int64) -> dict[str, tuple]:
         """{column: (shape, dtype)} of the storage (one place for allocation and :meth:`nbytes`)."""
         return {"obs": ((capacity, *obs_shape), obs_dtype), "next_obs": ((capacity, *obs_shape), obs_dtype),
-                "actions": ((capacity,), np.int64), "rewards": ((capacity,), np.float32),
+                "actions": ((capacity, *action_shape), action_dtype), "rewards": ((capacity,), np.float32),
                 "terminated": ((capacity,), bool), "truncated": ((capacity,), bool),
                 "discounts": ((capacity,), np.float64)}
 
     @staticmethod
-    def _window_columns(n_step: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> dict[str, tuple]:
+    def _window_columns(n_step: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
+                        action_shape: tuple[int, ...] = (), action_dtype=np.int64) -> dict[str, tuple]:
         """{attribute: (shape, dtype)} of the n-step window."""
         return {"_window_obs": ((n_step, *obs_shape), obs_dtype), "_window_next_obs": ((n_step, *obs_shape), obs_dtype),
-                "_window_actions": ((n_step,), np.int64), "_window_rewards": ((n_step,), np.float64)}
+                "_window_actions": ((n_step, *action_shape), action_dtype), "_window_rewards": ((n_step,), np.float64)}
 
     @classmethod
-    def nbytes(cls, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> int:
+    def nbytes(cls, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
+               action_shape: tuple[int, ...] = (), action_dtype=np.int64) -> int:
         """Bytes a full buffer of ``capacity`` transitions takes, computed without allocating it."""
         return sum(int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
-                   for shape, dtype in cls._columns(capacity, tuple(obs_shape), obs_dtype).values())
+                   for shape, dtype in cls._columns(capacity, tuple(obs_shape), obs_dtype, tuple(action_shape),
+                                                    action_dtype).values())
 
     def __len__(self) -> int:
         return self._size
 
-    def add(self, obs, action: int, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
+    def add(self, obs, action, reward: float, next_obs, terminated: bool, truncated: bool) -> None:
         """Take one env step (s, a, r, s', terminated, truncated); store every transition it completes."""
         obs = np.asarray(obs)
         if obs.shape != self.obs_shape:
             raise ValueError(f"ReplayBuffer.add: obs shape {obs.shape} != expected {self.obs_shape}")
+        if np.shape(action) != self.action_shape:
+            raise ValueError(f"ReplayBuffer.add: action shape {np.shape(action)} != expected {self.action_shape}")
         if self.n_step == 1:
             discount = self.gamma if self.gamma is not None and not terminated else 0.0
             self._store(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), discount)
@@ -155,7 +185,7 @@ class ReplayBuffer:
         powers = self.gamma ** np.arange(m)
         ret = float(np.dot(powers, self._window_rewards[:m]))
         discount = 0.0 if terminated else self.gamma ** m
-        self._store(self._window_obs[0], int(self._window_actions[0]), ret, self._window_next_obs[m - 1],
+        self._store(self._window_obs[0], self._window_actions[0].copy(), ret, self._window_next_obs[m - 1],
                     terminated, truncated, discount)
         # Shift the window left by one (n is small; this is cheaper than a second ring).
         for column in (self._window_obs, self._window_next_obs, self._window_actions, self._window_rewards):
@@ -441,6 +471,17 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self.tree.nodes[self.tree.size: self.tree.size + size] = priorities
         self.tree.rebuild()
         self.max_priority = max_priority
+
+
+def continuous_batch(buffer: ReplayBuffer, batch_size: int, rng: np.random.Generator,
+                     update_actor: bool = True) -> ContinuousTransitions:
+    """``batch_size`` transitions drawn uniformly from ``buffer`` (of Box actions), with the
+    standard-normal ``noise`` and ``next_noise`` (batch, |A|) the loss samples its actions with,
+    all drawn from ``rng``."""
+    t = buffer.sample(batch_size, rng)
+    noise = rng.standard_normal((2, *t.actions.shape), dtype=np.float32)
+    return ContinuousTransitions(t.obs, t.actions, t.rewards, t.next_obs, t.terminated, t.truncated,
+                                 noise[0], noise[1], update_actor)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The algorithms that ship with tinygrad_rl, registered through the same seam a plugin uses."""
 from __future__ import annotations
 
-from .configs import EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
-from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss
+from .configs import (DDPGConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig,
+                      SACConfig, TD3Config)
+from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss, sac_loss, td3_loss
 from .model_based import PETSConfig, pets_loss  # (registers the model_based loop)
+from .networks import sac_networks, td3_networks
 from .registry import register_algorithm
 from . import trainers  # noqa: F401  (registers the loops)
 
@@ -21,5 +23,19 @@ register_algorithm("ppo", loss=ppo_loss, loop="on_policy", config=PPOConfig,
                    description="proximal policy optimisation, clipped (Schulman et al. 2017)")
 register_algorithm("reinforce", loss=reinforce_loss, loop="episodic", config=EpisodicConfig,
                    description="REINFORCE with a baseline (Williams 1992)")
+
+# Actor-critics for Box actions: each loss term has its own optimiser over its own nets.
+ACTOR_CRITIC = {"critic": ("critic",), "actor": ("actor",)}
+register_algorithm("td3", loss=td3_loss, loop="off_policy_continuous", config=TD3Config, networks=td3_networks,
+                   optimizers=ACTOR_CRITIC,
+                   description="twin delayed DDPG (Fujimoto et al. 2018): clipped double Q, target smoothing, "
+                               "delayed actor")
+register_algorithm("ddpg", loss=td3_loss, loop="off_policy_continuous", config=DDPGConfig, networks=td3_networks,
+                   optimizers=ACTOR_CRITIC,
+                   description="deep deterministic policy gradient (Lillicrap et al. 2016): td3_loss with one "
+                               "critic, no smoothing, no delay")
+register_algorithm("sac", loss=sac_loss, loop="off_policy_continuous", config=SACConfig, networks=sac_networks,
+                   optimizers={**ACTOR_CRITIC, "alpha": ("log_alpha",)},
+                   description="soft actor-critic with a learned temperature (Haarnoja et al. 2018b)")
 register_algorithm("pets", loss=pets_loss, loop="model_based", config=PETSConfig,
                    description="probabilistic ensembles with trajectory sampling, CEM planning (Chua et al. 2018)")

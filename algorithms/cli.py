@@ -69,7 +69,8 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train ALGO on ENV and write a run folder (or --resume one)",
                               description="Train with the (ALGO, ENV) preset; --set overrides one key at a time. "
                                           "--resume DIR continues a stopped, killed or failed run.")
-    p.add_argument("algo", nargs="?", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, or a plugin's")
+    p.add_argument("algo", nargs="?", help="a registered algorithm: dqn, double_dqn, a2c, ppo, reinforce, sac, td3, "
+                                           "ddpg, or a plugin's")
     p.add_argument("env", nargs="?", help="a registered gymnasium id, e.g. CartPole-v1 (presets: `tinygrad-rl list`)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint (no ALGO/ENV)")
     p.add_argument("--checkpoint-every", type=str, default=None, metavar="SECONDS",

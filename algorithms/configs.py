@@ -11,8 +11,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["CommonConfig", "OffPolicyConfig", "RainbowConfig", "OnPolicyConfig", "PPOConfig", "EpisodicConfig",
-           "parse_value", "apply_overrides"]
+__all__ = ["CommonConfig", "ReplayConfig", "OffPolicyConfig", "RainbowConfig", "ContinuousOffPolicyConfig",
+           "TD3Config", "DDPGConfig", "SACConfig", "OnPolicyConfig", "PPOConfig", "EpisodicConfig", "parse_value",
+           "apply_overrides"]
 
 
 @dataclass
@@ -46,15 +47,29 @@ class CommonConfig:
 
 
 @dataclass
-class OffPolicyConfig(CommonConfig):
-    """DQN-family loop: epsilon-greedy acting, replay, target network."""
+class ReplayConfig(CommonConfig):
+    """What every replay-based loop shares: the buffer, when and how often to update, Polyak tau."""
     buffer_size: int = 50_000
     batch_size: int = 64
     learning_starts: int = 1_000       # env steps of random acting before the first update
     train_freq: int = 4                # env steps between training phases
     gradient_steps: int = 1            # updates per training phase
+    tau: float = 1.0                   # target update: 1 = hard copy, < 1 = Polyak averaging
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.buffer_size > 0, "buffer_size", self.buffer_size, "an int > 0")
+        _check(self.batch_size > 0, "batch_size", self.batch_size, "an int > 0")
+        _check(self.learning_starts >= 0, "learning_starts", self.learning_starts, "an int >= 0")
+        _check(self.train_freq > 0, "train_freq", self.train_freq, "an int > 0")
+        _check(self.gradient_steps > 0, "gradient_steps", self.gradient_steps, "an int > 0")
+        _check(0.0 < self.tau <= 1.0, "tau", self.tau, "a float in (0, 1]")
+
+
+@dataclass
+class OffPolicyConfig(ReplayConfig):
+    """DQN-family loop: epsilon-greedy acting, replay, target network."""
     target_update_interval: int = 500  # env steps between target updates
-    tau: float = 1.0                   # 1 = hard copy, < 1 = Polyak averaging
     epsilon_start: float = 1.0
     epsilon_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which epsilon decays
@@ -69,14 +84,8 @@ class OffPolicyConfig(CommonConfig):
 
     def validate(self) -> None:
         super().validate()
-        _check(self.buffer_size > 0, "buffer_size", self.buffer_size, "an int > 0")
-        _check(self.batch_size > 0, "batch_size", self.batch_size, "an int > 0")
-        _check(self.learning_starts >= 0, "learning_starts", self.learning_starts, "an int >= 0")
-        _check(self.train_freq > 0, "train_freq", self.train_freq, "an int > 0")
-        _check(self.gradient_steps > 0, "gradient_steps", self.gradient_steps, "an int > 0")
         _check(self.target_update_interval > 0, "target_update_interval", self.target_update_interval,
                "an int > 0")
-        _check(0.0 < self.tau <= 1.0, "tau", self.tau, "a float in (0, 1]")
         for name in ("epsilon_start", "epsilon_end"):
             _check(0.0 <= getattr(self, name) <= 1.0, name, getattr(self, name), "a float in [0, 1]")
         _check(0.0 < self.exploration_fraction <= 1.0, "exploration_fraction", self.exploration_fraction,
@@ -97,6 +106,68 @@ class RainbowConfig(OffPolicyConfig):
     dueling: bool = True
     prioritized: bool = True
     priority_alpha: float = 0.5
+
+
+@dataclass
+class ContinuousOffPolicyConfig(ReplayConfig):
+    """Off-policy actor-critic loop for Box actions (SAC, TD3, DDPG): uniform random actions for
+    ``learning_starts`` steps, then the actor's exploration; ``gradient_steps`` updates every
+    ``train_freq`` env steps; the actor (and the targets, Polyak-averaged with ``tau``) updated on
+    every ``policy_delay``-th of them. Defaults are Stable-Baselines3's SAC/TD3 defaults."""
+    buffer_size: int = 1_000_000
+    batch_size: int = 256
+    learning_starts: int = 100
+    train_freq: int = 1
+    gradient_steps: int = 1
+    tau: float = 0.005
+    lr: float = 3e-4
+    hidden: list[int] = field(default_factory=lambda: [256, 256])
+    n_critics: int = 2                 # Q-networks; the targets use the minimum over them
+    policy_delay: int = 1              # critic updates per actor (and target) update
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.n_critics >= 1, "n_critics", self.n_critics, "an int >= 1")
+        _check(self.policy_delay >= 1, "policy_delay", self.policy_delay, "an int >= 1")
+
+
+@dataclass
+class TD3Config(ContinuousOffPolicyConfig):
+    """TD3 (Fujimoto et al. 2018): twin critics, target policy smoothing, delayed actor updates.
+    Noise scales are fractions of half the action range (the actor acts in [-1, 1]^|A|)."""
+    lr: float = 1e-3
+    policy_delay: int = 2
+    target_noise: float = 0.2          # std of the smoothing noise on the target action (0 = off)
+    target_noise_clip: float = 0.5     # the smoothing noise is clipped to +-this
+    exploration_noise: float = 0.1     # std of the Gaussian noise added when acting
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.target_noise >= 0.0, "target_noise", self.target_noise, "a float >= 0 (0 = off)")
+        _check(self.target_noise_clip > 0.0, "target_noise_clip", self.target_noise_clip, "a float > 0")
+        _check(self.exploration_noise >= 0.0, "exploration_noise", self.exploration_noise, "a float >= 0")
+
+
+@dataclass
+class DDPGConfig(TD3Config):
+    """DDPG (Lillicrap et al. 2016) as TD3 with its three changes switched off: one critic, no
+    target policy smoothing, the actor updated on every critic update."""
+    n_critics: int = 1
+    target_noise: float = 0.0
+    policy_delay: int = 1
+
+
+@dataclass
+class SACConfig(ContinuousOffPolicyConfig):
+    """SAC (Haarnoja et al. 2018b): entropy temperature alpha learned towards a target entropy of
+    ``target_entropy_per_dim * |A|`` (the paper's -|A|), or fixed at ``alpha_init``."""
+    alpha_init: float = 1.0            # initial temperature (Stable-Baselines3's "auto" starts at 1)
+    learn_alpha: bool = True
+    target_entropy_per_dim: float = -1.0
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.alpha_init > 0.0, "alpha_init", self.alpha_init, "a float > 0")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The networks the loops build: Q-networks, actor-critics (discrete or Gaussian), normalisers.
+"""The networks the loops build: Q-networks, actor-critics (discrete or Gaussian), off-policy
+actors and critics for Box actions (deterministic, tanh-squashed Gaussian), normalisers.
 
 A network builder has one signature, ``networks(spaces, config, seed) -> dict of nets``, and
 the dict's names are what a loss reads (``nets["q_net"]``, ``nets["actor_critic"]``). A net
@@ -14,13 +15,15 @@ import gymnasium as gym
 import numpy as np
 
 import tinygrad_rl.functional as F
-from tinygrad_rl import Tensor, nn, no_grad
+from tinygrad_rl import Tensor, concatenate, nn, no_grad
 from tinygrad_rl.arrays import spawn_seeds
 
 from .rollout import sample_categorical
 
 __all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
-           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets", "observe"]
+           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets", "observe", "DeterministicActor",
+           "SquashedGaussianActor", "Critics", "ScalarParameter", "log_one_minus_tanh_squared",
+           "squashed_normal_log_prob", "td3_networks", "sac_networks"]
 
 
 @dataclass(frozen=True)
@@ -294,3 +297,174 @@ def observe(nets: dict, obs: np.ndarray, update: bool = True) -> np.ndarray:
     if update:
         normalizer.update(obs)
     return normalizer.normalize(obs)
+
+
+# ----------------------------------------------------------------------------- off-policy actor-critics
+#
+# The actors act in the box [-1, 1]^|A|: the replay buffer stores those actions and the critics
+# read them, whatever the env's bounds; ``to_env`` maps them affinely onto [low, high] when the
+# env is stepped. Both actors offer ``explore`` (the behaviour policy, used while training) and
+# ``act_deterministic`` (the evaluation policy), on NumPy batches under ``no_grad``.
+
+
+class _BoxActor(nn.Module):
+    """What both actors share: the env's action bounds and the map from [-1, 1] onto them."""
+
+    def __init__(self, spaces: EnvSpaces):
+        if spaces.discrete:
+            raise ValueError("an off-policy actor-critic for Box actions needs a Box action space; "
+                             "use dqn or double_dqn for Discrete actions")
+        # Plain arrays, not parameters: the bounds are never trained and not saved.
+        self.low = np.asarray(spaces.action_low, dtype=np.float64)
+        self.high = np.asarray(spaces.action_high, dtype=np.float64)
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        """a_env = low + (a + 1) (high - low) / 2 for a in [-1, 1]^|A| (as float32, the Box dtype)."""
+        return (self.low + (np.asarray(actions) + 1.0) * 0.5 * (self.high - self.low)).astype(np.float32)
+
+    def _forward_numpy(self, obs: np.ndarray):
+        with no_grad():
+            return self(Tensor(np.asarray(obs, dtype=np.float32)))
+
+
+class DeterministicActor(_BoxActor):
+    """mu_phi(s) = tanh(MLP(s)) in [-1, 1]^|A|: the deterministic policy of DDPG and TD3.
+
+    Exploring, it acts clip(mu(s) + N(0, exploration_noise^2), -1, 1): Gaussian noise whose std is
+    a fraction of half the action range once mapped to the env (Fujimoto et al. 2018, sec. 6.1,
+    use N(0, 0.1) with the bounds scaled to [-1, 1]; the clip keeps the action inside the box).
+    """
+
+    def __init__(self, spaces: EnvSpaces, hidden, activation: str = "relu", exploration_noise: float = 0.1,
+                 seed: int = 0):
+        super().__init__(spaces)
+        self.net = nn.MLP([spaces.obs_dim, *hidden, spaces.action_dim], activation=activation, rng=seed)
+        self.exploration_noise = float(exploration_noise)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.net(obs).tanh()
+
+    def act_deterministic(self, obs: np.ndarray) -> np.ndarray:
+        return self._forward_numpy(obs).data
+
+    def explore(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        mu = self.act_deterministic(obs)
+        return np.clip(mu + self.exploration_noise * rng.standard_normal(mu.shape), -1.0, 1.0).astype(np.float32)
+
+
+_LOG_2 = math.log(2.0)
+
+
+def log_one_minus_tanh_squared(u: Tensor) -> Tensor:
+    """log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), elementwise.
+
+    The identity: 1 - tanh(u)^2 = sech(u)^2 = 4 / (e^u + e^-u)^2, and
+    log(e^u + e^-u) = u + log(1 + e^-2u) = u + softplus(-2u). The right-hand side is finite for
+    every u, where the left-hand side's 1 - tanh(u)^2 rounds to 0 (log -> -inf) once |u| > ~9 in
+    float32 (Haarnoja et al. 2018b, appendix C, for why it is needed; this form as in TF-Agents).
+    """
+    return 2.0 * (_LOG_2 - u - (-2.0 * u).softplus())
+
+
+def squashed_normal_log_prob(mean: Tensor, log_std: Tensor, u: Tensor) -> Tensor:
+    """log pi(a | s) of a = tanh(u), u ~ N(mean, diag exp(log_std)^2), summed over the action dims:
+
+        log pi(a | s) = sum_i [ log N(u_i; mean_i, sigma_i^2) - log(1 - tanh(u_i)^2) ]
+
+    the change of variables through tanh (Haarnoja et al. 2018, "Soft Actor-Critic", appendix C,
+    eq. 21: the density of a is that of u divided by |det da/du| = prod_i (1 - tanh(u_i)^2)).
+    """
+    return (F.normal_log_prob(mean, log_std, u) - log_one_minus_tanh_squared(u)).sum(axis=-1)
+
+
+class SquashedGaussianActor(_BoxActor):
+    """pi_phi(a | s): a = tanh(u), u ~ N(mu_phi(s), diag sigma_phi(s)^2), the SAC policy.
+
+    One MLP outputs (mu, log sigma) for each action dimension; log sigma is clipped to
+    [LOG_STD_MIN, LOG_STD_MAX] = [-20, 2] (as the reference implementations do, so sigma can
+    neither vanish nor blow up). ``sample(obs, eps)`` is the reparameterised draw
+    a = tanh(mu + sigma * eps) with its log-probability (Haarnoja et al. 2018b, eq. 8 and
+    appendix C); the evaluation policy is the mean action tanh(mu).
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+    def __init__(self, spaces: EnvSpaces, hidden, activation: str = "relu", seed: int = 0):
+        super().__init__(spaces)
+        self.action_dim = spaces.action_dim
+        self.net = nn.MLP([spaces.obs_dim, *hidden, 2 * spaces.action_dim], activation=activation, rng=seed)
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu(s), log sigma(s)), each of shape (batch, |A|)."""
+        out = self.net(obs)
+        n = self.action_dim
+        return out[:, :n], out[:, n:].clip(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def sample(self, obs: Tensor, eps: np.ndarray) -> tuple[Tensor, Tensor]:
+        """(a, log pi(a | s)) for a = tanh(mu(s) + sigma(s) * eps), eps ~ N(0, I) given: a
+        differentiable function of the parameters (the reparameterisation trick)."""
+        mean, log_std = self(obs)
+        u = mean + log_std.exp() * np.asarray(eps, dtype=mean.dtype)
+        return u.tanh(), squashed_normal_log_prob(mean, log_std, u)
+
+    def act_deterministic(self, obs: np.ndarray) -> np.ndarray:
+        return np.tanh(self._forward_numpy(obs)[0].data)
+
+    def explore(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        mean, log_std = (t.data for t in self._forward_numpy(obs))
+        return np.tanh(mean + np.exp(log_std) * rng.standard_normal(mean.shape)).astype(np.float32)
+
+
+class Critics(nn.Module):
+    """n Q-functions Q_i(s, a), each an MLP of the concatenated (s, a); ``forward`` returns the
+    list [Q_1(s, a), ..., Q_n(s, a)] of (batch,) Tensors. ``a`` is in the actor's [-1, 1] scale.
+    Two give TD3's and SAC's clipped double Q (Fujimoto et al. 2018, sec. 4.2)."""
+
+    def __init__(self, spaces: EnvSpaces, hidden, n: int = 2, activation: str = "relu", seed: int = 0):
+        sizes = [spaces.obs_dim + spaces.action_dim, *hidden, 1]
+        self.q = [nn.MLP(sizes, activation=activation, rng=s) for s in spawn_seeds(seed, n)]
+
+    def forward(self, obs, actions) -> list[Tensor]:
+        x = concatenate([obs, actions], axis=-1)
+        return [q(x).reshape(-1) for q in self.q]
+
+    def first(self, obs, actions) -> Tensor:
+        """Q_1(s, a) alone (TD3's and DDPG's actor term reads only the first critic)."""
+        return self.q[0](concatenate([obs, actions], axis=-1)).reshape(-1)
+
+
+class ScalarParameter(nn.Module):
+    """One trainable number, e.g. SAC's log alpha; ``forward()`` returns it as a 0-d Tensor."""
+
+    def __init__(self, value: float):
+        self.value = Tensor(np.asarray(value, dtype=np.float32), requires_grad=True)
+
+    def forward(self) -> Tensor:
+        return self.value
+
+
+def _critic_and_target(spaces: EnvSpaces, config, seed: int) -> dict:
+    critic = Critics(spaces, config.hidden, config.n_critics, config.activation, seed)
+    target = Critics(spaces, config.hidden, config.n_critics, config.activation, seed)
+    nn.copy_params(target, critic)
+    return {"critic": critic, "critic_target": target}
+
+
+def td3_networks(spaces: EnvSpaces, config, seed: int) -> dict:
+    """``actor`` (a :class:`DeterministicActor`), ``critic`` (``n_critics`` Q-functions) and their
+    ``actor_target`` and ``critic_target`` copies: TD3's and DDPG's networks."""
+    actor_seed, critic_seed = spawn_seeds(seed, 2)
+    actor = DeterministicActor(spaces, config.hidden, config.activation,
+                               getattr(config, "exploration_noise", 0.1), actor_seed)
+    actor_target = DeterministicActor(spaces, config.hidden, config.activation, 0.0, actor_seed)
+    nn.copy_params(actor_target, actor)
+    return {"actor": actor, "actor_target": actor_target, **_critic_and_target(spaces, config, critic_seed)}
+
+
+def sac_networks(spaces: EnvSpaces, config, seed: int) -> dict:
+    """``actor`` (a :class:`SquashedGaussianActor`), ``critic`` (``n_critics`` Q-functions), its
+    ``critic_target`` copy and ``log_alpha`` (a :class:`ScalarParameter`, log of ``alpha_init``)."""
+    actor_seed, critic_seed = spawn_seeds(seed, 2)
+    return {"actor": SquashedGaussianActor(spaces, config.hidden, config.activation, actor_seed),
+            **_critic_and_target(spaces, config, critic_seed),
+            "log_alpha": ScalarParameter(math.log(config.alpha_init))}

@@ -20,6 +20,18 @@ hyperparameter it needs. The terms are logged by name and checked for non-finite
 also return per-row outputs among its terms as NumPy arrays (``td_loss``'s ``td_error``, which
 prioritized replay needs): they are handed back to the loop, never logged or differentiated.
 
+**One optimiser or several.** By default the loop optimises every trained net with one optimiser
+on the total. An actor-critic gives each term its own optimiser over its own nets::
+
+    register_algorithm("sac", loss=sac_loss, loop="off_policy_continuous", config=SACConfig,
+                       optimizers={"critic": ("critic",), "actor": ("actor",), "alpha": ("log_alpha",)})
+
+Each named term is backpropagated into its nets only (the other nets' parameters are held
+fixed during that backward pass, so no gradient of the actor term ever reaches the critic's
+optimiser) and applied by their optimiser; a term the loss leaves out of its dict on some
+step (a delayed actor update) leaves its optimiser untouched then. The total is only logged.
+All terms of one call are computed from the same parameters and applied together.
+
 Plugins: :func:`load_plugin` imports a user's file or module. It is called only with what the
 user names on the command line (``--plugin``), never with anything read from a run folder.
 """
@@ -34,7 +46,10 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["Loop", "AlgorithmSpec", "register_algorithm", "unregister_algorithm", "get_algorithm",
-           "algorithm_names", "register_loop", "get_loop", "load_plugin"]
+           "algorithm_names", "register_loop", "get_loop", "load_plugin", "TOTAL"]
+
+#: The name under which an algorithm without ``optimizers`` optimises its total loss.
+TOTAL = "total"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -65,7 +80,8 @@ class Loop:
 @dataclass(frozen=True)
 class AlgorithmSpec:
     """One registered algorithm. ``presets`` names the algorithm whose preset tables this one
-    falls back to when an env has no table of its own (``None``: only its own)."""
+    falls back to when an env has no table of its own (``None``: only its own). ``optimizers``
+    maps a loss term to the nets its own optimiser trains (``None``: one optimiser on the total)."""
     name: str
     loss: Callable
     loop: Loop
@@ -73,6 +89,30 @@ class AlgorithmSpec:
     networks: Callable
     presets: str | None = None
     description: str = ""
+    optimizers: dict[str, tuple[str, ...]] | None = None
+
+    def optimizer_groups(self, nets: dict) -> dict[str, tuple[str, ...]]:
+        """{term: names of the nets it trains} for ``nets`` built by this algorithm: its
+        ``optimizers``, or ``{"total": every trained net}``. Raises ValueError when a named net
+        is missing or not trainable, is named twice, or a trainable net is named nowhere."""
+        from .networks import trained_nets
+        trainable = trained_nets(nets)
+        if self.optimizers is None:
+            return {TOTAL: tuple(trainable)}
+        named = [net for names in self.optimizers.values() for net in names]
+        for net in named:
+            if net not in trainable:
+                raise ValueError(f"{self.name}: optimizers name the net {net!r}, but the networks builder made "
+                                 f"no trainable net of that name (trainable: {', '.join(trainable)})")
+        twice = sorted({net for net in named if named.count(net) > 1})
+        if twice:
+            raise ValueError(f"{self.name}: optimizers name {twice} under more than one term; "
+                             "each net has exactly one optimiser")
+        untrained = [net for net in trainable if net not in named]
+        if untrained:
+            raise ValueError(f"{self.name}: the nets {untrained} have parameters but no term in optimizers "
+                             "trains them")
+        return dict(self.optimizers)
 
 
 _LOOPS: dict[str, Loop] = {}
@@ -92,10 +132,13 @@ def get_loop(name: str) -> Loop:
 
 def register_algorithm(name: str, *, loss: Callable, loop: str | Loop, config: type | None = None,
                        networks: Callable | None = None, presets: str | None = None,
-                       description: str = "", replace: bool = False) -> AlgorithmSpec:
+                       description: str = "", optimizers: dict | None = None,
+                       replace: bool = False) -> AlgorithmSpec:
     """Register ``name``: its loss, the loop it trains on (``"off_policy"``, ``"on_policy"``,
-    ``"episodic"`` or a :class:`Loop`), its config dataclass (default: the loop's), its network
-    builder (default: the loop's) and the algorithm whose presets it reuses.
+    ``"episodic"``, ``"off_policy_continuous"`` or a :class:`Loop`), its config dataclass (default:
+    the loop's), its network builder (default: the loop's), the algorithm whose presets it reuses,
+    and optionally ``optimizers``: ``{term: (net, ...)}``, one optimiser per loss term over the
+    nets it names (default: one optimiser over every trained net, on the total loss).
 
     Registering a taken name raises ``ValueError`` unless ``replace=True``.
     """
@@ -114,9 +157,28 @@ def register_algorithm(name: str, *, loss: Callable, loop: str | Loop, config: t
                         f"(the {loop.name} loop reads its fields), got {config!r}")
     if presets is not None and presets not in _ALGORITHMS:
         raise ValueError(f"register_algorithm({name!r}): presets={presets!r} is not a registered algorithm")
-    spec = AlgorithmSpec(name, loss, loop, config, networks or loop.networks, presets, description)
+    spec = AlgorithmSpec(name, loss, loop, config, networks or loop.networks, presets, description,
+                         _check_optimizers(name, optimizers))
     _ALGORITHMS[name] = spec
     return spec
+
+
+def _check_optimizers(name: str, optimizers) -> dict[str, tuple[str, ...]] | None:
+    if optimizers is None:
+        return None
+    where = f"register_algorithm({name!r}): optimizers"
+    if not isinstance(optimizers, dict) or not optimizers:
+        raise TypeError(f"{where} must be a non-empty dict {{term: (net name, ...)}}, got {optimizers!r}")
+    checked = {}
+    for term, nets in optimizers.items():
+        if not isinstance(term, str) or not _NAME.match(term) or term == TOTAL:
+            raise ValueError(f"{where}: term names are lower_snake_case loss terms other than {TOTAL!r}, "
+                             f"got {term!r}")
+        nets = (nets,) if isinstance(nets, str) else nets
+        if not isinstance(nets, (tuple, list)) or not nets or not all(isinstance(n, str) for n in nets):
+            raise TypeError(f"{where}[{term!r}] must name one or more nets, e.g. ('critic',), got {nets!r}")
+        checked[term] = tuple(nets)
+    return checked
 
 
 def unregister_algorithm(name: str) -> None:

@@ -19,6 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from .checkpoint import read_json, remove_stray_temporaries, write_json
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
@@ -299,8 +301,8 @@ def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
     memory, what = 0, "the networks"
     if hasattr(config, "buffer_size"):
         rows = min(int(config.buffer_size), int(config.total_steps))
-        memory = ReplayBuffer.nbytes(rows, (spaces.obs_dim,))
-        if not spaces.discrete:     # Box actions: one float32 per dimension instead of one int64
-            memory += rows * max(0, 4 * spaces.action_dim - 8)
+        # Discrete actions are one int64 a row, Box actions one float32 per dimension.
+        actions = {} if spaces.discrete else {"action_shape": (spaces.action_dim,), "action_dtype": np.float32}
+        memory = ReplayBuffer.nbytes(rows, (spaces.obs_dim,), **actions)
         what = f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} floats)"
     return memory + 4 * weights, memory + 4 * weights, what

@@ -157,7 +157,8 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
             net.to_dtype(np.float64)
     params = [(f"{name}.{sub}", p) for name in trained_nets(nets) for sub, p in nets[name].named_parameters()]
     for _, p in params:  # C order, so that perturbing p.data.reshape(-1) (then a view) perturbs p.data
-        p.data = np.ascontiguousarray(p.data)
+        if not p.data.flags.c_contiguous:       # (ascontiguousarray would also turn a 0-d array into 1-d)
+            p.data = np.ascontiguousarray(p.data)
     loss, terms = _evaluate(spec, batch, nets, config)
     plan, assignment = _objectives(loss, terms, params)
     names = sorted({o for objectives in assignment.values() for o in objectives})
@@ -236,7 +237,7 @@ def format_report(check: LossCheck) -> str:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     from .cli import _add_plugin_argument
-    p.add_argument("algo", help="a registered algorithm (dqn, double_dqn, a2c, ppo, reinforce, or a plugin's)")
+    p.add_argument("algo", help="a registered algorithm (dqn, double_dqn, a2c, ppo, reinforce, sac, td3, ddpg, or a plugin's)")
     p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1")
     p.add_argument("--batch", type=str, default="16", help="rows of the real batch (default 16)")
     p.add_argument("--seed", type=str, help="run seed (networks and batch, as `train --seed`; default 0)")

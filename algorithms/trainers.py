@@ -1,4 +1,5 @@
-"""The loops around the losses: off-policy (replay), on-policy (rollouts), episodic (whole episodes).
+"""The loops around the losses: off-policy (replay; Discrete actions, or Box actions with an actor
+and critics), on-policy (rollouts), episodic (whole episodes).
 
 A loop owns acting, storage, exploration, target updates, evaluation, metrics and checkpoints;
 the algorithm is the loss it is given (see :mod:`algorithms.registry` for the contract). Each
@@ -34,21 +35,22 @@ from tinygrad_rl import Tensor, jit, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
 from . import batches
-from .buffers import Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout
+from .buffers import (ContinuousTransitions, Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout,
+                      continuous_batch)
 from .checkpoint import save_weights, write_json
-from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
+from .configs import CommonConfig, ContinuousOffPolicyConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .losses import TD_ERROR
 from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, observe, q_networks, target_pairs,
-                       trained_nets)
-from .registry import Loop, get_algorithm, register_loop
+                       td3_networks, trained_nets)
+from .registry import TOTAL, Loop, get_algorithm, register_loop
 from .resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, Checkpointer, LoopState, NetsState,
                      RngState, StopSignals)
 from .rollout import VectorEnvRunner, greedy_episodes_returns
-from .threads import single_blas_thread
+from .threads import reuse_freed_memory, single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
            "build_networks", "greedy_actor", "train", "train_off_policy", "replay_buffer", "replay_capacity",
-           "train_on_policy", "train_episodic"]
+           "train_off_policy_continuous", "train_on_policy", "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
@@ -258,7 +260,10 @@ def greedy_actor(algo: str, nets: dict) -> Callable[[np.ndarray], int | np.ndarr
 
 @dataclass
 class _Run:
-    """What every loop shares: seeds, networks, optimiser, metrics, progress and evaluation."""
+    """What every loop shares: seeds, networks, optimisers, metrics, progress and evaluation.
+
+    ``optimizers`` maps a loss term to its optimiser: ``{"total": one optimiser over every
+    trained net}`` (then also ``optimizer``), or one per term of the algorithm's ``optimizers``."""
     algo: str
     env_id: str
     config: CommonConfig
@@ -286,12 +291,14 @@ class _Run:
         self.spaces = env_spaces(self.env_id)
         self.nets = build_networks(self.algo, self.env_id, self.config, self.net_seed)
         self.params = [p for name in trained_nets(self.nets) for p in self.nets[name].parameters()]
-        opt_name = getattr(self.config, "optimizer", "adam")
-        if opt_name == "rmsprop":
-            # RMSprop settings of the A2C paper as SB3 uses them (alpha 0.99, eps 1e-5).
-            self.optimizer = optim.RMSprop(self.params, lr=self.config.lr, alpha=0.99, eps=1e-5)
-        else:
-            self.optimizer = optim.Adam(self.params, lr=self.config.lr, eps=getattr(self.config, "adam_eps", 1e-8))
+        groups = self.spec.optimizer_groups(self.nets)
+        self.optimizers = {term: self._optimizer([p for name in names for p in self.nets[name].parameters()])
+                           for term, names in groups.items()}
+        self.optimizer = self.optimizers.get(TOTAL)
+        # While a term is backpropagated, every parameter outside its nets is held fixed
+        # (requires_grad off), so its gradient is neither computed nor stored.
+        self._held_fixed = {term: [p for p in self.params if id(p) not in {id(q) for q in opt.params}]
+                            for term, opt in self.optimizers.items()}
         self.lr_factor = linear_schedule(1.0, self.config.lr_end_fraction, self.config.total_steps)
         self.greedy = self.spec.loop.greedy_actor(self.nets)
         self.eval_env = gym.make(self.env_id)
@@ -302,8 +309,11 @@ class _Run:
             None if self.out_dir is None or self.checkpoint_every is None else self.out_dir / RESUME_FILE,
             {"algo": self.algo, "env_id": self.env_id, "config": dataclasses.asdict(self.config)},
             self.checkpoint_every if self.checkpoint_every is not None else math.inf, self.resume_from, self.stop)
-        for name, part in (("networks", NetsState(self.nets)), ("optimizer", self.optimizer),
-                           ("rng", RngState(self.rng)), ("metrics", self.metrics), ("run", self)):
+        # One optimiser is the part "optimizer"; one per term, "optimizer_<term>" each.
+        optimizers = [("optimizer" if term == TOTAL else f"optimizer_{term}", opt)
+                      for term, opt in self.optimizers.items()]
+        for name, part in (("networks", NetsState(self.nets)), *optimizers, ("rng", RngState(self.rng)),
+                           ("metrics", self.metrics), ("run", self)):
             self.keep(name, part)
         self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
                         disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
@@ -355,14 +365,25 @@ class _Run:
         for key, value in state.items():
             setattr(self, key, value)
 
+    def _optimizer(self, params: list) -> optim.Optimizer:
+        if getattr(self.config, "optimizer", "adam") == "rmsprop":
+            # RMSprop settings of the A2C paper as SB3 uses them (alpha 0.99, eps 1e-5).
+            return optim.RMSprop(params, lr=self.config.lr, alpha=0.99, eps=1e-5)
+        return optim.Adam(params, lr=self.config.lr, eps=getattr(self.config, "adam_eps", 1e-8))
+
     def loss(self, batch) -> tuple[Tensor, dict]:
         """The algorithm's loss on ``batch`` (the one contract: loss(batch, nets, config))."""
         return self.spec.loss(batch, self.nets, self.config)
 
     def optimize(self, step: int, loss: Tensor, terms: dict) -> float:
-        """Check every term is finite, then one gradient step on ``loss``; returns its value.
-        Per-row outputs among the terms (NumPy arrays such as ``td_error``) are not logged."""
-        for name, value in [("total", loss), *terms.items()]:
+        """Check every term is finite, then one gradient step: on ``loss`` with the one optimiser,
+        or for each optimised term the loss returned, on that term with its own optimiser.
+
+        Every gradient is computed before any optimiser steps, so all terms see the parameters
+        the loss was computed with (a term's backward pass reads the weights of the forward one).
+        Per-row outputs among the terms (NumPy arrays such as ``td_error``) are neither logged nor
+        optimised. Returns the value of ``loss``."""
+        for name, value in [(TOTAL, loss), *terms.items()]:
             if not isinstance(value, Tensor):
                 continue
             v = float(value.data)
@@ -370,21 +391,34 @@ class _Run:
                 raise NonFiniteLossError(step, name, v)
             self.term_sums[name] = self.term_sums.get(name, 0.0) + v
             self.term_counts[name] = self.term_counts.get(name, 0) + 1
-        self.optimizer.lr = self.config.lr * self.lr_factor(step)
-        self.optimizer.zero_grad()
-        loss.backward()
-        if self.config.max_grad_norm > 0:
-            norm = optim.clip_grad_norm_(self.params, self.config.max_grad_norm)
-            if not math.isfinite(norm):
-                raise NonFiniteLossError(step, "gradient norm", norm)
-        self.optimizer.step()
+        objectives = {TOTAL: loss} if self.optimizer is not None else terms
+        due = [term for term in self.optimizers if term in objectives]
+        for term in due:
+            held = self._held_fixed[term]
+            self.optimizers[term].zero_grad()
+            for p in held:
+                p.requires_grad = False
+            try:
+                objectives[term].backward()
+            finally:
+                for p in held:
+                    p.requires_grad = True
+        for term in due:
+            optimizer = self.optimizers[term]
+            optimizer.lr = self.config.lr * self.lr_factor(step)
+            if self.config.max_grad_norm > 0:
+                norm = optim.clip_grad_norm_(optimizer.params, self.config.max_grad_norm)
+                if not math.isfinite(norm):
+                    raise NonFiniteLossError(step, "gradient norm" if term == TOTAL else f"gradient norm of {term}",
+                                             norm)
+            optimizer.step()
         return float(loss.data)
 
     def flush_terms(self, step: int) -> None:
         """Log the mean of each loss term since the last flush (and the learning rate)."""
         if self.term_sums:
             means = {name: total / self.term_counts[name] for name, total in self.term_sums.items()}
-            self.metrics.log_terms(step, {**means, "lr": self.optimizer.lr})
+            self.metrics.log_terms(step, {**means, "lr": next(iter(self.optimizers.values())).lr})
             self.term_sums, self.term_counts = {}, {}
 
     def observe(self, obs: np.ndarray, update: bool = True) -> np.ndarray:
@@ -515,6 +549,75 @@ def replay_capacity(config: OffPolicyConfig) -> int:
     """Transitions the replay buffer allocates: ``buffer_size``, or ``total_steps`` when fewer
     (a run never stores more, and sampling only ever sees the stored rows)."""
     return min(config.buffer_size, config.total_steps)
+
+
+def train_off_policy_continuous(run: _Run) -> int:
+    """Replay-based actor-critic loop for Box actions (SAC, TD3, DDPG).
+
+    Acting: uniform random actions in the box for the first ``learning_starts`` env steps, then
+    ``nets["actor"].explore`` (a deterministic actor adds Gaussian noise, a stochastic one
+    samples); the actor works in [-1, 1]^|A| and ``actor.to_env`` maps its actions onto the env's
+    bounds. The buffer stores the [-1, 1] actions. Learning: ``gradient_steps`` updates every
+    ``train_freq`` env steps after ``learning_starts``, each on a
+    :class:`~algorithms.buffers.ContinuousTransitions` batch of ``batch_size`` rows that carries
+    fresh standard-normal ``noise`` and ``next_noise`` and ``update_actor``, true on every
+    ``policy_delay``-th update: the loss adds its actor terms only then, and after such an update
+    every ``X_target`` net is Polyak-averaged towards ``X`` with ``tau`` (TD3's delayed policy and
+    target updates; SAC and DDPG have a delay of 1). Each update is one :meth:`_Run.learn` (each
+    term applied by its own optimiser; jitted, one recorded path per value of ``update_actor``).
+    A resumed run keeps the buffer and the update count (the delay's phase). Returns env steps taken."""
+    c: ContinuousOffPolicyConfig = run.config
+    if run.spaces.discrete:
+        raise ValueError(f"{run.algo} learns a continuous actor and needs a Box action space; "
+                         f"{run.env_id} has Discrete actions (use dqn or double_dqn)")
+    actor, action_dim = run.nets["actor"], run.spaces.action_dim
+    targets = target_pairs(run.nets)
+    env = gym.make(run.env_id)
+    buffer = run.keep("replay", ReplayBuffer(replay_capacity(c), env.observation_space.shape,
+                                             action_shape=(action_dim,), action_dtype=np.float32))
+    loop = run.keep("loop", LoopState(step=0, last_loss=None, updates=0))
+    obs, _ = env.reset(seed=run.reset_seed)
+    episode_return, episode_length, last_loss, step, updates = 0.0, 0, loop.last_loss, loop.step, loop.updates
+    try:
+        for step in range(loop.step + 1, c.total_steps + 1):
+            if step <= c.learning_starts:
+                action = run.rng.uniform(-1.0, 1.0, action_dim).astype(np.float32)
+            else:
+                action = actor.explore(np.asarray(obs, dtype=np.float32)[None], run.rng)[0]
+            next_obs, reward, terminated, truncated, _ = env.step(actor.to_env(action))
+            buffer.add(obs, action, reward, next_obs, terminated, truncated)
+            episode_return += float(reward)
+            episode_length += 1
+            obs = next_obs
+            if terminated or truncated:
+                run.episode_done(step, episode_return, episode_length, loss=last_loss)
+                run.flush_terms(step)
+                obs, _ = env.reset()
+                episode_return, episode_length = 0.0, 0
+            if step > c.learning_starts and step % c.train_freq == 0:
+                for _ in range(c.gradient_steps):
+                    updates += 1
+                    update_actor = updates % c.policy_delay == 0
+                    batch = continuous_batch(buffer, c.batch_size, run.rng, update_actor)
+                    last_loss = round(run.learn(step, batch)[0], 6)
+                    if update_actor:
+                        for target, online in targets:
+                            nn.polyak_update(run.nets[target], run.nets[online], c.tau)
+            run.advance(step, 1)
+            loop.step, loop.last_loss, loop.updates = step, last_loss, updates
+            run.safe_point(step, episode_boundary=episode_length == 0)
+    finally:
+        env.close()
+    return step
+
+
+def box_actor_greedy_actor(nets: dict) -> Callable[[np.ndarray], np.ndarray]:
+    """The actor's deterministic action (mu(s), or tanh of the Gaussian mean), in the env's bounds."""
+    actor = nets["actor"]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return actor.to_env(actor.act_deterministic(np.asarray(obs, dtype=np.float32)[None]))[0]
+    return act
 
 
 class _RewardScaler:
@@ -680,6 +783,9 @@ def train_episodic(run: _Run) -> int:
 
 register_loop(Loop("off_policy", train_off_policy, q_networks, q_greedy_actor, OffPolicyConfig, "Transitions",
                    sample_batch=batches.off_policy_batch))
+register_loop(Loop("off_policy_continuous", train_off_policy_continuous, td3_networks, box_actor_greedy_actor,
+                   ContinuousOffPolicyConfig, "ContinuousTransitions",
+                   sample_batch=batches.off_policy_continuous_batch))
 register_loop(Loop("on_policy", train_on_policy, actor_critic_networks, actor_critic_greedy_actor,
                    OnPolicyConfig, "Rollout", sample_batch=batches.on_policy_batch))
 register_loop(Loop("episodic", train_episodic, actor_critic_networks, actor_critic_greedy_actor,
@@ -705,6 +811,7 @@ def train(algo: str, env_id: str, config: CommonConfig, out_dir: str | Path | No
     if not isinstance(config, spec.config):
         raise TypeError(f"{algo} needs a {spec.config.__name__}, got {type(config).__name__}")
     config.validate()
+    reuse_freed_memory()
     metrics = metrics if metrics is not None else MetricsLog()
     run = _Run(algo, env_id, config, Path(out_dir) if out_dir is not None else None, progress, metrics,
                eval_hook=eval_hook, checkpoint_every=checkpoint_every, resume_from=resume_from, stop=stop)

@@ -1,6 +1,7 @@
-"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 with the learning
-step jitted (the default) and run eagerly (``jit = false``), and of Stable-Baselines3 with the same
-hyperparameters, all in the same process (SB3 when installed: ``pip install -e ".[compare]"``).
+"""Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 and SAC and TD3 on
+Pendulum-v1 with the learning step jitted (the default) and run eagerly (``jit = false``), and of
+Stable-Baselines3 with the same hyperparameters, all in the same process (SB3 when installed:
+``pip install -e ".[compare]"``).
 Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's speed and our ratio to it,
 in env steps per second of this process's CPU time (waiting for a core on a shared machine is not
 counted; every contender runs on one thread).
@@ -10,10 +11,15 @@ DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, tra
 gradient_steps 128, target_update_interval 10, learning_starts 1000 (``--dqn preset``: our CartPole
 preset's [dqn] table instead, which differs in batch 128 and a decaying learning rate). A2C uses our
 CartPole preset (4 envs x 8 steps, [128, 128] tanh, Adam). PPO uses our CartPole preset, which is
-rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). Both
-libraries get one BLAS / torch thread: the networks are small and this 2-core machine is shared.
+rl-baselines3-zoo's (8 envs x 32 steps, 20 epochs of one 256-row minibatch, [64, 64] tanh). SAC and
+TD3 use our Pendulum presets ([256, 256] ReLU, batch 256, one gradient step per env step; SAC's
+temperature learned from 1 towards -|A|, TD3's Gaussian exploration noise 0.1, policy delay 2,
+target noise 0.2 clipped at 0.5) with 100 random steps before learning, so the measurement is of
+training. Both libraries get one BLAS / torch thread: the networks are small and this 2-core
+machine is shared.
 
     nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000 --ppo-steps 50000
+    nice -n 10 python scripts/bench_train.py --algos sac,td3 --sac-steps 3000 --td3-steps 3000 --repeats 3
 """
 from __future__ import annotations
 
@@ -32,19 +38,46 @@ ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_00
 
 
 DQN_SETTINGS = "zoo"   # or "preset": our CartPole preset's [dqn] table as it is (batch 128); set by --dqn
+ALGOS = ("dqn", "a2c", "ppo", "sac", "td3")
+ENV = {"sac": "Pendulum-v1", "td3": "Pendulum-v1"}          # the others: CartPole-v1
+# Off-policy actor-critics start learning after 100 random steps in both libraries.
+ACTOR_CRITIC = dict(learning_starts=100, hidden=[256, 256], batch_size=256, train_freq=1, gradient_steps=1)
+
+
+def env_of(algo: str) -> str:
+    return ENV.get(algo, "CartPole-v1")
 
 
 def config_for(algo: str, **overrides):
-    zoo = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else {}
-    return load_preset(algo, "CartPole-v1", {**zoo, **overrides})
+    fixed = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else ACTOR_CRITIC if algo in ENV else {}
+    return load_preset(algo, env_of(algo), {**fixed, **overrides})
 
 
 def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
     config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1, jit=jit)
     start = time.process_time()
-    result = train(algo, "CartPole-v1", config)
+    result = train(algo, env_of(algo), config)
     return result.env_steps / (time.process_time() - start)
+
+
+def sb3_actor_critic(algo: str, seed: int):
+    """SB3's SAC or TD3 with our Pendulum preset's hyperparameters."""
+    import numpy as np
+    from stable_baselines3 import SAC, TD3
+    from stable_baselines3.common.noise import NormalActionNoise
+    c = config_for(algo)
+    common = dict(learning_rate=c.lr, buffer_size=c.buffer_size, learning_starts=c.learning_starts,
+                  batch_size=c.batch_size, tau=c.tau, gamma=c.gamma, train_freq=c.train_freq,
+                  gradient_steps=c.gradient_steps, policy_kwargs=dict(net_arch=list(c.hidden)), seed=seed,
+                  device="cpu")
+    if algo == "sac":
+        assert c.learn_alpha and c.alpha_init == 1.0 and c.target_entropy_per_dim == -1.0 and c.n_critics == 2
+        return SAC("MlpPolicy", env_of(algo), ent_coef="auto", target_entropy="auto", **common)
+    # SB3 adds the noise in the [-1, 1] scale and clips, as our DeterministicActor does.
+    noise = NormalActionNoise(np.zeros(1), c.exploration_noise * np.ones(1))
+    return TD3("MlpPolicy", env_of(algo), action_noise=noise, policy_delay=c.policy_delay,
+               target_policy_noise=c.target_noise, target_noise_clip=c.target_noise_clip, **common)
 
 
 def sb3(algo: str, steps: int, seed: int) -> float:
@@ -52,7 +85,9 @@ def sb3(algo: str, steps: int, seed: int) -> float:
     from stable_baselines3 import A2C, DQN, PPO
     from stable_baselines3.common.env_util import make_vec_env
     torch.set_num_threads(1)
-    if algo == "dqn":
+    if algo in ENV:
+        model = sb3_actor_critic(algo, seed)
+    elif algo == "dqn":
         c = config_for("dqn")
         model = DQN("MlpPolicy", "CartPole-v1", learning_rate=c.lr, batch_size=c.batch_size, buffer_size=c.buffer_size,
                     learning_starts=c.learning_starts, gamma=c.gamma, target_update_interval=c.target_update_interval,
@@ -88,8 +123,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dqn-steps", type=int, default=20_000)
     parser.add_argument("--a2c-steps", type=int, default=50_000)
     parser.add_argument("--ppo-steps", type=int, default=50_000)
+    parser.add_argument("--sac-steps", type=int, default=3_000)
+    parser.add_argument("--td3-steps", type=int, default=3_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--algos", default="dqn,a2c,ppo", help="comma-separated subset of dqn,a2c,ppo")
+    parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated subset of {','.join(ALGOS)}")
     parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
     parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
     parser.add_argument("--dqn", choices=("zoo", "preset"), default="zoo",
@@ -98,10 +135,11 @@ def main(argv=None) -> int:
     global DQN_SETTINGS
     DQN_SETTINGS = args.dqn
     algos = args.algos.split(",")
-    if not algos or set(algos) - {"dqn", "a2c", "ppo"}:
-        parser.error(f"--algos must name some of dqn, a2c, ppo, got {args.algos!r}")
-    if min(args.dqn_steps, args.a2c_steps, args.ppo_steps) <= 0 or args.repeats <= 0:
-        parser.error("--dqn-steps, --a2c-steps, --ppo-steps and --repeats must be > 0")
+    if not algos or set(algos) - set(ALGOS):
+        parser.error(f"--algos must name some of {', '.join(ALGOS)}, got {args.algos!r}")
+    steps_of = {algo: getattr(args, f"{algo}_steps") for algo in ALGOS}
+    if min(steps_of.values()) <= 0 or args.repeats <= 0:
+        parser.error("--dqn-steps, --a2c-steps, --ppo-steps, --sac-steps, --td3-steps and --repeats must be > 0")
     have_sb3 = False
     if not args.no_sb3:
         try:
@@ -110,8 +148,8 @@ def main(argv=None) -> int:
         except ImportError:
             print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
-    for algo, steps in (("dqn", args.dqn_steps), ("a2c", args.a2c_steps), ("ppo", args.ppo_steps)):
+    print("algo,env,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
+    for algo, steps in steps_of.items():
         if algo not in algos:
             continue
         speeds = {True: [], False: []}
@@ -119,7 +157,7 @@ def main(argv=None) -> int:
             for flag in ((True, False) if r % 2 == 0 else (False, True)):
                 speeds[flag].append(ours(algo, steps, args.seed, jit=flag))
         jitted, eager = statistics.median(speeds[True]), statistics.median(speeds[False])
-        row = f"{algo},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
+        row = f"{algo},{env_of(algo)},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)
             row += f",{theirs:.0f},{jitted / theirs:.2f}"

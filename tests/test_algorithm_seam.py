@@ -26,6 +26,7 @@ from algorithms.rewards import pendulum_reward, register_reward
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
                        "--set", "batch_size=16"],
+        "off_policy_continuous": ["--set", "learning_starts=50", "--set", "train_freq=2", "--set", "batch_size=16"],
         "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
         "episodic": ["--set", "episodes_per_update=1"],
         "model_based": ["--set", "random_steps=100", "--set", "train_every=100", "--set", "model_epochs=1",
@@ -108,6 +109,8 @@ def seam_envs(spec) -> tuple[str, str]:
         assert NO_PRESET_BOX_ENV in supported
         preset_env = next(env for env in supported if preset_source(spec.name, env) is not None)
         return preset_env, NO_PRESET_BOX_ENV
+    if spec.loop.name == "off_policy_continuous":
+        return "Pendulum-v1", NO_PRESET_BOX_ENV
     # CartPole and MountainCar (Discrete) or its Box-action twin.
     return "CartPole-v1", "MountainCar-v0" if spec.loop.name == "off_policy" else "MountainCarContinuous-v0"
 

@@ -25,7 +25,10 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "sac", "CartPole-v1"], "unknown algorithm 'sac'; valid: dqn, double_dqn, dqn_rainbow, a2c, ppo, reinforce"),
+    (["train", "trpo", "CartPole-v1"], "unknown algorithm 'trpo'; valid: dqn, double_dqn, dqn_rainbow, a2c, ppo, "
+                                       "reinforce, td3"),
+    (["train", "sac", "CartPole-v1"], "sac cannot train on CartPole-v1: an off-policy actor-critic for Box actions "
+                                      "needs a Box action space"),
     (["train", "dqn", "Pong-v5"], "unknown environment id 'Pong-v5'"),
     (["train", "dqn", "payload:CartPole-v1"], "names a module to import"),
     (["train", "dqn", "Pendulum-v1"], "dqn cannot train on Pendulum-v1: Q-networks need a Discrete action space"),

@@ -33,10 +33,23 @@ from tinygrad_rl import Tensor, nn, optim
 ROOT = Path(__file__).resolve().parents[1]
 LINUX = sys.platform.startswith("linux")
 TINY_LOOP = {"off_policy": {"learning_starts": 50, "train_freq": 4, "gradient_steps": 1, "batch_size": 16},
+             "off_policy_continuous": {"learning_starts": 50, "train_freq": 4, "gradient_steps": 1,
+                                       "batch_size": 16},
              "on_policy": {"n_envs": 2, "n_steps": 16, "n_minibatches": 2},
              "episodic": {"episodes_per_update": 1},
              "model_based": {"random_steps": 100, "train_every": 100, "model_epochs": 1, "population": 8, "elites": 2,
                              "horizon": 2, "cem_iterations": 1}}
+LOOP_ENV = {"off_policy_continuous": "Pendulum-v1"}     # Box actions; the others train on CartPole-v1
+
+
+def env_for(spec) -> str:
+    """An env the algorithm trains on: for a loop that trains on some envs only (a planner's), the
+    first of them with a preset; else its loop's test env."""
+    if spec.loop.envs is not None:
+        return next(env for env in spec.loop.envs() if preset_source(spec.name, env) is not None)
+    return LOOP_ENV.get(spec.loop.name, "CartPole-v1")
+
+
 # A DQN run of 1,500 steps: ~10-step random episodes, updates every 4 steps after 100.
 DQN = ["train", "dqn", "CartPole-v1", "--steps", "1500", "--set", "hidden=8", "--set", "eval_every=500",
        "--set", "eval_episodes=1", "--set", "learning_starts=100", "--set", "train_freq=4",
@@ -174,9 +187,7 @@ def test_every_registered_algorithm_resumes_where_it_crashed(tmp_path, monkeypat
         spec = registry.get_algorithm(name)
         overrides = {"total_steps": 400, "hidden": [8], "eval_every": 200, "eval_episodes": 1,
                      **TINY_LOOP[spec.loop.name]}
-        # CartPole, or for a loop that trains on some envs only (a planner's) the first with a preset.
-        env_id = "CartPole-v1" if spec.loop.envs is None else \
-            next(env for env in spec.loop.envs() if preset_source(name, env) is not None)
+        env_id = env_for(spec)
         config = load_preset(name, env_id, overrides)
         calls = {"n": 0, "crash_after": None}
 

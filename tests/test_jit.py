@@ -8,6 +8,7 @@ import pytest
 
 import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
+from tinygrad_rl.tensor import concatenate
 
 import algorithms.builtin  # noqa: F401  (registers the built-in algorithms)
 from algorithms.networks import target_pairs, trained_nets
@@ -35,6 +36,9 @@ def _cases():
         spec = get_algorithm(name)
         if spec.loop.envs is not None:      # a loop for some envs only (a planner's): the first of them
             yield name, spec.loop.envs()[0]
+            continue
+        if spec.loop.name == "off_policy_continuous":
+            yield name, "Pendulum-v1"   # Box actions only
             continue
         yield name, "CartPole-v1"
         if spec.loop.name in ("on_policy", "episodic"):
@@ -217,6 +221,100 @@ def test_another_parameter_set_and_no_grad_switching_are_followed():
         assert same_bits(step_e(x, which, frozen), step_j(x, which, frozen)), i
     assert all(same_bits(a.data, b.data) for a, b in zip(params_e, params_j))
     assert len(step_j.programs) == 4 and step_j.replayed >= 30
+
+
+def test_parameters_held_fixed_at_a_backward_receive_nothing_and_are_checked_every_call():
+    """One optimiser per loss term, as the off-policy actor-critics have: while a term is
+    backpropagated, the other net's parameters are held fixed (requires_grad off) and must receive
+    no gradient, on replay as eagerly. Which ones are held is checked at every backward(): holding
+    others (here: none, on some calls) records another path instead of replaying a wrong one."""
+    rng = np.random.default_rng(4)
+
+    def make():
+        actor, critic = nn.MLP([3, 6, 2], rng=0), nn.MLP([5, 6, 1], rng=1)
+        opts = {"critic": optim.Adam(critic.parameters(), lr=1e-2), "actor": optim.Adam(actor.parameters(), lr=1e-2)}
+
+        def step(x, y, hold):
+            a = actor(Tensor(x)).tanh()
+            critic_term = ((critic(Tensor(np.concatenate([x, a.data], axis=1))).reshape(-1) - y) ** 2).mean()
+            actor_term = -critic(concatenate([Tensor(x), a], axis=1)).mean()
+            for term, loss, held in (("critic", critic_term, actor.parameters()),
+                                     ("actor", actor_term, critic.parameters() if hold else [])):
+                opts[term].zero_grad()
+                for p in held:
+                    p.requires_grad = False
+                loss.backward()
+                for p in held:
+                    p.requires_grad = True
+            grads = [p.grad.copy() for p in critic.parameters()]
+            for opt in opts.values():
+                opt.step()
+            return float(critic_term.data), float(actor_term.data), grads
+        return actor.parameters() + critic.parameters(), step
+
+    params_e, step_e, params_j, step_j = twin(make)
+    for i in range(30):
+        x, y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal(8).astype(np.float32)
+        hold = i % 5 != 4
+        (ce, ae, ge), (cj, aj, gj) = step_e(x, y, hold), step_j(x, y, hold)
+        assert (ce, ae) == (cj, aj) and all(same_bits(a, b) for a, b in zip(ge, gj)), i
+    assert all(same_bits(a.data, b.data) for a, b in zip(params_e, params_j))
+    assert len(step_j.programs) == 2 and step_j.replayed >= 20
+
+
+def test_the_gradient_of_a_mean_keeps_the_eager_layout():
+    """-mean(MLP(x)), the deterministic policy gradient's shape: the gradient reaching the last
+    layer's matmul is the eager op's zero-strided view, so X^T G sums in the eager order."""
+    rng = np.random.default_rng(6)
+
+    def make():
+        net = nn.MLP([5, 6, 1], rng=1)
+        opt = optim.Adam(net.parameters(), lr=1e-2)
+
+        def step(x):
+            loss = -net(Tensor(x)).mean()
+            opt.zero_grad()
+            loss.backward()
+            grads = [p.grad.copy() for p in net.parameters()]
+            opt.step()
+            return float(loss.data), grads
+        return net.parameters(), step
+
+    params_e, step_e, params_j, step_j = twin(make)
+    for i in range(10):
+        x = rng.standard_normal((8, 5)).astype(np.float32)
+        (le, ge), (lj, gj) = step_e(x), step_j(x)
+        assert le == lj and all(same_bits(a, b) for a, b in zip(ge, gj)), i
+    assert step_j.replayed == 9
+
+
+def test_a_call_leaving_its_path_after_a_fused_block_backpropagates_in_order():
+    """A branch taken after fused blocks (an MLP, an MSE) and before backward(): the replayed
+    blocks get their eager graph (with inner nodes made only then) and the call's backward still
+    visits every node after all its consumers."""
+    rng = np.random.default_rng(5)
+
+    def make():
+        net = nn.MLP([3, 8, 8, 1], rng=0)
+        head = Tensor(np.ones(1, np.float32), requires_grad=True)
+        opt = optim.Adam(net.parameters() + [head], lr=1e-2)
+
+        def step(x, y, extra):
+            loss = F.mse_loss(net(Tensor(x)).reshape(-1), y)
+            if extra:                              # another term on some calls only
+                loss = loss + (head * head).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return float(loss.data)
+        return net.parameters() + [head], step
+
+    params_e, step_e, params_j, step_j = twin(make)
+    for i in range(12):
+        x, y = rng.standard_normal((6, 3)).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+        assert same_bits(step_e(x, y, i % 3 == 1), step_j(x, y, i % 3 == 1)), i
+    assert all(same_bits(a.data, b.data) for a, b in zip(params_e, params_j))
+    assert step_j.diverged >= 1 and step_j.replayed >= 6
 
 
 def test_numpy_targets_and_in_place_changes_are_seen_every_call():
@@ -432,17 +530,26 @@ def test_prioritized_replay_gets_this_calls_td_errors_and_reads_each_batchs_weig
 # ----------------------------------------------------------------------------- the trainers
 
 
-@pytest.mark.parametrize("algo,overrides", [
-    ("dqn", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32, hidden=[32, 32],
-                 target_update_interval=50, max_grad_norm=10.0, eval_every=300, eval_episodes=1)),
-    ("dqn_rainbow", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32, hidden=[32, 32],
-                         target_update_interval=50, max_grad_norm=10.0, eval_every=300, eval_episodes=1)),
-    ("ppo", dict(total_steps=512, n_envs=4, n_steps=32, n_epochs=2, n_minibatches=2, hidden=[16, 16],
-                 max_grad_norm=0.5, lr_end_fraction=0.0, target_kl=0.05, eval_every=256, eval_episodes=1)),
+@pytest.mark.parametrize("algo,env_id,overrides", [
+    ("dqn", "CartPole-v1", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32,
+                                hidden=[32, 32], target_update_interval=50, max_grad_norm=10.0, eval_every=300,
+                                eval_episodes=1)),
+    ("dqn_rainbow", "CartPole-v1", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32,
+                                        hidden=[32, 32], target_update_interval=50, max_grad_norm=10.0,
+                                        eval_every=300, eval_episodes=1)),
+    ("ppo", "CartPole-v1", dict(total_steps=512, n_envs=4, n_steps=32, n_epochs=2, n_minibatches=2,
+                                hidden=[16, 16], max_grad_norm=0.5, lr_end_fraction=0.0, target_kl=0.05,
+                                eval_every=256, eval_episodes=1)),
+    ("sac", "Pendulum-v1", dict(total_steps=400, learning_starts=100, batch_size=32, hidden=[16, 16],
+                                eval_every=200, eval_episodes=1)),
+    ("td3", "Pendulum-v1", dict(total_steps=400, learning_starts=100, batch_size=32, hidden=[16, 16],
+                                max_grad_norm=1.0, eval_every=200, eval_episodes=1)),
 ])
-def test_training_with_the_jit_gives_the_eager_run(algo, overrides, monkeypatch):
+def test_training_with_the_jit_gives_the_eager_run(algo, env_id, overrides, monkeypatch):
     """The trainers jit their learning step by default; ``jit = false`` turns it off. Both runs of a
-    seed end with the same weights, losses and evaluations."""
+    seed end with the same weights, losses and evaluations. SAC and TD3 learn with one optimiser per
+    term (the others' nets held fixed during each term's backward); TD3's delayed actor updates take
+    one of two recorded paths on alternate steps."""
     import algorithms.trainers as trainers
     from algorithms.configs import apply_overrides, parse_value
     made = []
@@ -454,7 +561,7 @@ def test_training_with_the_jit_gives_the_eager_run(algo, overrides, monkeypatch)
     spec = get_algorithm(algo)
     config = spec.config(**overrides)
     assert config.jit is True and parse_value(spec.config, "jit", "false") is False
-    runs = [trainers.train(algo, "CartPole-v1", apply_overrides(config, {"jit": flag})) for flag in (True, False)]
+    runs = [trainers.train(algo, env_id, apply_overrides(config, {"jit": flag})) for flag in (True, False)]
     assert made[0].replayed > 0.6 * made[0].calls and made[1].replayed == 0 and made[1].calls > 10
     for name, net in runs[0].nets.items():
         if isinstance(net, nn.Module):
@@ -462,3 +569,6 @@ def test_training_with_the_jit_gives_the_eager_run(algo, overrides, monkeypatch)
                 assert same_bits(a.data, b.data), name
     assert runs[0].metrics.rows == [dict(r, wall_time=runs[0].metrics.rows[i]["wall_time"])
                                     for i, r in enumerate(runs[1].metrics.rows)]
+    assert runs[0].metrics.term_rows == runs[1].metrics.term_rows
+    if algo == "td3":                   # policy_delay 2: with and without the actor term
+        assert len(made[0].programs) == 2

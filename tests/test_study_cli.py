@@ -63,15 +63,17 @@ def parameter_rows(out: str) -> list[list[str]]:
 @pytest.mark.parametrize("name", registry.algorithm_names())
 def test_gradcheck_passes_for_every_registered_algorithm(name, capsys):
     spec = registry.get_algorithm(name)
-    # CartPole, or the first env of a loop that trains on some envs only (a planner's).
-    env_id = "CartPole-v1" if spec.loop.envs is None else spec.loop.envs()[0]
+    # CartPole; the Box-action loop's algorithms on Pendulum; the first env of a loop that trains on
+    # some envs only (a planner's).
+    env_id = ("Pendulum-v1" if spec.loop.name == "off_policy_continuous" else "CartPole-v1") \
+        if spec.loop.envs is None else spec.loop.envs()[0]
     assert main(["gradcheck", name, env_id, *SMALL]) == 0
     out = capsys.readouterr().out
     rows = parameter_rows(out)
     config = load_preset(name, env_id, {"hidden": [8, 8]})
     _, nets, _ = loss_setup(name, env_id, config, 8)
     expected = [f"{net}.{sub}" for net in trained_nets(nets) for sub, _ in nets[net].named_parameters()]
-    assert expected[0].split(".")[0] in ("q_net", "actor_critic", "dynamics")
+    assert expected[0].split(".")[0] in ("q_net", "actor_critic", "actor", "dynamics")
     assert [r[0] for r in rows] == expected and all(r[-1] == "pass" for r in rows)
     assert f"{len(rows)} of {len(rows)} parameters pass" in out
 

@@ -26,8 +26,9 @@ and reaches the ops as data: nothing is frozen from the first call. Ops without 
 their eager code, and their backward closure runs inside the recorded backward.
 
 **Never silently wrong.** A call that leaves the recording (other shapes, data-dependent Python
-that takes another branch, another parameter, ``no_grad`` switched) is caught at the first op or
-``backward()`` that differs. The ops replayed so far are given their eager graph, the call
+that takes another branch, another parameter, ``no_grad`` switched, other parameters held fixed
+with ``requires_grad = False`` at a ``backward()``) is caught at the first op or ``backward()``
+that differs. The ops replayed so far are given their eager graph, the call
 finishes eagerly, and its path becomes another program (up to ``max_programs``, sharing the
 common prefix) that later calls can follow. The kernels evaluate the same expressions in the same
 order as the eager ops, so parameters come out bit for bit as the eager step's (tested for every
@@ -109,6 +110,11 @@ class BackwardPlan:
     """The backward of one recorded ``root.backward()``: the nodes on a path from a parameter to
     ``root``, newest first (the eager order), each with the destinations of its input gradients.
 
+    A parameter the forward used but that was held fixed (``requires_grad`` off) when ``backward()``
+    was called receives nothing, as in the eager backward: it is in ``frozen``, and the plan fits a
+    later ``backward()`` only while exactly the same parameters are held fixed (an optimiser per
+    loss term holds the other terms' parameters fixed during each term's backward).
+
     A slot (the output of an earlier op) receives its gradients in the eager order: the first is
     taken as it is, the second is added to it into a buffer of the plan's, the rest are added to
     that buffer (``np.add(..., out=)``: the same sums as eager ``grad + g``). A parameter whose
@@ -116,7 +122,7 @@ class BackwardPlan:
     first directly when it is the only one.
     """
 
-    def __init__(self, program: "Program", position: int, root: int, grad_shape):
+    def __init__(self, program: "Program", position: int, root: int, grad_shape, held: frozenset = frozenset()):
         self.position, self.root, self.grad_shape = position, root, grad_shape
         ops = program.ops
         needed = {root}
@@ -128,12 +134,18 @@ class BackwardPlan:
         self.nodes = sorted((j for j in needed if ops[j].requires_grad), reverse=True)
         received: dict = {}
         self.params: list[Tensor] = []
+        self.frozen: list[Tensor] = []   # parameters on the path that were held fixed: no gradient
         param_index: dict = {}
         planned = []
         for j in self.nodes:
             routes = []
             for ref in ops[j].parents:
                 if ref is None or (ref[0] == "slot" and not ops[ref[1]].requires_grad):
+                    routes.append(None)
+                    continue
+                if ref[0] == "param" and id(ref[1]) in held:
+                    if all(q is not ref[1] for q in self.frozen):
+                        self.frozen.append(ref[1])
                     routes.append(None)
                     continue
                 key = ref[1] if ref[0] == "slot" else ("param", id(ref[1]))
@@ -162,6 +174,17 @@ class BackwardPlan:
 
     def covers(self) -> set:
         return set(self.nodes)
+
+    def holds_the_same_fixed(self) -> bool:
+        """Whether the parameters it sends gradients to all require one now, and those it found
+        held fixed still are (a backward of other parameters needs another plan)."""
+        for p in self.params:
+            if not p.requires_grad:
+                return False
+        for p in self.frozen:
+            if p.requires_grad:
+                return False
+        return True
 
     def _slot(self, i: int, p: Tensor) -> None:
         """Parameter i's gradient buffer: its optimiser's slot, or one of ours when no optimiser holds
@@ -545,17 +568,23 @@ class _Tracer:
     def _materialize(self, upto: int) -> None:
         """Give the replayed outputs among the first ``upto`` ops the graph eager code would have
         made, by running those ops eagerly on the same arguments (in order, so each finds its inputs
-        already converted); values computed by kernels equal the eager ones bit for bit."""
+        already converted); values computed by kernels equal the eager ones bit for bit.
+
+        Each output that needs a gradient is then numbered anew, in op order: a fused block's
+        eager code makes its inner nodes now, after the later ops' outputs were numbered, and
+        ``backward()`` orders nodes by creation number."""
         ops, values, calls = self.program.ops, self.values, self.calls
         self.depth += 1
         try:
             for i in range(min(upto, len(ops))):
                 t = values[i]
-                if ops[i].kernel is None or t._backward is not REPLAYED_GRAPH:
+                if not t.requires_grad:
                     continue
-                args, kwargs, _ = calls[i]
-                eager = ops[i].fn(*args, **kwargs)
-                t.data, t._parents, t._backward = eager.data, eager._parents, eager._backward
+                if ops[i].kernel is not None and t._backward is REPLAYED_GRAPH:
+                    args, kwargs, _ = calls[i]
+                    eager = ops[i].fn(*args, **kwargs)
+                    t.data, t._parents, t._backward = eager.data, eager._parents, eager._backward
+                t._seq = _next_seq()
         finally:
             self.depth -= 1
 
@@ -583,13 +612,20 @@ class _Tracer:
         if j is None:
             self.program.replayable, self.program.reason = False, "backward() of a tensor made outside the recorded ops"
         else:
-            self.program.backwards.append((position, j, None if grad is None else np.shape(grad)))
+            self.program.backwards.append((position, j, None if grad is None else np.shape(grad),
+                                           self._held_fixed(position)))
         self.backwards_run += 1
         return None
 
+    def _held_fixed(self, position: int) -> frozenset:
+        """ids of the parameters the first ``position`` ops used (so they required a gradient then)
+        that are held fixed now, at a ``backward()``: they must receive no gradient from it."""
+        return frozenset(id(ref[1]) for inst in self.program.ops[:position] for ref in inst.parents
+                         if ref is not None and ref[0] == "param" and not ref[1].requires_grad)
+
     def _fits(self, plan: BackwardPlan, root: Tensor, grad) -> bool:
         return (plan.position == self.k and self.values[plan.root] is root and root.requires_grad
-                and (plan.grad_shape is None) == (grad is None))
+                and (plan.grad_shape is None) == (grad is None) and plan.holds_the_same_fixed())
 
     def _eager_backward(self, root: Tensor, grad) -> None:
         _tensor._tracer = None

@@ -507,11 +507,9 @@ class Mean(Reduce):
         return (out if type(out) is np.ndarray else np.asarray(out)), None
 
     def backward(self, g, call, out, routes, targets):
-        if self.axes is None and not self.keepdims:
-            # eager: broadcast_to(g.reshape(1, ..) / count): every element is g / count
-            full = _grad_buffer(self.grads, 0, self.in_shape, g.dtype)
-            full.fill(g / self.count)
-            return (full,)
+        # The eager op's broadcast view, not a filled array with the same values: a matmul further
+        # back sums a zero-strided operand in another order than a contiguous one (NumPy hands only
+        # the latter to BLAS), so the gradient's layout is part of its bits.
         return (np.broadcast_to(_expand_reduced(g, self.in_shape, self.axes, self.keepdims) / self.count,
                                 self.in_shape),)
 

@@ -24,9 +24,9 @@ PROG = "tinygrad-rl benchmark"
 
 def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--algos", help="comma-separated algorithm names: q_learning,sarsa,expected_sarsa,"
-                                        "mc_control (tabular) or dqn,double_dqn,a2c,reinforce (deep)")
+                                        "mc_control (tabular) or dqn,double_dqn,a2c,ppo,reinforce,sac,td3,ddpg (deep)")
     parser.add_argument("--envs", help="comma-separated gymnasium ids: FrozenLake-v1,CliffWalking-v1,Taxi-v3 "
-                                       "(tabular) or CartPole-v1,Acrobot-v1,LunarLander-v3 (deep)")
+                                       "(tabular) or CartPole-v1,Acrobot-v1,LunarLander-v3,Pendulum-v1,... (deep)")
     parser.add_argument("--seeds", help="number of seeds n (seeds 0..n-1) or a comma-separated list of seeds")
     parser.add_argument("--budget", help="per run: episodes (tabular) or env steps (deep); default: per env")
     parser.add_argument("--grid", action="append", metavar="KEY=V1,V2",
