@@ -48,18 +48,22 @@ def _random_replay(env: gym.Env, buffer: ReplayBuffer, seed: int, random_action,
 
 
 def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Transitions:
-    """``size`` transitions sampled uniformly from a replay buffer of ``max(4 size, 256)`` steps of
-    uniformly random acting (the off-policy loop before ``learning_starts``), episodes included
-    whole, with their terminated and truncated flags."""
+    """``size`` transitions sampled from the off-policy loop's kind of replay buffer (n-step,
+    prioritized as ``config`` says) after ``max(4 size, 256)`` steps of uniformly random acting (the
+    loop before ``learning_starts``), episodes included whole, with their terminated and truncated
+    flags, discounts, and (prioritized) importance weights at ``priority_beta_start``."""
+    from .trainers import replay_buffer  # the loop's own choice of buffer
     _check_size(size)
     rng = np.random.default_rng(seed)
     env = gym.make(env_id)
     try:
         env.action_space.seed(seed)
-        buffer = _random_replay(env, ReplayBuffer(max(4 * size, 256), env.observation_space.shape), seed,
-                                env.action_space.sample, lambda action: action)
+        buffer = replay_buffer(config, env.observation_space.shape, capacity=max(4 * size, 256))
+        _random_replay(env, buffer, seed, env.action_space.sample, lambda action: action)
     finally:
         env.close()
+    if getattr(config, "prioritized", False):
+        return buffer.sample(size, rng, beta=config.priority_beta_start)
     return buffer.sample(size, rng)
 
 

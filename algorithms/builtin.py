@@ -1,7 +1,8 @@
 """The algorithms that ship with tinygrad_rl, registered through the same seam a plugin uses."""
 from __future__ import annotations
 
-from .configs import DDPGConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, SACConfig, TD3Config
+from .configs import (DDPGConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig,
+                      SACConfig, TD3Config)
 from .losses import a2c_loss, double_dqn_loss, dqn_loss, ppo_loss, reinforce_loss, sac_loss, td3_loss
 from .model_based import PETSConfig, pets_loss  # (registers the model_based loop)
 from .networks import sac_networks, td3_networks
@@ -12,6 +13,10 @@ register_algorithm("dqn", loss=dqn_loss, loop="off_policy", config=OffPolicyConf
                    description="Deep Q-network (Mnih et al. 2015)")
 register_algorithm("double_dqn", loss=double_dqn_loss, loop="off_policy", config=OffPolicyConfig,
                    description="Double DQN (van Hasselt et al. 2016)")
+register_algorithm("dqn_rainbow", loss=double_dqn_loss, loop="off_policy", config=RainbowConfig, presets="dqn",
+                   description="Double DQN with n-step returns, dueling heads and prioritized replay "
+                               "(the Rainbow components of Hessel et al. 2018 without distributional RL "
+                               "and noisy nets)")
 register_algorithm("a2c", loss=a2c_loss, loop="on_policy", config=OnPolicyConfig,
                    description="advantage actor-critic (Mnih et al. 2016); shared_trunk=true for one trunk")
 register_algorithm("ppo", loss=ppo_loss, loop="on_policy", config=PPOConfig,

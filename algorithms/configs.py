@@ -11,8 +11,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["CommonConfig", "ReplayConfig", "OffPolicyConfig", "ContinuousOffPolicyConfig", "TD3Config",
-           "DDPGConfig", "SACConfig", "OnPolicyConfig", "PPOConfig", "EpisodicConfig", "parse_value",
+__all__ = ["CommonConfig", "ReplayConfig", "OffPolicyConfig", "RainbowConfig", "ContinuousOffPolicyConfig",
+           "TD3Config", "DDPGConfig", "SACConfig", "OnPolicyConfig", "PPOConfig", "EpisodicConfig", "parse_value",
            "apply_overrides"]
 
 
@@ -74,6 +74,13 @@ class OffPolicyConfig(ReplayConfig):
     epsilon_end: float = 0.05
     exploration_fraction: float = 0.1  # fraction of total_steps over which epsilon decays
     loss: str = "huber"                # TD error penalty: huber or mse
+    # Rainbow components (Hessel et al. 2018); each composes with the others and with double_dqn.
+    n_step: int = 1                    # n-step returns: sum of n discounted rewards, then gamma^n * max Q
+    dueling: bool = False              # dueling head: Q = V + A - mean(A)
+    prioritized: bool = False          # proportional prioritized replay (sum-tree)
+    priority_alpha: float = 0.6        # P(i) proportional to p_i^alpha
+    priority_beta_start: float = 0.4   # importance-weight exponent, annealed linearly to 1 at total_steps
+    priority_eps: float = 1e-6         # p_i = |TD error| + eps
 
     def validate(self) -> None:
         super().validate()
@@ -84,6 +91,21 @@ class OffPolicyConfig(ReplayConfig):
         _check(0.0 < self.exploration_fraction <= 1.0, "exploration_fraction", self.exploration_fraction,
                "a float in (0, 1]")
         _check(self.loss in ("huber", "mse"), "loss", self.loss, "huber or mse")
+        _check(self.n_step >= 1, "n_step", self.n_step, "an int >= 1 (1 = one-step TD)")
+        _check(self.priority_alpha >= 0.0, "priority_alpha", self.priority_alpha, "a float >= 0 (0 = uniform)")
+        _check(0.0 <= self.priority_beta_start <= 1.0, "priority_beta_start", self.priority_beta_start,
+               "a float in [0, 1]")
+        _check(self.priority_eps > 0.0, "priority_eps", self.priority_eps, "a float > 0")
+
+
+@dataclass
+class RainbowConfig(OffPolicyConfig):
+    """The off-policy loop with the Rainbow components on by default (Hessel et al. 2018: n = 3,
+    alpha 0.5, beta 0.4 -> 1); any of them can be switched off again like every other field."""
+    n_step: int = 3
+    dueling: bool = True
+    prioritized: bool = True
+    priority_alpha: float = 0.5
 
 
 @dataclass

@@ -20,10 +20,10 @@ from tinygrad_rl.arrays import spawn_seeds
 
 from .rollout import sample_categorical
 
-__all__ = ["EnvSpaces", "q_networks", "actor_critic_networks", "ActorCritic", "Categorical", "DiagGaussian",
-           "RunningMeanStd", "target_pairs", "trained_nets", "observe", "DeterministicActor", "SquashedGaussianActor",
-           "Critics", "ScalarParameter", "log_one_minus_tanh_squared", "squashed_normal_log_prob",
-           "td3_networks", "sac_networks"]
+__all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
+           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets", "observe", "DeterministicActor",
+           "SquashedGaussianActor", "Critics", "ScalarParameter", "log_one_minus_tanh_squared",
+           "squashed_normal_log_prob", "td3_networks", "sac_networks"]
 
 
 @dataclass(frozen=True)
@@ -73,14 +73,50 @@ def trained_nets(nets: dict) -> list[str]:
 # ----------------------------------------------------------------------------- Q-networks
 
 
+class DuelingQNet(nn.Module):
+    """Q(s, a) = V(s) + A(s, a) - (1/|A|) sum_a' A(s, a')  (Wang et al. 2016, "Dueling Network
+    Architectures for Deep RL", eq. 9).
+
+    A shared trunk (the hidden layers, each followed by the activation) feeds two linear streams:
+    the state value V(s) (one output) and the advantages A(s, .) (one per action). Subtracting the
+    mean advantage makes V and A identifiable (adding c to V and -c to A would otherwise give the
+    same Q) and leaves argmax_a Q = argmax_a A. Wang et al. give each stream a hidden layer of its
+    own on top of Atari's convolutional features; on these small MLPs the streams are the two
+    output layers, so a dueling net costs what the plain MLP of the same ``hidden`` costs.
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden, activation: str = "relu", seed: int = 0,
+                 dtype=np.float32):
+        hidden = list(hidden)
+        if not hidden:
+            raise ValueError("DuelingQNet: hidden needs at least one layer for the shared trunk")
+        trunk_seed, value_seed, advantage_seed = spawn_seeds(seed, 3)
+        mlp = nn.MLP([obs_dim, *hidden], activation=activation, rng=trunk_seed, dtype=dtype)
+        self.trunk = nn.Sequential(*mlp.layers, nn.Tanh() if activation == "tanh" else nn.ReLU())
+        self.value = nn.Linear(hidden[-1], 1, rng=value_seed, dtype=dtype)
+        self.advantage = nn.Linear(hidden[-1], n_actions, rng=advantage_seed, dtype=dtype)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        features = self.trunk(obs)
+        advantages = self.advantage(features)
+        return self.value(features) + advantages - advantages.mean(axis=1, keepdims=True)
+
+
 def q_networks(spaces: EnvSpaces, config, seed: int) -> dict:
-    """``q_net`` (an MLP from observation to one value per action) and its ``q_net_target`` copy."""
+    """``q_net`` (observation -> one value per action: an MLP, or a :class:`DuelingQNet` with
+    ``config.dueling``) and its ``q_net_target`` copy."""
     if not spaces.discrete:
         raise ValueError("Q-networks need a Discrete action space (one output per action); "
                          "use an actor-critic algorithm for Box actions")
-    sizes = [spaces.obs_dim, *config.hidden, spaces.n_actions]
-    q_net = nn.MLP(sizes, activation=config.activation, rng=seed)
-    target = nn.MLP(sizes, activation=config.activation, rng=seed)
+    if getattr(config, "dueling", False):
+        def build():
+            return DuelingQNet(spaces.obs_dim, spaces.n_actions, config.hidden, config.activation, seed)
+    else:
+        sizes = [spaces.obs_dim, *config.hidden, spaces.n_actions]
+
+        def build():
+            return nn.MLP(sizes, activation=config.activation, rng=seed)
+    q_net, target = build(), build()
     nn.copy_params(target, q_net)
     return {"q_net": q_net, "q_net_target": target}
 

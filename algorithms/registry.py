@@ -16,7 +16,9 @@ the built-in ones get.
 ``batch`` is what the loop collected (see each loop's docstring in :mod:`algorithms.trainers`),
 ``nets`` the dict of networks built by ``networks`` (a net named ``X_target`` is the target
 copy of ``X``), and ``config`` the algorithm's config dataclass, from which the loss reads any
-hyperparameter it needs. The terms are logged by name and checked for non-finite values.
+hyperparameter it needs. The terms are logged by name and checked for non-finite values. A loss may
+also return per-row outputs among its terms as NumPy arrays (``td_loss``'s ``td_error``, which
+prioritized replay needs): they are handed back to the loop, never logged or differentiated.
 
 **One optimiser or several.** By default the loop optimises every trained net with one optimiser
 on the total. An actor-critic gives each term its own optimiser over its own nets::

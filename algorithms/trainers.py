@@ -35,9 +35,11 @@ from tinygrad_rl import Tensor, jit, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
 from . import batches
-from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, continuous_batch
+from .buffers import (ContinuousTransitions, Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout,
+                      continuous_batch)
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, ContinuousOffPolicyConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
+from .losses import TD_ERROR
 from .networks import (EnvSpaces, RunningMeanStd, actor_critic_networks, observe, q_networks, target_pairs,
                        td3_networks, trained_nets)
 from .registry import TOTAL, Loop, get_algorithm, register_loop
@@ -47,8 +49,8 @@ from .rollout import VectorEnvRunner, greedy_episodes_returns
 from .threads import reuse_freed_memory, single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
-           "build_networks", "greedy_actor", "train", "train_off_policy", "train_off_policy_continuous",
-           "train_on_policy", "train_episodic", "replay_capacity"]
+           "build_networks", "greedy_actor", "train", "train_off_policy", "replay_buffer", "replay_capacity",
+           "train_off_policy_continuous", "train_on_policy", "train_episodic"]
 
 METRIC_COLUMNS = ["env_step", "episode_return", "episode_length", "loss", "epsilon", "entropy",
                   "eval_return", "wall_time"]
@@ -320,7 +322,8 @@ class _Run:
 
     def learn(self, step: int, batch) -> tuple[float, dict]:
         """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
-        and the terms. Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
+        and the terms (per-row outputs such as ``td_error`` included: the step's Python runs on every
+        call, so they are this call's). Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
         return self._learn(step, batch)
 
     def _learn_step(self, step: int, batch) -> tuple[float, dict]:
@@ -338,6 +341,11 @@ class _Run:
         """Everything the loop keeps is consistent at ``step``: write a checkpoint if one is due,
         stop here if SIGINT/SIGTERM asked to (raises a KeyboardInterrupt after writing it)."""
         self.checkpoints.safe_point(step, episode_boundary)
+
+    @property
+    def resumed(self) -> bool:
+        """Whether this run continues from a checkpoint (its episodes in progress were lost)."""
+        return self.checkpoints.resume_from is not None
 
     @property
     def reset_seed(self) -> int:
@@ -373,8 +381,11 @@ class _Run:
 
         Every gradient is computed before any optimiser steps, so all terms see the parameters
         the loss was computed with (a term's backward pass reads the weights of the forward one).
-        Returns the value of ``loss``."""
+        Per-row outputs among the terms (NumPy arrays such as ``td_error``) are neither logged nor
+        optimised. Returns the value of ``loss``."""
         for name, value in [(TOTAL, loss), *terms.items()]:
+            if not isinstance(value, Tensor):
+                continue
             v = float(value.data)
             if not math.isfinite(v):
                 raise NonFiniteLossError(step, name, v)
@@ -448,12 +459,33 @@ class _Run:
 # ----------------------------------------------------------------------------- the loops
 
 
+def replay_buffer(config: OffPolicyConfig, obs_shape: tuple, capacity: int | None = None) -> ReplayBuffer:
+    """The off-policy loop's buffer: uniform or prioritized (``config.prioritized``), storing
+    ``config.n_step``-step transitions discounted with ``config.gamma``; ``capacity`` transitions
+    (default :func:`replay_capacity`)."""
+    capacity = replay_capacity(config) if capacity is None else capacity
+    if config.prioritized:
+        return PrioritizedReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma,
+                                       alpha=config.priority_alpha, eps=config.priority_eps)
+    return ReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma)
+
+
 def train_off_policy(run: _Run) -> int:
     """Replay-based loop: epsilon-greedy acting on ``nets["q_net"]`` into a replay buffer;
     ``gradient_steps`` updates every ``train_freq`` env steps once ``learning_starts`` have passed,
     each on a :class:`~algorithms.buffers.Transitions` batch of ``batch_size`` rows; every
     ``X_target`` net copied from ``X`` (tau = 1) or Polyak-averaged every ``target_update_interval``
-    env steps. Returns env steps taken."""
+    env steps. Returns env steps taken.
+
+    The batch always carries ``discounts`` (gamma^n, 0 after a termination; n = ``n_step``). With
+    ``prioritized`` it is drawn by :class:`~algorithms.buffers.PrioritizedReplayBuffer` with
+    importance ``weights`` (beta annealed linearly from ``priority_beta_start`` to 1 over the run),
+    and the loss must return a ``td_error`` array (:data:`algorithms.losses.TD_ERROR`) among its terms
+    (a per-row output, not logged): the loop sets the sampled rows' priorities to |td_error| + eps.
+
+    Resuming keeps the buffer whole (its rows, the steps waiting in the n-step window, the
+    priorities); the episode the checkpoint interrupted cannot continue, so its waiting steps are
+    stored as cut by a time limit (:meth:`~algorithms.buffers.ReplayBuffer.cut_episode`)."""
     c: OffPolicyConfig = run.config
     if not run.spaces.discrete:
         raise ValueError(f"{run.algo} acts epsilon-greedily on Q-values and needs a Discrete action space; "
@@ -462,9 +494,12 @@ def train_off_policy(run: _Run) -> int:
     targets = target_pairs(run.nets)
     env = gym.make(run.env_id)
     env.action_space.seed(run.env_seed)
-    buffer = run.keep("replay", ReplayBuffer(replay_capacity(c), env.observation_space.shape))
+    buffer = run.keep("replay", replay_buffer(c, env.observation_space.shape))
+    if run.resumed:
+        buffer.cut_episode()    # the interrupted episode's env is gone: its last steps end it, truncated
     loop = run.keep("loop", LoopState(step=0, last_loss=None))
     epsilon = linear_schedule(c.epsilon_start, c.epsilon_end, max(1, int(c.exploration_fraction * c.total_steps)))
+    beta = linear_schedule(c.priority_beta_start, 1.0, c.total_steps)
     obs, _ = env.reset(seed=run.reset_seed)
     episode_return, episode_length, last_loss, step = 0.0, 0, loop.last_loss, loop.step
     try:
@@ -484,10 +519,21 @@ def train_off_policy(run: _Run) -> int:
                 run.flush_terms(step)
                 obs, _ = env.reset()
                 episode_return, episode_length = 0.0, 0
-            if step > c.learning_starts:
+            if step > c.learning_starts and len(buffer) > 0:
                 if step % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
-                        last_loss = round(run.learn(step, buffer.sample(c.batch_size, run.rng))[0], 6)
+                        if c.prioritized:
+                            batch = buffer.sample(c.batch_size, run.rng, beta=beta(step))
+                        else:
+                            batch = buffer.sample(c.batch_size, run.rng)
+                        loss, terms = run.learn(step, batch)
+                        last_loss = round(loss, 6)
+                        if c.prioritized:
+                            td_error = terms.get(TD_ERROR)
+                            if td_error is None:
+                                raise ValueError(f"{run.algo}: prioritized replay needs the loss to return the "
+                                                 f"per-row TD errors as terms[{TD_ERROR!r}] (see td_loss)")
+                            buffer.update_priorities(batch.indices, td_error)
                 if step % c.target_update_interval == 0:
                     for target, online in targets:
                         nn.polyak_update(run.nets[target], run.nets[online], c.tau)

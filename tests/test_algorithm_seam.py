@@ -55,7 +55,8 @@ def test_readme_plugin_trains_and_evaluates_through_the_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     saved = json.loads((run / "config.json").read_text())
     assert saved["algo"] == "munchausen_dqn"
-    assert saved["config"]["munchausen_alpha"] == 0.9 and saved["config"]["lr"] == 2.3e-3   # DQN's preset
+    assert saved["config"]["munchausen_alpha"] == 0.9
+    assert saved["config"]["lr"] == load_preset("dqn", "CartPole-v1").lr          # DQN's preset
     with open(run / "terms.csv") as f:
         assert {line.split(",")[1] for line in f.read().splitlines()[1:]} == {"total", "td", "lr"}
     proc = cli("eval", str(run), "--plugin", "munchausen_dqn.py", cwd=tmp_path)

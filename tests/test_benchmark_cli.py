@@ -116,6 +116,21 @@ def test_a_resume_with_another_budget_is_refused(tmp_path, capsys):
     assert (out / RUNS_FILE).read_text() == before
 
 
+def test_records_made_before_a_speed_only_setting_existed_are_still_the_sweeps(tmp_path, capsys):
+    """``jit`` changes how fast a deep cell runs, not what it computes: records without it (made
+    before it existed) or with another value are resumed into, not refused."""
+    out = tmp_path / "o"
+    args = ["--algos", "dqn", "--envs", "CartPole-v1", "--seeds", "1", "--budget", "200", "--workers", "1",
+            "--no-progress", "--no-figures", "--out", str(out)]
+    assert main(args) == 0
+    records = [json.loads(line) for line in (out / RUNS_FILE).read_text().splitlines()]
+    assert records[0]["config"]["jit"] is True
+    del records[0]["config"]["jit"]
+    (out / RUNS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
+    capsys.readouterr()
+    assert main(args) == 0 and "1 already done, 0 run now" in capsys.readouterr().out
+
+
 def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkeypatch):
     out = tmp_path / "o"
     args = ["--algos", "q_learning", "--envs", "CliffWalking-v1", "--seeds", "1", "--budget", "5", "--workers", "1",

@@ -25,7 +25,8 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "trpo", "CartPole-v1"], "unknown algorithm 'trpo'; valid: dqn, double_dqn, a2c, ppo, reinforce, td3"),
+    (["train", "trpo", "CartPole-v1"], "unknown algorithm 'trpo'; valid: dqn, double_dqn, dqn_rainbow, a2c, ppo, "
+                                       "reinforce, td3"),
     (["train", "sac", "CartPole-v1"], "sac cannot train on CartPole-v1: an off-policy actor-critic for Box actions "
                                       "needs a Box action space"),
     (["train", "dqn", "Pong-v5"], "unknown environment id 'Pong-v5'"),
@@ -180,7 +181,7 @@ def test_list_shows_algorithms_envs_and_hyperparameters(capsys):
     assert "presets: Acrobot-v1, CartPole-v1, LunarLander-v3" in out
     status, out, _ = run_cli(["list", "dqn"], capsys)
     assert status == 0
-    assert "CartPole-v1 (from CartPole-v1.toml [dqn])" in out and "lr=0.0023" in out and "batch_size=128" in out
+    assert "CartPole-v1 (from CartPole-v1.toml [dqn])" in out and "lr=0.001 " in out and "batch_size=128" in out
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

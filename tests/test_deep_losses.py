@@ -201,7 +201,8 @@ def test_dqn_loss_value_matches_hand_computation():
     y = np.array([1.0, 1.0 + 0.9 * 5.0, 0.5 + 0.9 * 5.0])
     loss, terms = dqn_loss(batch, nets, OffPolicyConfig(gamma=0.9, loss="mse"))
     assert loss.item() == pytest.approx(np.mean((q - y) ** 2), rel=1e-10)
-    assert set(terms) == {"td"}
+    assert set(terms) == {"td", "td_error"}          # td_error: per-row y - Q(s, a), for prioritized replay
+    np.testing.assert_allclose(terms["td_error"], y - q, rtol=1e-10)
     d = np.abs(q - y)
     huber = np.where(d <= 1.0, 0.5 * d ** 2, d - 0.5).mean()
     assert dqn_loss(batch, nets, OffPolicyConfig(gamma=0.9, loss="huber"))[0].item() == pytest.approx(huber, rel=1e-10)

@@ -65,7 +65,8 @@ def test_replay_is_bit_identical_to_eager_for_every_registered_loss(name, env_id
 
         def step(batch):
             loss, terms = spec.loss(batch, nets, config)
-            values = {k: float(v.data) for k, v in terms.items()}
+            # Scalar terms, and per-row outputs (td_error) as they are: this call's own arrays.
+            values = {k: float(v.data) if isinstance(v, Tensor) else v.tolist() for k, v in terms.items()}
             opt.zero_grad()
             loss.backward()
             optim.clip_grad_norm_(params, 0.5)
@@ -485,6 +486,47 @@ def test_program_summary_shows_the_recorded_ops():
         assert word in text
 
 
+def test_prioritized_replay_gets_this_calls_td_errors_and_reads_each_batchs_weights():
+    """Prioritized replay sends the TD errors of each step back as priorities: under replay those are
+    this call's (an array kept from an earlier call keeps its values), and the importance weights of
+    each batch reach the recorded program as data (changing them changes the loss as eagerly)."""
+    import dataclasses
+    from algorithms.losses import TD_ERROR
+    spec = get_algorithm("dqn_rainbow")
+    config = spec.config(hidden=[16, 16])
+    nets_of = []
+
+    def make():
+        nets = spec.networks(env_spaces("CartPole-v1"), config, 5)
+        nets_of.append(nets)
+        params = [p for n in trained_nets(nets) for p in nets[n].parameters()]
+        opt = optim.Adam(params, lr=3e-3)
+
+        def step(batch):
+            loss, terms = spec.loss(batch, nets, config)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return float(loss.data), terms[TD_ERROR]
+        return params, step
+
+    params_e, step_e, params_j, step_j = twin(make)
+    batch = spec.loop.sample_batch("CartPole-v1", nets_of[0], config, 32, 0)
+    assert batch.weights is not None and batch.discounts is not None
+    rng = np.random.default_rng(0)
+    kept_e, kept_j = [], []
+    for i in range(6):
+        weighted = dataclasses.replace(batch, weights=rng.uniform(0.1, 1.0, len(batch)))
+        (loss_e, td_e), (loss_j, td_j) = step_e(weighted), step_j(weighted)
+        assert loss_e == loss_j and same_bits(td_e, td_j), f"step {i}"
+        kept_e.append(td_e)
+        kept_j.append(td_j)
+    assert all(same_bits(a, b) for a, b in zip(kept_e, kept_j))      # none overwritten by a later call
+    assert not any(same_bits(kept_j[0], later) for later in kept_j[1:])
+    assert all(same_bits(a.data, b.data) for a, b in zip(params_e, params_j))
+    assert step_j.replayed == 5 and step_j.diverged == 0
+
+
 # ----------------------------------------------------------------------------- the trainers
 
 
@@ -492,6 +534,9 @@ def test_program_summary_shows_the_recorded_ops():
     ("dqn", "CartPole-v1", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32,
                                 hidden=[32, 32], target_update_interval=50, max_grad_norm=10.0, eval_every=300,
                                 eval_episodes=1)),
+    ("dqn_rainbow", "CartPole-v1", dict(total_steps=600, learning_starts=100, train_freq=4, batch_size=32,
+                                        hidden=[32, 32], target_update_interval=50, max_grad_norm=10.0,
+                                        eval_every=300, eval_episodes=1)),
     ("ppo", "CartPole-v1", dict(total_steps=512, n_envs=4, n_steps=32, n_epochs=2, n_minibatches=2,
                                 hidden=[16, 16], max_grad_norm=0.5, lr_end_fraction=0.0, target_kl=0.05,
                                 eval_every=256, eval_episodes=1)),

@@ -41,8 +41,8 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from algorithms.benchmark.plots import plot_all
-from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, latest_by_cell, load_records,
-                                          repair_torn_tail)
+from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, arm_label, latest_by_cell,
+                                          load_records, repair_torn_tail)
 from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
@@ -57,6 +57,9 @@ BACKENDS = ("local", "ray")
 #: make floating-point sums depend on the thread count; worker processes get these (unless the
 #: user set them) from the environment at their start, before NumPy loads.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Config keys that change how fast a cell runs, never what it computes (the jit replays the eager
+#: step bit for bit): records made with another value, or before the key existed, are still this sweep's.
+SPEED_ONLY_SETTINGS = frozenset({"jit"})
 RAY_INSTALL_HINT = 'install it with: pip install -e ".[ray]"  (or: pip install ray)'
 #: Times Ray runs a cell again after its worker process or node was lost (never after an exception).
 RAY_RETRIES = 3
@@ -267,13 +270,15 @@ def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) ->
         record = latest.get(cell.key)
         if record is None:
             continue
-        where = f"{path} holds {cell.algorithm} on {cell.env} seed {cell.seed}"
+        where = f"{path} holds {cell.label} on {cell.env} seed {cell.seed}"
         if record["cell"]["budget"] != cell.budget:
             raise RecordsError(f"{where} with budget {record['cell']['budget']}, but this sweep asks for "
                                f"{cell.budget}; use another --out or the same budget")
         if record["status"] == "ok":
-            config = ALGORITHMS[cell.algorithm].config(cell.env, cell.seed, cell.budget)
-            changed = sorted(key for key in set(config) | set(record["config"])
+            entry = ALGORITHMS[cell.algorithm]
+            config = (entry.config(cell.env, cell.seed, cell.budget, dict(cell.overrides)) if cell.overrides
+                      else entry.config(cell.env, cell.seed, cell.budget))
+            changed = sorted(key for key in (set(config) | set(record["config"])) - SPEED_ONLY_SETTINGS
                              if config.get(key) != record["config"].get(key))
             if changed:
                 key = changed[0]
@@ -344,10 +349,12 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
         latest = latest_by_cell(load_records(runs_path))
         ordered = {cell.key: latest[cell.key] for cell in cells if cell.key in latest}
         rows = aggregate(ordered)
-        failures = [f"{r['cell']['algorithm']} on {r['cell']['env']}, seed {r['cell']['seed']}: "
+        failures = [f"{arm_label(r['cell'])} on {r['cell']['env']}, seed {r['cell']['seed']}: "
                     f"{r['error'].splitlines()[0]}" for r in ordered.values() if r["status"] != "ok"]
         figure_files = plot_all(ordered, rows, out_dir) if figures else []
-        title = f"Benchmark: {', '.join(spec.algorithms)} on {', '.join(spec.envs)}, {len(spec.seeds)} seeds"
+        settings = f" ({len(spec.arms)} settings)" if len(spec.arms) > len(spec.algorithms) else ""
+        title = (f"Benchmark: {', '.join(spec.algorithms)}{settings} on {', '.join(spec.envs)}, "
+                 f"{len(spec.seeds)} seeds")
         write_summary(out_dir, rows, figure_files, title, failures, aggregate_solve_rates(ordered))
         return SweepResult(cells=len(cells), skipped=len(cells) - len(pending), ran=len(pending), failed=failures,
                            rows=rows, out_dir=out_dir)

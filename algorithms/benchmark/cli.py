@@ -2,6 +2,7 @@
 
     tinygrad-rl benchmark --algos q_learning,sarsa --envs FrozenLake-v1,Taxi-v3 --seeds 10 --out runs/tab
     tinygrad-rl benchmark --sweep docs/benchmark/tabular.toml --out runs/tab --backend ray
+    tinygrad-rl benchmark --algos dqn --envs CartPole-v1 --seeds 5 --grid lr=1e-3,5e-4 --grid n_step=1,3 --out runs/g
     python -m algorithms.benchmark ...            (the same, without the console script)
 
 Exit status: 0 all cells succeeded; 1 some cells failed (each recorded in runs.jsonl with its
@@ -28,7 +29,11 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                        "(tabular) or CartPole-v1,Acrobot-v1,LunarLander-v3,Pendulum-v1,... (deep)")
     parser.add_argument("--seeds", help="number of seeds n (seeds 0..n-1) or a comma-separated list of seeds")
     parser.add_argument("--budget", help="per run: episodes (tabular) or env steps (deep); default: per env")
-    parser.add_argument("--sweep", metavar="FILE", help="TOML sweep file instead of --algos/--envs/--seeds/--budget")
+    parser.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                        help="sweep a deep algorithm's config value over these values (on top of its preset); "
+                             "repeat for more keys: every combination runs")
+    parser.add_argument("--sweep", metavar="FILE",
+                        help="TOML sweep file instead of --algos/--envs/--seeds/--budget/--grid")
     parser.add_argument("--backend", default="local", help="local (process pool, default) or ray")
     parser.add_argument("--workers", help="parallel runs (default: the number of cores)")
     parser.add_argument("--address", help="Ray cluster address HOST:PORT (default: start a local Ray)")
@@ -57,13 +62,14 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error('the benchmark statistics need scipy, which is not installed: pip install -e ".[stats]"')
     from algorithms.benchmark.backends import BackendError, run_sweep
     from algorithms.benchmark.records import RecordsError
-    from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file
+    from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file, parse_grid_option
     from algorithms.cli import UsageError, _int_at_least
 
     try:
         if args.out is None:
             raise SweepError("--out DIR is required (where runs.jsonl and the report go)")
-        direct = {"algorithms": args.algos, "envs": args.envs, "seeds": args.seeds, "budget": args.budget}
+        direct = {"algorithms": args.algos, "envs": args.envs, "seeds": args.seeds, "budget": args.budget,
+                  "grid": args.grid}
         if args.sweep is not None:
             given = [f"--{'algos' if k == 'algorithms' else k}" for k, v in direct.items() if v is not None]
             if given:
@@ -74,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                                                        ("seeds", args.seeds)) if value is None]
             if missing:
                 raise SweepError(f"missing {', '.join(missing)} (or give --sweep FILE)")
-            fields = dict(direct, budget=_int_at_least("--budget", args.budget, 1))
+            fields = dict(direct, budget=_int_at_least("--budget", args.budget, 1),
+                          grid=parse_grid_option(args.grid, args.algos))
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always")
             spec = SweepSpec.build(**fields)

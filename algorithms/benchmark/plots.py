@@ -38,12 +38,25 @@ def _layout(rows: list[dict]):
     return algorithms, envs, colours
 
 
+def _wrapped(label: str, width: int = 28) -> str:
+    """A setting's label on several lines, broken after commas (``dqn[lr=0.001,n_step=3,...]``)."""
+    lines, current = [], ""
+    for part in label.split(","):
+        piece = part if not current else "," + part
+        if current and len(current) + len(piece) > width:
+            lines.append(current + ",")
+            current = part
+        else:
+            current += piece
+    return "\n".join(lines + [current])
+
+
 def _panels(n: int, title: str, n_rows: int = 1, height: float = 3.4):
     """A row of ``n`` panels (one per env), or ``n_rows`` such rows; returns (fig, axes[row, env])."""
     width = max(5.0 * n, 9.0)  # one env still leaves room for the title and the legend
     fig, axes = plt.subplots(n_rows, n, figsize=(width, height * n_rows + 0.6), squeeze=False,
                              layout="constrained")
-    fig.suptitle(textwrap.fill(title, width=int(width * 13)))
+    fig.suptitle(textwrap.fill(title, width=int(width * 11)))
     return fig, axes
 
 
@@ -53,8 +66,11 @@ def _figure_legend(fig, axes) -> None:
     for ax in np.ravel(axes):
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=min(len(entries), 6),
-               fontsize=8)
+    # As many columns as the longest label leaves room for (grid settings make long labels).
+    width = fig.get_size_inches()[0]
+    longest = max((len(label) for label in entries), default=1)
+    columns = max(1, min(len(entries), 6, int(width / (0.07 * longest + 0.6))))
+    fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, fontsize=8)
 
 
 def _threshold_line(ax, rows: list[dict], env: str, vertical: bool) -> None:
@@ -122,7 +138,7 @@ def plot_final_performance(groups, rows, path: Path) -> None:
                        label="seeds" if y == 0 else None)
         _threshold_line(ax, rows, env, vertical=True)
         ax.set_ylim(-0.6, len(algorithms) - 0.2)
-        ax.set_yticks(range(len(algorithms)), algorithms)
+        ax.set_yticks(range(len(algorithms)), [_wrapped(name) for name in algorithms], fontsize=8)
         ax.set(title=env, xlabel="evaluation return (greedy policy)")
     _figure_legend(fig, axes)
     _save(fig, path)
@@ -139,14 +155,19 @@ def plot_sample_efficiency(groups, rows, path: Path) -> None:
             steps = [steps_to_threshold(run["episode_returns"], run["episode_lengths"], run["solve_threshold"])
                      for run in runs]
             reached = [s for s in steps if s is not None]
-            labels.append(f"{name}\n{len(reached)}/{len(runs)} reached")
+            labels.append(f"{_wrapped(name)}\n{len(reached)}/{len(runs)} reached")
             if reached:
                 ax.barh(y, np.median(reached), color=colours[name], alpha=0.6)
                 jitter = np.linspace(-0.25, 0.25, len(reached)) if len(reached) > 1 else [0.0]
                 ax.scatter(reached, y + np.asarray(jitter), color="black", s=8, zorder=3)
         ax.set_yticks(range(len(algorithms)), labels, fontsize=8)
+        ax.set_ylim(-0.6, len(algorithms) - 0.4)
         ax.set(title=env, xlabel="env steps to threshold")
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+        if not ax.has_data():
+            ax.text(0.5, 0.5, "no seed reached the threshold", transform=ax.transAxes, ha="center", va="center")
+            ax.set_xticks([])
+        else:
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
     _save(fig, path)
 
 
@@ -172,7 +193,7 @@ def plot_ranking_heatmap(rows, path: Path) -> None:
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="black" if np.isnan(ranks[i, j]) or ranks[i, j] <= (1 + len(algorithms)) / 2 else "white")
     ax.set_xticks(range(len(envs)), envs, rotation=15)
-    ax.set_yticks(range(len(algorithms)), algorithms)
+    ax.set_yticks(range(len(algorithms)), [_wrapped(name) for name in algorithms], fontsize=8)
     ax.set_title("Ranking by IQM of final evaluation return\n(1 = best; ties share the mean rank)")
     fig.colorbar(image, ax=ax, label="rank")
     _save(fig, path)

@@ -18,7 +18,7 @@ from pathlib import Path
 from algorithms.checkpoint import atomic_write
 
 __all__ = ["RUNS_FILE", "RecordsError", "append_record", "load_records", "latest_by_cell",
-           "repair_torn_tail", "write_text_atomic", "comparable", "cell_key"]
+           "repair_torn_tail", "write_text_atomic", "comparable", "cell_key", "arm_label"]
 
 RUNS_FILE = "runs.jsonl"
 
@@ -90,9 +90,20 @@ def repair_torn_tail(path: str | Path) -> str | None:
     return f"{path}: removed an incomplete last record ({size - keep} bytes, cut off by an interruption)"
 
 
+def arm_label(cell: dict) -> str:
+    """What a cell runs: the algorithm, followed by the config values a grid or variant sets, e.g.
+    ``dqn[lr=0.001,n_step=3]`` (values as JSON). Cells with the same label form one report row."""
+    overrides = cell.get("overrides") or {}
+    if not overrides:
+        return cell["algorithm"]
+    values = ",".join(f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in overrides.items())
+    return f"{cell['algorithm']}[{values}]"
+
+
 def cell_key(cell: dict) -> str:
-    """"algorithm|env|seed": one cell's identity in ``runs.jsonl`` (its budget is checked on resume)."""
-    return f"{cell['algorithm']}|{cell['env']}|{cell['seed']}"
+    """"label|env|seed" (label: :func:`arm_label`): one cell's identity in ``runs.jsonl`` (its
+    budget is checked on resume)."""
+    return f"{arm_label(cell)}|{cell['env']}|{cell['seed']}"
 
 
 def latest_by_cell(records: list[dict]) -> dict[str, dict]:

@@ -7,6 +7,9 @@ returns the measured part of a record::
     {"config": {...}, "episode_returns": [...], "episode_lengths": [...], "env_steps": int,
      "eval": {"mean_return": float, "std_return": float, "episodes": int}}
 
+Deep records also hold ``eval_curve`` ({"env_steps": [...], "mean_return": [...]}): the periodic
+deterministic evaluations during training (every ``eval_every`` env steps).
+
 ``run_cell`` wraps it into a full record (the cell, status, error, wall time). The work of a
 cell depends on its seed alone: the seed is split with ``spawn_seeds`` into a training seed
 and an evaluation seed, so a cell gives the same numbers in any process, on any backend.
@@ -63,9 +66,10 @@ class EnvDefaults:
 @dataclass(frozen=True)
 class AlgorithmEntry:
     """One benchmarkable algorithm: its family, ``budget_unit`` ("episodes" or "env steps"),
-    settings per supported env, ``config(env_id, seed, budget) -> dict`` (every setting of the
-    run, known before it starts, so a resume can check that the code still means the same run)
-    and ``run(env_id, seed, budget, config) -> measured dict`` (everything but the config)."""
+    settings per supported env, ``config(env_id, seed, budget, overrides=None) -> dict`` (every
+    setting of the run, known before it starts, so a resume can check that the code still means
+    the same run; ``overrides`` are config values a grid sets, deep algorithms only) and
+    ``run(env_id, seed, budget, config) -> measured dict`` (everything but the config)."""
     family: str
     budget_unit: str
     defaults: dict[str, EnvDefaults]
@@ -106,7 +110,10 @@ def _decay_episodes(episodes: int) -> int:
 
 
 def _tabular_config(algorithm: str) -> Callable[[str, int, int], dict]:
-    def config(env_id: str, seed: int, episodes: int) -> dict:
+    def config(env_id: str, seed: int, episodes: int, overrides: dict | None = None) -> dict:
+        if overrides:
+            raise ValueError(f"{algorithm} is tabular: its settings are fixed per env, a grid cannot set "
+                             f"{', '.join(overrides)} (grids set deep algorithms' config fields)")
         params, explore = TABULAR_DEFAULTS[env_id].params, TABULAR_EXPLORATION
         return {"alpha": None if algorithm == "mc_control" else params["alpha"], "gamma": params["gamma"],
                 "episodes": episodes, "max_episode_steps": params["max_episode_steps"],
@@ -150,20 +157,31 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
 # --------------------------------------------------------------------------- deep family
 
 def _deep_config(algorithm: str) -> Callable[[str, int, int], dict]:
-    def config(env_id: str, seed: int, total_steps: int) -> dict:
+    def config(env_id: str, seed: int, total_steps: int, overrides: dict | None = None) -> dict:
+        """The preset, then the grid's ``overrides``, then the cell's budget and seed."""
         from algorithms.presets import config_dict, load_preset
-        return config_dict(load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed}))
+        fixed = {"total_steps": total_steps, "seed": seed}
+        clash = sorted(set(overrides or {}) & set(fixed))
+        if clash:
+            raise ValueError(f"a grid cannot set {', '.join(clash)}: the sweep's budget and seeds set them")
+        return config_dict(load_preset(algorithm, env_id, {**(overrides or {}), **fixed}))
     return config
 
 
 def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
     def run(env_id: str, seed: int, total_steps: int, config: dict) -> dict:
+        from algorithms.configs import apply_overrides
         from algorithms.experiment import FINAL_EVAL_EPISODES
-        from algorithms.presets import load_preset
+        from algorithms.registry import get_algorithm
         from algorithms.rollout import greedy_episodes_returns
         from algorithms.trainers import RunSeeds, greedy_actor, train
 
-        result = train(algorithm, env_id, load_preset(algorithm, env_id, {"total_steps": total_steps, "seed": seed}))
+        # Exactly the recorded settings (preset, grid values, budget, seed), field by field.
+        run_config = apply_overrides(get_algorithm(algorithm).config(), config)
+        if (run_config.total_steps, run_config.seed) != (total_steps, seed):
+            raise ValueError(f"config says total_steps={run_config.total_steps}, seed={run_config.seed}; "
+                             f"the cell says {total_steps}, {seed}")
+        result = train(algorithm, env_id, run_config)
         if result.interrupted:                           # Ctrl-C: not a finished cell
             raise KeyboardInterrupt
         episodes = [row for row in result.metrics.rows if row.get("episode_return") is not None]
@@ -173,10 +191,13 @@ def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
                                                    FINAL_EVAL_EPISODES, RunSeeds.from_seed(seed).eval)
         finally:
             eval_env.close()
+        eval_steps, eval_means = result.metrics.column("eval_return")
         return {"episode_returns": [float(row["episode_return"]) for row in episodes],
                 "episode_lengths": [int(row["episode_length"]) for row in episodes],
                 "env_steps": int(result.env_steps),
-                "eval": _eval_summary(eval_returns)}
+                "eval": _eval_summary(eval_returns),
+                "eval_curve": {"env_steps": [int(s) for s in eval_steps],
+                               "mean_return": [float(r) for r in eval_means]}}
     return run
 
 
@@ -239,7 +260,8 @@ def base_record(cell: dict) -> dict:
 
 
 def run_cell(cell: dict) -> dict:
-    """Run one cell ``{"algorithm", "env", "seed", "budget"}`` and return its record.
+    """Run one cell ``{"algorithm", "env", "seed", "budget"}`` (and ``"overrides"``, the config
+    values a grid sets, when there are any) and return its record.
 
     A cell that raises is returned as ``status: "failed"`` with the exception and its traceback
     in ``error``, so the sweep records it and goes on; nothing about it is hidden.
@@ -249,7 +271,9 @@ def run_cell(cell: dict) -> dict:
     record = base_record(cell)
     config = None
     try:
-        config = entry.config(cell["env"], cell["seed"], cell["budget"])
+        overrides = cell.get("overrides")
+        config = (entry.config(cell["env"], cell["seed"], cell["budget"], overrides) if overrides
+                  else entry.config(cell["env"], cell["seed"], cell["budget"]))
         measured = entry.run(cell["env"], cell["seed"], cell["budget"], config)
     except Exception as err:  # recorded with its traceback, reported, and counted in the exit status
         record.update(status="failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc()}", config=config)

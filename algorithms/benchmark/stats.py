@@ -23,6 +23,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats as scipy_stats
 
+from algorithms.benchmark.records import arm_label
+
 __all__ = ["SOLVE_WINDOW", "N_RESAMPLES", "CONFIDENCE", "iqm", "stratified_bootstrap_ci", "steps_to_threshold",
            "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate", "aggregate_solve_rates", "group_runs"]
 
@@ -128,10 +130,11 @@ def performance_profile(scores: np.ndarray, taus: np.ndarray):
 
 
 def group_runs(records: dict[str, dict]) -> dict[tuple[str, str], list[dict]]:
-    """{(algorithm, env): records in seed order}, keeping the order in which pairs first appear."""
+    """{(algorithm, env): records in seed order}, keeping the order in which pairs first appear.
+    The algorithm is the cell's label: its name, with the config values a grid set (:func:`arm_label`)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for record in records.values():
-        groups.setdefault((record["cell"]["algorithm"], record["cell"]["env"]), []).append(record)
+        groups.setdefault((arm_label(record["cell"]), record["cell"]["env"]), []).append(record)
     for runs in groups.values():
         runs.sort(key=lambda record: record["cell"]["seed"])
     return groups
