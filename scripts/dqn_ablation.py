@@ -28,9 +28,11 @@ SMOOTH = 20          # episodes in the rolling mean of the training return
 GRID_POINTS = 200
 
 
-def display_name(cell: dict) -> str:
-    """"DQN", "+ Double", "+ n-step (n=3)", ... from a cell's algorithm and overrides."""
-    overrides = cell.get("overrides") or {}
+def display_name(cell: dict, shared: dict | None = None) -> str:
+    """"DQN", "+ Double", "+ n-step (n=3)", ... from a cell's algorithm and overrides; settings in
+    ``shared`` (those every setting of the env has) are left out of the name."""
+    shared = shared or {}
+    overrides = {k: v for k, v in (cell.get("overrides") or {}).items() if shared.get(k, object()) != v}
     parts = []
     if cell["algorithm"] in ("double_dqn", "dqn_rainbow"):
         parts.append("Double")
@@ -80,16 +82,23 @@ def eval_curves(runs: list[dict]) -> tuple[np.ndarray, np.ndarray] | None:
 
 def plot(records: dict[str, dict], out: Path) -> list[str]:
     groups: dict[tuple[str, str], list[dict]] = {}
+    ok = [record for record in records.values() if record["status"] == "ok"]
+    shared = {}   # env -> the overrides every cell of that env has (named once, in the env's titles)
+    for record in ok:
+        items = set((record["cell"].get("overrides") or {}).items())
+        env = record["cell"]["env"]
+        shared[env] = items if env not in shared else shared[env] & items
+    shared = {env: dict(items) for env, items in shared.items()}
     names: dict[str, str] = {}
-    for record in records.values():
-        if record["status"] != "ok":
-            continue
+    for record in ok:
         label = arm_label(record["cell"])
-        names[label] = display_name(record["cell"])
+        names[label] = display_name(record["cell"], shared[record["cell"]["env"]])
         groups.setdefault((label, record["cell"]["env"]), []).append(record)
     labels = list(dict.fromkeys(label for label, _ in groups))
     envs = list(dict.fromkeys(env for _, env in groups))
-    colours = {label: plt.get_cmap("tab10")(i % 10) for i, label in enumerate(labels)}
+    # One colour per setting as named, so DQN, + Double, ... look alike in every column.
+    named = list(dict.fromkeys(names[label] for label in labels))
+    colours = {label: plt.get_cmap("tab10")(named.index(names[label]) % 10) for label in labels}
     from matplotlib.ticker import FuncFormatter
 
     fig, axes = plt.subplots(3, len(envs), figsize=(6.4 * len(envs), 11.5), squeeze=False, layout="constrained",
@@ -134,10 +143,14 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
         finals.grid(alpha=0.3, axis="x")
         legend.setdefault("solve threshold (gymnasium)", threshold_line)
         seeds = sorted({run["cell"]["seed"] for (_, e), runs in groups.items() if e == env for run in runs})
-        top.set(title=f"{env}: training return (ε-greedy, rolling mean of {SMOOTH} episodes)",
+        common = ", ".join(f"{k}={v}" for k, v in shared[env].items())
+        heading = f"{env}" + (f" (all settings: {common})" if common else "")
+        top.set(title=f"{heading}\ntraining return (ε-greedy, rolling mean of {SMOOTH} episodes)",
                 xlabel="env steps", ylabel="episode return")
         bottom.set(title=f"{env}: deterministic evaluation every {int(np.diff(x[:2])[0]):,} env steps",
                    xlabel="env steps", ylabel="evaluation return (episode mean)")
+        for ax in (top, bottom):
+            ax.title.set_fontsize(10)
         budget = groups[(shown[0], env)][0]["cell"]["budget"]
         finals.set(title=f"{env}: final evaluation at {budget:,} env steps, one dot per seed\n"
                          f"(seeds {seeds[0]}-{seeds[-1]}; right: seeds solved)",

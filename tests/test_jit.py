@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
-from tinygrad_rl.tensor import concatenate
+from tinygrad_rl.tensor import concatenate, where
 
 import algorithms.builtin  # noqa: F401  (registers the built-in algorithms)
 from algorithms.networks import target_pairs, trained_nets
@@ -92,7 +92,8 @@ def test_replay_is_bit_identical_to_eager_for_every_registered_loss(name, env_id
 
 def test_every_kernel_and_block_replays_exactly():
     """A step through every op with a replay kernel (and a shared weight, whose gradients add up in
-    the eager order), in float64 and float32, with the Huber loss on both sides of delta."""
+    the eager order), in float64 and float32, with the Huber loss (fused, and per row with
+    ``where``) on both sides of delta."""
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         def make():
@@ -112,7 +113,8 @@ def test_every_kernel_and_block_replays_exactly():
                 terms = [F.huber_loss(picked, target, 0.5), F.mse_loss(lp, target),
                          (h.exp() / (1 + h.abs())).log().sum(axis=1).mean(),
                          -(rows.mean(axis=0, keepdims=True) * shared[:1]).sum(),
-                         (picked - 2.0).tanh().mean() * shared.mean()]
+                         (picked - 2.0).tanh().mean() * shared.mean(),
+                         where(np.abs(picked.data) <= 1.0, 0.5 * picked * picked, picked.abs() - 0.5).mean()]
                 loss = terms[0]
                 for t in terms[1:]:
                     loss = loss + t
@@ -130,7 +132,8 @@ def test_every_kernel_and_block_replays_exactly():
             assert same_bits(step_e(x, idx, target), step_j(x, idx, target)), (dtype, i)
         assert all(same_bits(a.data, b.data) for a, b in zip(params_e, params_j))
         kernels = {type(inst.kernel).__name__ for inst in step_j.programs[0].ops}
-        assert {"MLPBlock", "Linear", "ReLU", "GetItem", "Gather", "HuberLoss", "MSELoss", "Mean", "Sum"} <= kernels
+        assert {"MLPBlock", "Linear", "ReLU", "GetItem", "Gather", "HuberLoss", "MSELoss", "Mean", "Sum",
+                "Where"} <= kernels
 
 
 # ----------------------------------------------------------------------------- leaving the recording

@@ -13,7 +13,7 @@ values. A kernel's gradient buffers never leave the backward pass.
 
 Ops without a kernel here are replayed by their eager code. The kernels cover what the library's
 losses run hot: ``F.linear``, ``relu``, ``tanh``, ``exp``, ``log``, ``abs``, ``neg``, ``+ - * /``,
-``sum``, ``mean``, ``reshape``, ``squeeze``, indexing, ``gather`` and ``log_softmax``; and three
+``sum``, ``mean``, ``reshape``, ``squeeze``, indexing, ``gather``, ``log_softmax`` and ``where``; and three
 functions made of ops, each replayed as one fused op (a "block"): ``nn.Sequential.forward`` of
 Linear/ReLU/Tanh layers (``nn.MLP``), ``F.mse_loss`` and ``F.huber_loss``.
 """
@@ -24,6 +24,7 @@ import sys
 import numpy as np
 
 from . import functional as F
+from . import tensor as _tensor_module
 from .tensor import Tensor, _expand_reduced, _index_parts, _mean, _normalise_axis, _single_axis, _softmax_axes
 
 __all__ = ["KERNELS", "REPLAYED_GRAPH", "Kernel"]
@@ -423,6 +424,45 @@ class Div(Binary):
     def backward(self, g, call, out, routes, targets):
         a, b = call[2]
         return (g / b if routes[0] else None), (-g * a / (b * b) if routes[1] else None)
+
+
+class Where(Kernel):
+    """``where(condition, a, b)`` with a boolean array condition and two tensors, all of the output's
+    shape and a and b of its dtype: forward b copied into the buffer, then a where the condition
+    holds (a selection, so the values of ``np.where`` to the bit); backward ``g * cond`` to a and
+    ``g * ~cond`` to b (the eager op's expressions)."""
+
+    op = "where"
+    __slots__ = ("grads",)
+
+    @classmethod
+    def make(cls, args, kwargs, out, slot_of):
+        refs = cls.refs_of(args, kwargs, slot_of)
+        if refs is None or len(args) != 3 or refs[0][0] != ARRAY:
+            return None
+        cond, a, b = args
+        if not (cond.dtype == bool and cond.shape == out.shape and isinstance(a, Tensor) and isinstance(b, Tensor)
+                and a.shape == b.shape == out.shape and a.dtype == b.dtype == out.dtype):
+            return None
+        kernel = cls(args, refs, out)
+        kernel.grads = [None, None, None]
+        return kernel
+
+    def forward(self, args, kwargs):
+        cond, a, b = args[0], args[1].data, args[2].data
+        out = self.buffer()
+        np.copyto(out, b)
+        np.copyto(out, a, where=cond)
+        return out, cond
+
+    def backward(self, g, call, out, routes, targets):
+        cond = call[2]
+        ga = np.multiply(g, cond, out=_grad_buffer(self.grads, 0, g.shape, g.dtype)) if routes[0] else None
+        gb = None
+        if routes[1]:
+            not_cond = np.logical_not(cond, out=_grad_buffer(self.grads, 2, cond.shape, bool))
+            gb = np.multiply(g, not_cond, out=_grad_buffer(self.grads, 1, g.shape, g.dtype))
+        return ga, gb
 
 
 # ----------------------------------------------------------------------------- reductions and shapes
@@ -1031,6 +1071,7 @@ KERNELS = {
     _method("__add__"): Add, _method("__sub__"): Sub, _method("__mul__"): Mul, _method("__truediv__"): Div,
     _method("sum"): Sum, _method("mean"): Mean, _method("reshape"): Reshape, _method("squeeze"): Squeeze,
     _method("__getitem__"): GetItem, _method("gather"): Gather, _method("log_softmax"): LogSoftmax,
+    _tensor_module.where.__wrapped__: Where,
 }
 
 BLOCKS = {}
