@@ -3,7 +3,8 @@ with prioritized replay, measured in the same process, alternating, so both see 
 
 Each round trains the preset (``tinygrad-rl train dqn CartPole-v1``'s settings) for ``--steps``
 env steps once with ``prioritized = false`` and once with ``prioritized = true`` (no periodic
-evaluation inside the timed region); the order alternates between rounds. Reported: the median
+evaluation inside the timed region); the order alternates between rounds. Times are this process's
+CPU time (waiting for a core on a shared machine is not counted; one BLAS thread). Reported: the median
 over rounds of each, and the cost of prioritized replay as the fraction of uniform replay's env
 steps per second it loses. Also printed: the replay operations alone per gradient step (sample
 and, for prioritized replay, the priority update) on a full buffer of the preset's size.
@@ -27,9 +28,9 @@ from algorithms.trainers import train
 def steps_per_second(prioritized: bool, steps: int, seed: int) -> float:
     config = load_preset("dqn", "CartPole-v1", {"total_steps": steps, "seed": seed, "eval_every": steps + 1,
                                                 "prioritized": prioritized})
-    start = time.perf_counter()
+    start = time.process_time()
     result = train("dqn", "CartPole-v1", config)
-    return result.env_steps / (time.perf_counter() - start)
+    return result.env_steps / (time.process_time() - start)
 
 
 def replay_operations_us(capacity: int, batch_size: int, repeats: int = 2000) -> dict[str, float]:
@@ -40,17 +41,17 @@ def replay_operations_us(capacity: int, batch_size: int, repeats: int = 2000) ->
     for i in range(capacity):
         for buffer in (uniform, prioritized):
             buffer.add(rng.standard_normal(4), i % 2, 1.0, rng.standard_normal(4), False, False)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(repeats):
         uniform.sample(batch_size, rng)
-    uniform_us = (time.perf_counter() - start) / repeats * 1e6
+    uniform_us = (time.process_time() - start) / repeats * 1e6
     errors = rng.standard_normal((repeats, batch_size))
-    start = time.perf_counter()
+    start = time.process_time()
     for k in range(repeats):
         batch = prioritized.sample(batch_size, rng, beta=0.5)
         prioritized.update_priorities(batch.indices, errors[k])
     return {"uniform sample": uniform_us,
-            "prioritized sample + update": (time.perf_counter() - start) / repeats * 1e6}
+            "prioritized sample + update": (time.process_time() - start) / repeats * 1e6}
 
 
 @single_blas_thread
