@@ -24,6 +24,7 @@ from algorithms.benchmark.sweep import SweepSpec, load_sweep_file
 from algorithms.checkpoint import atomic_write
 from algorithms.plots import plt, rolling_mean
 
+ORDER = ["DQN", "+ Double", "+ n-step", "+ dueling", "+ prioritized", "all four"]
 SMOOTH = 20          # episodes in the rolling mean of the training return
 GRID_POINTS = 200
 
@@ -96,9 +97,13 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
         groups.setdefault((label, record["cell"]["env"]), []).append(record)
     labels = list(dict.fromkeys(label for label, _ in groups))
     envs = list(dict.fromkeys(env for _, env in groups))
-    # One colour per setting as named, so DQN, + Double, ... look alike in every column.
-    named = list(dict.fromkeys(names[label] for label in labels))
-    colours = {label: plt.get_cmap("tab10")(named.index(names[label]) % 10) for label in labels}
+    # One colour per component (the name without its settings), so DQN, + Double, ... look alike in
+    # every column, and the rows in the order of ORDER.
+    def component(label):
+        name = names[label].split(" (")[0].split(":")[0]
+        return ORDER.index(name) if name in ORDER else len(ORDER) + sorted(names.values()).index(names[label])
+    labels = sorted(labels, key=component)
+    colours = {label: plt.get_cmap("tab10")(component(label) % 10) for label in labels}
     from matplotlib.ticker import FuncFormatter
 
     fig, axes = plt.subplots(3, len(envs), figsize=(6.4 * len(envs), 11.5), squeeze=False, layout="constrained",
