@@ -18,6 +18,8 @@ import math
 import gymnasium as gym
 import numpy as np
 
+from envs_wrappers.registry import make_plain_env, make_plain_vec_env
+
 from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 
@@ -55,7 +57,7 @@ def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> T
     from .trainers import replay_buffer  # the loop's own choice of buffer
     _check_size(size)
     rng = np.random.default_rng(seed)
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     try:
         env.action_space.seed(seed)
         buffer = replay_buffer(config, env.observation_space.shape, capacity=max(4 * size, 256))
@@ -73,7 +75,7 @@ def off_policy_continuous_batch(env_id: str, nets: dict, config, size: int, seed
     ``next_noise`` and ``update_actor`` true, so every term of the loss is there."""
     _check_size(size)
     rng = np.random.default_rng(seed)
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     try:
         action_dim = env.action_space.shape[0]
         buffer = ReplayBuffer(max(4 * size, 256), env.observation_space.shape, action_shape=(action_dim,),
@@ -93,7 +95,7 @@ def on_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Ro
     _check_size(size)
     rng = np.random.default_rng(seed)
     ac = nets["actor_critic"]
-    envs = gym.make_vec(env_id, num_envs=config.n_envs, vectorization_mode="sync")
+    envs = make_plain_vec_env(env_id, config.n_envs)
     try:
         runner = VectorEnvRunner(envs, seed=seed)
         columns = {key: [] for key in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated", "valid")}
@@ -119,7 +121,7 @@ def episodic_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Epi
     _check_size(size)
     rng = np.random.default_rng(seed)
     ac = nets["actor_critic"]
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     obs_rows, actions, returns = [], [], []
     try:
         obs, _ = env.reset(seed=seed)

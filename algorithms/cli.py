@@ -266,9 +266,10 @@ def _check_env_available(env_id: str, algo: str, config) -> dict:
     spaces do not fit the algorithm's networks; returns the networks."""
     import gymnasium as gym
     from .experiment import env_dependency_hint
+    from envs_wrappers.registry import make_plain_env
     from .trainers import build_networks
     try:
-        gym.make(env_id).close()
+        make_plain_env(env_id).close()
     except gym.error.DependencyNotInstalled as err:
         raise UsageError(env_dependency_hint(env_id, err)) from None
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from envs_wrappers.registry import check_plain_env_id
+from envs_wrappers.registry import check_plain_env_id, make_plain_env
 
 from .checkpoint import load_weights, read_json, remove_stray_temporaries, save_weights, write_json
 from .configs import apply_overrides
@@ -46,7 +46,7 @@ def env_dependency_hint(env_id: str, err: Exception) -> str:
 
 
 def _evaluate(algo: str, env_id: str, nets: dict, episodes: int, seed: int) -> dict:
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     try:
         returns = greedy_episodes_returns(env, greedy_actor(algo, nets), episodes, seed)
     finally:

@@ -35,8 +35,9 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import gymnasium as gym
 import numpy as np
+
+from envs_wrappers.registry import make_plain_env
 
 from tinygrad_rl import Tensor
 
@@ -251,7 +252,7 @@ def model_based_batch(env_id: str, nets: dict, config: ModelBasedConfig, size: i
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size <= 0:
         raise ValueError(f"batch size must be a positive int, got {size!r}")
     rng = np.random.default_rng(seed)
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     try:
         spaces = EnvSpaces.of(env)
         data = TransitionData(spaces.obs_dim, spaces.action_dim)
@@ -286,7 +287,7 @@ def train_model_based(run) -> int:
     data = run.keep("transitions", TransitionData(run.spaces.obs_dim, run.spaces.action_dim, capacity=c.total_steps))
     loop = run.keep("loop", LoopState(step=0, last_loss=None, fits=0, fit_seconds=0.0, planned_steps=0,
                                       planning_seconds=0.0))
-    env = gym.make(run.env_id)
+    env = make_plain_env(run.env_id)
     obs, _ = env.reset(seed=run.reset_seed)
     episode_return, episode_length, last_loss, step = 0.0, 0, loop.last_loss, loop.step
     episode_planning = []        # seconds of each plan of the episode

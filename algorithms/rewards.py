@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["KnownReward", "register_reward", "known_reward", "known_reward_envs", "pendulum_reward",
+__all__ = ["KnownReward", "register_reward", "known_reward", "known_reward_envs", "pendulum_reward", "pendulum_state_change",
            "mountain_car_continuous_reward", "mountain_car_continuous_terminated"]
 
 _ENV_ID = re.compile(r"^[A-Za-z0-9_/.-]+-v\d+$")
@@ -82,6 +82,19 @@ def pendulum_reward(obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray) 
     theta = np.arctan2(obs[..., 1], obs[..., 0])
     torque = np.clip(actions[..., 0], -2.0, 2.0)
     return -(theta ** 2 + 0.1 * obs[..., 2] ** 2 + 0.001 * torque ** 2)
+
+
+def pendulum_state_change(inputs: np.ndarray) -> np.ndarray:
+    """Pendulum-v1's exact step as the state change a dynamics model predicts: for inputs
+    (cos th, sin th, thdot, u), thdot' = clip(thdot + (3g/2l sin th + 3/(ml^2) clip(u, +-2)) dt, +-8)
+    and th' = th + thdot' dt (g = 10, m = l = 1, dt = 0.05; gymnasium's ``PendulumEnv.step``), and
+    the change (cos th', sin th', thdot') - (cos th, sin th, thdot). Planning with it in place of a
+    learned model measures the planner alone."""
+    cos, sin, thdot, torque = (inputs[..., i] for i in range(4))
+    theta = np.arctan2(sin, cos)
+    new_thdot = np.clip(thdot + (3 * 10.0 / 2 * np.sin(theta) + 3.0 * np.clip(torque, -2, 2)) * 0.05, -8, 8)
+    new_theta = theta + new_thdot * 0.05
+    return np.stack([np.cos(new_theta) - cos, np.sin(new_theta) - sin, new_thdot - thdot], axis=-1)
 
 
 def mountain_car_continuous_terminated(next_obs: np.ndarray) -> np.ndarray:

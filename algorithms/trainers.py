@@ -27,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import gymnasium as gym
 import numpy as np
+
 from tqdm import tqdm
+
+from envs_wrappers.registry import make_plain_env, make_plain_vec_env
 
 from tinygrad_rl import Tensor, jit, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
 from . import batches
-from .buffers import (ContinuousTransitions, Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout,
-                      continuous_batch)
+from .buffers import Episodes, PrioritizedReplayBuffer, ReplayBuffer, Rollout, continuous_batch
 from .checkpoint import save_weights, write_json
 from .configs import CommonConfig, ContinuousOffPolicyConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig
 from .losses import TD_ERROR
@@ -209,7 +210,7 @@ class TrainResult:
 
 
 def env_spaces(env_id: str) -> EnvSpaces:
-    env = gym.make(env_id)
+    env = make_plain_env(env_id)
     try:
         return EnvSpaces.of(env)
     finally:
@@ -301,7 +302,7 @@ class _Run:
                             for term, opt in self.optimizers.items()}
         self.lr_factor = linear_schedule(1.0, self.config.lr_end_fraction, self.config.total_steps)
         self.greedy = self.spec.loop.greedy_actor(self.nets)
-        self.eval_env = gym.make(self.env_id)
+        self.eval_env = make_plain_env(self.env_id)
         self.next_eval = self.config.eval_every
         self.term_sums: dict[str, float] = {}
         self.term_counts: dict[str, int] = {}
@@ -492,7 +493,7 @@ def train_off_policy(run: _Run) -> int:
                          f"{run.env_id} has Box actions")
     act_greedy = q_greedy_actor(run.nets)
     targets = target_pairs(run.nets)
-    env = gym.make(run.env_id)
+    env = make_plain_env(run.env_id)
     env.action_space.seed(run.env_seed)
     buffer = run.keep("replay", replay_buffer(c, env.observation_space.shape))
     if run.resumed:
@@ -572,7 +573,7 @@ def train_off_policy_continuous(run: _Run) -> int:
                          f"{run.env_id} has Discrete actions (use dqn or double_dqn)")
     actor, action_dim = run.nets["actor"], run.spaces.action_dim
     targets = target_pairs(run.nets)
-    env = gym.make(run.env_id)
+    env = make_plain_env(run.env_id)
     buffer = run.keep("replay", ReplayBuffer(replay_capacity(c), env.observation_space.shape,
                                              action_shape=(action_dim,), action_dtype=np.float32))
     loop = run.keep("loop", LoopState(step=0, last_loss=None, updates=0))
@@ -651,7 +652,7 @@ def train_on_policy(run: _Run) -> int:
     ends the rollout's epochs once it exceeds ``target_kl`` (when > 0)."""
     c: OnPolicyConfig = run.config
     ac = run.nets["actor_critic"]
-    envs = gym.make_vec(run.env_id, num_envs=c.n_envs, vectorization_mode="sync")
+    envs = make_plain_vec_env(run.env_id, c.n_envs)
     runner = VectorEnvRunner(envs, seed=run.reset_seed)
     scale_rewards = run.keep("reward_scaler", _RewardScaler(c.n_envs, c.gamma)) if c.normalize_rewards else None
     loop = run.keep("loop", LoopState(step=0, last_loss=None))
@@ -737,7 +738,7 @@ def train_episodic(run: _Run) -> int:
     """
     c: EpisodicConfig = run.config
     ac = run.nets["actor_critic"]
-    env = gym.make(run.env_id)
+    env = make_plain_env(run.env_id)
     loop = run.keep("loop", LoopState(step=0, last_loss=None))
     obs, _ = env.reset(seed=run.reset_seed)
     step, last_loss = loop.step, loop.last_loss

@@ -78,3 +78,14 @@ def check_plain_env_id(env_id) -> str:
     if env_id not in gym.envs.registry:
         raise ValueError(f"unknown environment id {env_id!r}; closest registered ids: {_closest_ids(env_id)}")
     return env_id
+
+
+def make_plain_env(env_id, **kwargs) -> gym.Env:
+    """``gymnasium.make`` of a plain registered id (:func:`check_plain_env_id`): the one way the deep
+    trainers build an env, since their ids come from the command line, configs and run folders."""
+    return gym.make(check_plain_env_id(env_id), **kwargs)
+
+
+def make_plain_vec_env(env_id, num_envs: int) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of a plain registered id (:func:`check_plain_env_id`), stepped in turn."""
+    return gym.make_vec(check_plain_env_id(env_id), num_envs=num_envs, vectorization_mode="sync")

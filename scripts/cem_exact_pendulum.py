@@ -19,26 +19,21 @@ import numpy as np
 from tabular_plots import OneLineParser, positive_int, run_cli
 
 from algorithms.planners import CEMPlanner, PlanningActor
-from algorithms.rewards import known_reward
+from algorithms.rewards import known_reward, pendulum_state_change
 from tinygrad_rl import Tensor
 
 
 class ExactPendulumModel:
-    """Pendulum-v1's step as an "ensemble" of identical members: the state change
-    (cos th', sin th', thdot') - (cos th, sin th, thdot) with thdot' = clip(thdot + (15 sin th + 3u) 0.05, +-8),
-    th' = th + 0.05 thdot' (gymnasium's PendulumEnv, g = 10, m = l = 1), on unnormalised inputs, and
-    a log-variance of -40 (no noise worth the name)."""
+    """Pendulum-v1's step as an "ensemble" of identical members: the exact state change
+    (:func:`algorithms.rewards.pendulum_state_change`) on unnormalised inputs, and a log-variance
+    of -40 (no noise worth the name)."""
 
     def __init__(self, n_members: int = 1):
         self.n_members = n_members
         self.weights = [Tensor(np.zeros(1))]          # the dtype the planner computes in (float64)
 
     def predict(self, x: np.ndarray):
-        cos, sin, thdot, torque = (x[..., i] for i in range(4))
-        theta = np.arctan2(sin, cos)
-        new_thdot = np.clip(thdot + (3 * 10.0 / 2 * np.sin(theta) + 3.0 * np.clip(torque, -2, 2)) * 0.05, -8, 8)
-        new_theta = theta + new_thdot * 0.05
-        delta = np.stack([np.cos(new_theta) - cos, np.sin(new_theta) - sin, new_thdot - thdot], axis=-1)
+        delta = pendulum_state_change(x)
         return delta, np.full(delta.shape, -40.0)
 
 

@@ -19,7 +19,7 @@ from algorithms.model_based import (ModelBatch, PETSConfig, TransitionData, fit_
 from algorithms.networks import EnvSpaces, RunningMeanStd
 from algorithms.planners import (CEMPlanner, PlanningActor, cross_entropy_method, ensemble_returns,
                                  truncated_standard_normal)
-from algorithms.rewards import known_reward, known_reward_envs, register_reward
+from algorithms.rewards import known_reward, known_reward_envs, pendulum_state_change, register_reward
 from tinygrad_rl import Tensor, gradcheck, nn, optim
 
 PENDULUM = EnvSpaces(3, False, action_low=(-2.0,), action_high=(2.0,), env_id="Pendulum-v1")
@@ -174,11 +174,7 @@ class TruePendulum:
 
     def predict(self, x):
         TruePendulum.calls += 1
-        cos, sin, thdot, u = (x[..., i] for i in range(4))
-        th = np.arctan2(sin, cos)
-        new_thdot = np.clip(thdot + (3 * 10.0 / 2 * np.sin(th) + 3.0 * np.clip(u, -2, 2)) * 0.05, -8, 8)
-        new_th = th + new_thdot * 0.05
-        delta = np.stack([np.cos(new_th) - cos, np.sin(new_th) - sin, new_thdot - thdot], axis=-1)
+        delta = pendulum_state_change(x)
         return delta, np.full(delta.shape, -40.0)
 
 
