@@ -564,7 +564,7 @@ def test_a_killed_benchmark_leaves_no_process_behind(how, tmp_path):
     proc.send_signal(getattr(signal, how))
     proc.communicate(timeout=30)
     assert proc.returncode == (143 if how == "SIGTERM" else -signal.SIGKILL)
-    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=10, what="the workers to exit")
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=30, what="the workers to exit")
 
 
 @pytest.mark.skipif(not LINUX, reason="reads /proc")
