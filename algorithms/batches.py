@@ -64,9 +64,7 @@ def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> T
         _random_replay(env, buffer, seed, env.action_space.sample, lambda action: action)
     finally:
         env.close()
-    if getattr(config, "prioritized", False):
-        return buffer.sample(size, rng, beta=config.priority_beta_start)
-    return buffer.sample(size, rng)
+    return buffer.sample(size, rng, beta=config.priority_beta_start)
 
 
 def off_policy_continuous_batch(env_id: str, nets: dict, config, size: int, seed: int) -> ContinuousTransitions:

@@ -210,15 +210,21 @@ class ReplayBuffer:
         return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
                            self.terminated[idx], self.truncated[idx], discounts=discounts, **extra)
 
-    def _check_sample(self, batch_size: int, owner: str) -> None:
+    def _check_sample(self, batch_size: int, beta: float) -> None:
+        owner = f"{type(self).__name__}.sample"
         if self._size == 0:
-            raise ValueError(f"{owner}.sample: the buffer is empty")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ValueError(f"{owner}.sample: batch_size must be an int > 0, got {batch_size!r}")
+            raise ValueError(f"{owner}: the buffer is empty")
+        _check_positive_int("batch_size", batch_size, owner)
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"{owner}: beta must be in [0, 1], got {beta!r}")
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Transitions:
-        """``batch_size`` transitions drawn uniformly (with replacement) using ``rng``."""
-        self._check_sample(batch_size, "ReplayBuffer")
+    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 1.0) -> Transitions:
+        """``batch_size`` transitions drawn uniformly (with replacement) using ``rng``.
+
+        ``beta`` is prioritized replay's importance-sampling exponent, taken so that both buffers
+        are sampled alike: uniform sampling is prioritized replay with alpha = 0, whose weights
+        (N P(i))^-beta are 1 for every beta, so here it is only checked."""
+        self._check_sample(batch_size, beta)
         idx = rng.integers(0, self._size, size=batch_size)
         return self._rows(idx, indices=idx)
 
@@ -250,17 +256,17 @@ class ReplayBuffer:
         if window_len >= self.n_step:
             raise ValueError(f"{owner}.load_state_dict: {window_len} steps in the n-step window, expected "
                              f"fewer than n_step={self.n_step}")
-        expected = {**{name: size for name in self._columns(0, self.obs_shape)},
-                    **{name.lstrip("_"): window_len for name in self._window_columns(0, self.obs_shape)}}
-        for key, rows in expected.items():
-            target = getattr(self, key if key in self._columns(0, self.obs_shape) else "_" + key)
+        # {key in the state: (the array it fills, rows it holds)}
+        expected = {**{name: (getattr(self, name), size) for name in self._columns(0, self.obs_shape)},
+                    **{name.lstrip("_"): (getattr(self, name), window_len)
+                       for name in self._window_columns(0, self.obs_shape)}}
+        for key, (target, rows) in expected.items():
             value = np.asarray(state.get(key))
             if value.shape != (rows, *target.shape[1:]) or value.dtype != target.dtype:
                 raise ValueError(f"{owner}.load_state_dict: {key} has shape {value.shape} and dtype "
                                  f"{value.dtype}, expected {(rows, *target.shape[1:])} and {target.dtype}")
-        for key, rows in expected.items():
-            attribute = key if key in self._columns(0, self.obs_shape) else "_" + key
-            getattr(self, attribute)[:rows] = state[key]
+        for key, (target, rows) in expected.items():
+            target[:rows] = state[key]
         self._size, self._next, self._window_len = size, next_slot, window_len
 
 
@@ -424,9 +430,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 1.0) -> Transitions:
         """``batch_size`` transitions drawn with probability P(i), with their importance weights
         (``weights``, max 1 in the batch) and slots (``indices``)."""
-        self._check_sample(batch_size, "PrioritizedReplayBuffer")
-        if not 0.0 <= beta <= 1.0:
-            raise ValueError(f"PrioritizedReplayBuffer.sample: beta must be in [0, 1], got {beta!r}")
+        self._check_sample(batch_size, beta)
         segment = self.tree.total / batch_size
         idx = self.tree._find((np.arange(batch_size) + rng.random(batch_size)) * segment)
         weights = (self._size * self.probabilities(idx)) ** -beta

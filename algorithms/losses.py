@@ -18,8 +18,6 @@ import numpy as np
 import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, no_grad
 
-from tinygrad_rl.functional import where
-
 from .buffers import ContinuousTransitions, Episodes, Rollout, Transitions, bootstrap_discounts
 
 __all__ = ["TD_ERROR", "dqn_targets", "double_dqn_targets", "td_loss", "dqn_loss", "double_dqn_loss",
@@ -78,18 +76,14 @@ def td_loss(batch: Transitions, q_net, targets: np.ndarray, penalty: str = "hube
     if targets.shape != q_taken.shape:
         raise ValueError(f"td_loss: targets shape {targets.shape} != Q(s, a) shape {q_taken.shape}")
     d = q_taken - targets
-    if penalty == "huber":
-        abs_d = d.abs()
-        per_row = where(abs_d.data <= 1.0, 0.5 * d * d, abs_d - 0.5)
-    else:
-        per_row = d * d
+    per_row = F.huber(d) if penalty == "huber" else d * d
     if batch.weights is not None:
         weights = np.asarray(batch.weights).astype(q.dtype, copy=False)
         if weights.shape != per_row.shape:
             raise ValueError(f"td_loss: weights shape {weights.shape} != batch shape {per_row.shape}")
         per_row = per_row * weights
     loss = per_row.mean()
-    return loss, {"td": loss, TD_ERROR: (targets - q_taken.data).astype(np.float64)}
+    return loss, {"td": loss, TD_ERROR: targets - q_taken.data}
 
 
 def dqn_loss(batch: Transitions, nets: dict, config):

@@ -92,7 +92,7 @@ class DuelingQNet(nn.Module):
             raise ValueError("DuelingQNet: hidden needs at least one layer for the shared trunk")
         trunk_seed, value_seed, advantage_seed = spawn_seeds(seed, 3)
         mlp = nn.MLP([obs_dim, *hidden], activation=activation, rng=trunk_seed, dtype=dtype)
-        self.trunk = nn.Sequential(*mlp.layers, nn.Tanh() if activation == "tanh" else nn.ReLU())
+        self.trunk = nn.Sequential(*mlp.layers, nn.activation(activation))
         self.value = nn.Linear(hidden[-1], 1, rng=value_seed, dtype=dtype)
         self.advantage = nn.Linear(hidden[-1], n_actions, rng=advantage_seed, dtype=dtype)
 
@@ -193,7 +193,7 @@ class ActorCritic(nn.Module):
             # The trunk ends in an activation; the heads are single linear layers on its features.
             mlp = nn.MLP([spaces.obs_dim, *hidden], activation=activation, init="orthogonal",
                          gain=math.sqrt(2), rng=trunk_seed)
-            self.trunk = nn.Sequential(*mlp.layers, nn.Tanh() if activation == "tanh" else nn.ReLU())
+            self.trunk = nn.Sequential(*mlp.layers, nn.activation(activation))
             self.policy_head = nn.Linear(hidden[-1], out, init="orthogonal", gain=0.01, rng=policy_seed)
             self.value_head = nn.Linear(hidden[-1], 1, init="orthogonal", gain=1.0, rng=value_seed)
         else:

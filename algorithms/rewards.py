@@ -23,8 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["KnownReward", "register_reward", "known_reward", "known_reward_envs", "pendulum_reward", "pendulum_state_change",
-           "mountain_car_continuous_reward", "mountain_car_continuous_terminated"]
+__all__ = ["KnownReward", "register_reward", "known_reward", "known_reward_envs", "pendulum_reward",
+           "pendulum_state_change", "mountain_car_continuous_reward", "mountain_car_continuous_terminated"]
 
 _ENV_ID = re.compile(r"^[A-Za-z0-9_/.-]+-v\d+$")
 

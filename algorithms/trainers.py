@@ -523,10 +523,7 @@ def train_off_policy(run: _Run) -> int:
             if step > c.learning_starts and len(buffer) > 0:
                 if step % c.train_freq == 0:
                     for _ in range(c.gradient_steps):
-                        if c.prioritized:
-                            batch = buffer.sample(c.batch_size, run.rng, beta=beta(step))
-                        else:
-                            batch = buffer.sample(c.batch_size, run.rng)
+                        batch = buffer.sample(c.batch_size, run.rng, beta=beta(step))
                         loss, terms = run.learn(step, batch)
                         last_loss = round(loss, 6)
                         if c.prioritized:

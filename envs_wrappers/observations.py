@@ -32,7 +32,8 @@ class DiscretizeObservation(gym.ObservationWrapper):
     ``Discrete(prod(bins))``. ``low``/``high`` default to the env's finite bounds; a dimension
     with an infinite bound (CartPole's velocities) needs them given explicitly.
 
-    >>> env = DiscretizeObservation(gym.make("CartPole-v1"), bins=(6, 6, 12, 12),
+    >>> from envs_wrappers.registry import make_plain_env
+    >>> env = DiscretizeObservation(make_plain_env("CartPole-v1"), bins=(6, 6, 12, 12),
     ...                             low=(-2.4, -3.0, -0.21, -3.5), high=(2.4, 3.0, 0.21, 3.5))
     """
 

@@ -13,10 +13,6 @@ TINY = ["--algos", "q_learning,sarsa", "--envs", "FrozenLake-v1,CliffWalking-v1"
         "--budget", "30", "--workers", "1", "--no-progress", "--no-figures"]
 
 
-def _error_lines(capsys):
-    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-
 @pytest.mark.parametrize("args, expected", [
     (["--algos", "q_lerning", "--envs", "Taxi-v4", "--seeds", "2"],
      "unknown algorithm 'q_lerning'; valid algorithms: q_learning, sarsa, expected_sarsa, mc_control, dqn"),
@@ -32,38 +28,38 @@ def _error_lines(capsys):
     (["--algos", "sarsa", "--envs", "Taxi-v4", "--seeds", "2", "--backend", "ray", "--address", "127.0.0.1:1"],
      "cannot reach a Ray cluster at '127.0.0.1:1'"),
 ])
-def test_bad_input_is_one_line_exit_2_and_leaves_the_output_folder_alone(tmp_path, capsys, args, expected):
+def test_bad_input_is_one_line_exit_2_and_leaves_the_output_folder_alone(tmp_path, args, expected, stderr_lines):
     out = tmp_path / "out"
     out.mkdir()
     (out / RUNS_FILE).write_text("precious\n")
     assert main(args + ["--out", str(out), "--no-progress"]) == 2
-    lines = _error_lines(capsys)
+    lines = stderr_lines()
     assert len(lines) == 1 and expected in lines[0], lines
     assert [p.name for p in out.iterdir()] == [RUNS_FILE] and (out / RUNS_FILE).read_text() == "precious\n"
 
 
-def test_unparsable_sweep_file_and_unknown_key(tmp_path, capsys):
+def test_unparsable_sweep_file_and_unknown_key(tmp_path, stderr_lines):
     bad = tmp_path / "bad.toml"
     bad.write_text("algorithms = [q_learning\n")
     assert main(["--sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "is not valid TOML" in _error_lines(capsys)[0]
+    assert "is not valid TOML" in stderr_lines()[0]
     bad.write_text('algorithms = ["sarsa"]\nenvs = ["Taxi-v4"]\nseeds = 2\nsteps = 5\n')
     assert main(["--sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
-    assert "unknown keys ['steps']" in _error_lines(capsys)[0]
+    assert "unknown keys ['steps']" in stderr_lines()[0]
     assert not (tmp_path / "o").exists()
 
 
-def test_an_out_path_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+def test_an_out_path_that_is_a_file_is_a_usage_error(tmp_path, stderr_lines):
     target = tmp_path / "taken"
     target.write_text("not a folder")
     assert main(["--algos", "sarsa", "--envs", "Taxi-v4", "--seeds", "1", "--out", str(target)]) == 2
-    assert "exists and is not a folder" in _error_lines(capsys)[0]
+    assert "exists and is not a folder" in stderr_lines()[0]
     assert target.read_text() == "not a folder"
 
 
-def test_missing_out_is_a_usage_error(capsys):
+def test_missing_out_is_a_usage_error(stderr_lines):
     assert main(["--algos", "sarsa", "--envs", "Taxi-v4", "--seeds", "2"]) == 2
-    assert "--out DIR is required" in _error_lines(capsys)[0]
+    assert "--out DIR is required" in stderr_lines()[0]
 
 
 def _summary_without_wall_time(path):
@@ -104,7 +100,7 @@ def test_resume_runs_only_the_missing_cells_and_reports_what_an_uninterrupted_ru
     assert "8 cells: 8 already done, 0 run now" in capsys.readouterr().out
 
 
-def test_a_resume_with_another_budget_is_refused(tmp_path, capsys):
+def test_a_resume_with_another_budget_is_refused(tmp_path, capsys, stderr_lines):
     out = tmp_path / "o"
     args = ["--algos", "q_learning", "--envs", "CliffWalking-v1", "--seeds", "1", "--workers", "1",
             "--no-progress", "--no-figures"]
@@ -112,7 +108,7 @@ def test_a_resume_with_another_budget_is_refused(tmp_path, capsys):
     before = (out / RUNS_FILE).read_text()
     capsys.readouterr()
     assert main(args + ["--budget", "6", "--out", str(out)]) == 2
-    assert "with budget 5, but this sweep asks for 6" in _error_lines(capsys)[0]
+    assert "with budget 5, but this sweep asks for 6" in stderr_lines()[0]
     assert (out / RUNS_FILE).read_text() == before
 
 
@@ -131,7 +127,7 @@ def test_records_made_before_a_speed_only_setting_existed_are_still_the_sweeps(t
     assert main(args) == 0 and "1 already done, 0 run now" in capsys.readouterr().out
 
 
-def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkeypatch):
+def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkeypatch, stderr_lines):
     out = tmp_path / "o"
     args = ["--algos", "q_learning", "--envs", "CliffWalking-v1", "--seeds", "1", "--budget", "5", "--workers", "1",
             "--no-progress", "--no-figures", "--out", str(out)]
@@ -142,7 +138,7 @@ def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkey
                                   params=runners.TABULAR_DEFAULTS["CliffWalking-v1"].params | {"alpha": 0.25})
     monkeypatch.setitem(runners.TABULAR_DEFAULTS, "CliffWalking-v1", changed)
     assert main(args) == 2
-    assert "run with alpha=0.5, but this code would use alpha=0.25" in _error_lines(capsys)[0]
+    assert "run with alpha=0.5, but this code would use alpha=0.25" in stderr_lines()[0]
     assert (out / RUNS_FILE).read_text() == before
 
 

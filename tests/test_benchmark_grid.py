@@ -12,10 +12,6 @@ FAST = ["--envs", "CartPole-v1", "--seeds", "1", "--budget", "300", "--workers",
         "--no-figures"]
 
 
-def _error_lines(capsys):
-    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-
-
 def test_grid_runs_every_combination_on_top_of_the_preset_and_reports_each(tmp_path, capsys):
     out = tmp_path / "g"
     args = ["--algos", "dqn", "--grid", "hidden=[8],[4,4]", "--grid", "n_step=1,3"] + FAST + ["--out", str(out)]
@@ -68,26 +64,26 @@ def test_variants_list_whole_settings(tmp_path):
     (["--algos", "dqn", "--grid", "n_step=2,2"], "grid n_step lists a value twice"),
     (["--algos", "sarsa", "--envs", "Taxi-v4", "--grid", "alpha=0.1"], "sarsa is tabular"),
 ])
-def test_bad_grids_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, expected):
+def test_bad_grids_are_one_line_exit_2_and_write_nothing(tmp_path, args, expected, stderr_lines):
     if "--envs" not in args:
         args = args + ["--envs", "CartPole-v1"]
     out = tmp_path / "out"
     assert main(args + ["--seeds", "1", "--out", str(out), "--no-progress"]) == 2
-    lines = _error_lines(capsys)
+    lines = stderr_lines()
     assert len(lines) == 1 and expected in lines[0], lines
     assert not out.exists()
 
 
-def test_bad_variants_and_grid_with_variants(tmp_path, capsys):
+@pytest.mark.parametrize("sweep_text, expected", [
+    ('envs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nn_step = 3\n', "variant 1 needs algorithm"),
+    ('algorithms = ["dqn"]\nenvs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nalgorithm = "dqn"\n',
+     "instead of algorithms and grid"),
+    ('envs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nalgorithm = "dqn"\n[[variants]]\nalgorithm = "dqn"\n',
+     "lists a setting twice: dqn"),
+])
+def test_bad_variants_and_grid_with_variants(tmp_path, stderr_lines, sweep_text, expected):
     sweep = tmp_path / "s.toml"
-    sweep.write_text('envs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nn_step = 3\n')
+    sweep.write_text(sweep_text)
     assert main(["--sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
-    assert "variant 1 needs algorithm" in _error_lines(capsys)[0]
-    sweep.write_text('algorithms = ["dqn"]\nenvs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nalgorithm = "dqn"\n')
-    assert main(["--sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
-    assert "instead of algorithms and grid" in _error_lines(capsys)[0]
-    sweep.write_text('envs = ["CartPole-v1"]\nseeds = 1\n[[variants]]\nalgorithm = "dqn"\n[[variants]]\n'
-                     'algorithm = "dqn"\n')
-    assert main(["--sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
-    assert "lists a setting twice: dqn" in _error_lines(capsys)[0]
+    assert expected in stderr_lines()[0]
     assert not (tmp_path / "o").exists()

@@ -238,6 +238,12 @@ def test_prioritized_replay_bad_arguments():
     play_episodes(buffer, [2], ["terminated"])
     with pytest.raises(ValueError, match="beta must be in"):
         buffer.sample(2, np.random.default_rng(0), beta=1.5)
+    uniform = ReplayBuffer(4, (3,), gamma=GAMMA)
+    play_episodes(uniform, [2], ["terminated"])
+    with pytest.raises(ValueError, match=r"ReplayBuffer.sample: beta must be in"):
+        uniform.sample(2, np.random.default_rng(0), beta=-0.1)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        uniform.sample(0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="TD errors must be finite"):
         buffer.update_priorities([0], [np.nan])
     with pytest.raises(ValueError, match=r"slots must be in \[0, 2\)"):

@@ -15,6 +15,7 @@ def test_losses_gradcheck():
     pred, target = RNG.standard_normal(6) * 3, RNG.standard_normal(6)
     assert gradcheck(F.mse_loss, [pred, target])
     assert gradcheck(lambda p, t: F.huber_loss(p, t, delta=1.0), [pred, target])
+    assert gradcheck(lambda d: F.huber(d, delta=0.7), [pred])      # elementwise, both branches
     logits, labels = RNG.standard_normal((4, 3)), np.array([0, 2, 2, 1])
     assert gradcheck(F.cross_entropy, [logits, labels])
     assert gradcheck(F.categorical_log_prob, [logits, labels])
@@ -49,6 +50,7 @@ def test_loss_shape_mismatch_is_an_error_not_a_broadcast():
         F.mse_loss(Tensor(np.zeros(4)), np.zeros((4, 1)))
     with pytest.raises(ValueError, match="delta must be > 0"):
         F.huber_loss(Tensor(np.zeros(2)), np.zeros(2), delta=0)
+    assert np.allclose(F.huber(Tensor(np.array([0.5, -3.0])), delta=2.0).data, [0.125, 2 * (3 - 1)])
     with pytest.raises(ValueError, match=r"actions must be in \[0, 3\)"):
         F.categorical_log_prob(Tensor(np.zeros((2, 3))), np.array([0, 3]))
     with pytest.raises(ValueError, match="actions must be integers"):

@@ -214,6 +214,9 @@ def test_module_api():
     assert all(p.grad is None for p in net.parameters())
     with pytest.raises(ValueError, match="activation must be one of"):
         nn.MLP([2, 2], activation="gelu")
+    with pytest.raises(ValueError, match=r"activation must be one of \['identity', 'relu', 'tanh'\], got 'gelu'"):
+        nn.activation("gelu")
+    assert [type(nn.activation(name)) for name in ("relu", "tanh", "identity")] == [nn.ReLU, nn.Tanh, nn.Identity]
     with pytest.raises(ValueError, match="linear: input shape"):
         net(np.ones((1, 5), np.float32))
 

@@ -13,7 +13,7 @@ from .tensor import Tensor, one_hot, traceable, where
 
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
-    "mse_loss", "huber_loss", "cross_entropy", "categorical_log_prob", "categorical_entropy",
+    "mse_loss", "huber", "huber_loss", "cross_entropy", "categorical_log_prob", "categorical_entropy",
     "normal_log_prob", "normal_entropy", "conv1d", "conv2d",
 ]
 
@@ -109,21 +109,28 @@ def mse_loss(pred: Tensor, target) -> Tensor:
     return (diff * diff).mean()
 
 
-@traceable(block=True)
-def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
-    """L = mean( 0.5 d^2            if |d| <= delta
-                 delta (|d| - delta/2) otherwise ),   d = pred - target.
+def huber(d: Tensor, delta: float = 1.0) -> Tensor:
+    """The Huber penalty of each element (no reduction):
 
-    Quadratic near zero, linear in the tails, so one large TD error cannot blow up the
-    gradient (Huber 1964; used by Mnih et al. 2015 for DQN).
+        rho(d) = 0.5 d^2                if |d| <= delta
+                 delta (|d| - delta/2)  otherwise
+
+    Quadratic near zero, linear in the tails, so one large error cannot blow up the gradient
+    (Huber 1964; the TD penalty of Mnih et al. 2015). :func:`huber_loss` is its mean over
+    ``pred - target``; a weighted TD loss weights it per row first.
     """
     if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be > 0, got {delta!r}")
+        raise ValueError(f"huber: delta must be > 0, got {delta!r}")
+    abs_d = d.abs()
+    return where(abs_d.data <= delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
+
+
+@traceable(block=True)
+def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
+    """L = mean(rho(pred - target)), rho the elementwise :func:`huber` penalty with ``delta``."""
     target = _as_tensor(target)
     _check_same_shape("huber_loss", pred, target)
-    d = pred - target
-    abs_d = d.abs()
-    return where(abs_d.data <= delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta)).mean()
+    return huber(pred - target, delta).mean()
 
 
 def categorical_log_prob(logits: Tensor, actions) -> Tensor:

@@ -16,7 +16,7 @@ from .arrays import make_rng
 from .functional import linear
 from .tensor import Tensor, traceable
 
-__all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity",
+__all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity", "activation",
            "copy_params", "polyak_update", "init_weight"]
 
 
@@ -170,6 +170,13 @@ class Identity(Module):
 
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "identity": Identity}
+
+
+def activation(name: str) -> Module:
+    """A new activation module by name: ``"relu"``, ``"tanh"`` or ``"identity"``."""
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
+    return _ACTIVATIONS[name]()
 
 
 class Sequential(Module):

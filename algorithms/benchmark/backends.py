@@ -275,9 +275,7 @@ def _check_same_sweep(path: Path, latest: dict[str, dict], cells: list[Cell]) ->
             raise RecordsError(f"{where} with budget {record['cell']['budget']}, but this sweep asks for "
                                f"{cell.budget}; use another --out or the same budget")
         if record["status"] == "ok":
-            entry = ALGORITHMS[cell.algorithm]
-            config = (entry.config(cell.env, cell.seed, cell.budget, dict(cell.overrides)) if cell.overrides
-                      else entry.config(cell.env, cell.seed, cell.budget))
+            config = ALGORITHMS[cell.algorithm].config(cell.env, cell.seed, cell.budget, dict(cell.overrides))
             changed = sorted(key for key in (set(config) | set(record["config"])) - SPEED_ONLY_SETTINGS
                              if config.get(key) != record["config"].get(key))
             if changed:

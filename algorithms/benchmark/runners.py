@@ -73,7 +73,7 @@ class AlgorithmEntry:
     family: str
     budget_unit: str
     defaults: dict[str, EnvDefaults]
-    config: Callable[[str, int, int], dict]
+    config: Callable[[str, int, int, dict | None], dict]
     run: Callable[[str, int, int, dict], dict]
 
 
@@ -109,7 +109,7 @@ def _decay_episodes(episodes: int) -> int:
     return max(1, int(TABULAR_EXPLORATION["decay_fraction"] * episodes))
 
 
-def _tabular_config(algorithm: str) -> Callable[[str, int, int], dict]:
+def _tabular_config(algorithm: str) -> Callable[[str, int, int, dict | None], dict]:
     def config(env_id: str, seed: int, episodes: int, overrides: dict | None = None) -> dict:
         if overrides:
             raise ValueError(f"{algorithm} is tabular: its settings are fixed per env, a grid cannot set "
@@ -156,7 +156,7 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
 
 # --------------------------------------------------------------------------- deep family
 
-def _deep_config(algorithm: str) -> Callable[[str, int, int], dict]:
+def _deep_config(algorithm: str) -> Callable[[str, int, int, dict | None], dict]:
     def config(env_id: str, seed: int, total_steps: int, overrides: dict | None = None) -> dict:
         """The preset, then the grid's ``overrides``, then the cell's budget and seed."""
         from algorithms.presets import config_dict, load_preset
@@ -271,9 +271,7 @@ def run_cell(cell: dict) -> dict:
     record = base_record(cell)
     config = None
     try:
-        overrides = cell.get("overrides")
-        config = (entry.config(cell["env"], cell["seed"], cell["budget"], overrides) if overrides
-                  else entry.config(cell["env"], cell["seed"], cell["budget"]))
+        config = entry.config(cell["env"], cell["seed"], cell["budget"], cell.get("overrides"))
         measured = entry.run(cell["env"], cell["seed"], cell["budget"], config)
     except Exception as err:  # recorded with its traceback, reported, and counted in the exit status
         record.update(status="failed", error=f"{type(err).__name__}: {err}\n{traceback.format_exc()}", config=config)
