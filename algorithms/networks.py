@@ -238,15 +238,19 @@ class ActorCritic(nn.Module):
 class RunningMeanStd:
     """Running mean and variance of a stream of batches (Chan et al. 1979, parallel update).
 
-    ``normalize(x) = (x - mean) / sqrt(var + eps)``. Its state (mean, var, count) goes into
-    ``model.npz`` with the weights, so evaluation normalises exactly as training ended.
+    ``normalize(x) = (x - mean) / sqrt(var + eps)``, clipped to ``[-clip, clip]`` when ``clip``
+    is given. Its state (mean, var, count) goes into ``model.npz`` with the weights, so evaluation
+    normalises exactly as training ended.
     """
 
-    def __init__(self, shape: tuple = (), eps: float = 1e-8):
+    def __init__(self, shape: tuple = (), eps: float = 1e-8, clip: float | None = None):
+        if clip is not None and not clip > 0:
+            raise ValueError(f"RunningMeanStd: clip must be a float > 0 or None, got {clip!r}")
         self.mean = np.zeros(shape, dtype=np.float64)
         self.var = np.ones(shape, dtype=np.float64)
         self.count = np.array(1e-4)     # a tiny prior count keeps the first update finite
         self.eps = eps
+        self.clip = clip
 
     def update(self, x: np.ndarray) -> None:
         x = np.asarray(x, dtype=np.float64).reshape(-1, *self.mean.shape)
@@ -259,7 +263,10 @@ class RunningMeanStd:
         self.var, self.count = m2 / total, np.array(total)
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / np.sqrt(self.var + self.eps)).astype(np.float32)
+        z = (x - self.mean) / np.sqrt(self.var + self.eps)
+        if self.clip is not None:
+            z = np.clip(z, -self.clip, self.clip)
+        return z.astype(np.float32)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.asarray(self.count, dtype=np.float64)}
@@ -277,6 +284,13 @@ class RunningMeanStd:
         self.count = np.asarray(state["count"], np.float64)
 
 
+# Normalised observations are clipped to +-10 standard deviations (as Stable-Baselines3's
+# VecNormalize does): a feature constant so far (a lander's leg contact before its first
+# touchdown) has variance ~0, and its first other value can be thousands of deviations away
+# (3,153 in an A2C LunarLander run), saturating every tanh unit it feeds.
+OBSERVATION_CLIP = 10.0
+
+
 def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     """``actor_critic`` (see :class:`ActorCritic`) and, with ``normalize_observations``, the
     ``obs_normalizer`` whose statistics are saved with the weights."""
@@ -284,7 +298,7 @@ def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
                                         getattr(config, "shared_trunk", False),
                                         getattr(config, "log_std_init", 0.0), seed)}
     if getattr(config, "normalize_observations", False):
-        nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,))
+        nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,), clip=OBSERVATION_CLIP)
     return nets
 
 

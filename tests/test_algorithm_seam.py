@@ -20,6 +20,7 @@ from algorithms import registry
 from algorithms.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig
 from algorithms.losses import dqn_loss
+from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks
 from algorithms.presets import load_preset, preset_source, preset_table
 from algorithms.rewards import pendulum_reward, register_reward
 
@@ -150,6 +151,21 @@ def test_observation_statistics_are_saved_with_the_weights_and_used_by_eval(tmp_
         assert "actor_critic/log_std" in saved.files
     assert main(["eval", str(run)]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads((run / "eval.json").read_text())
+
+
+def test_normalised_observations_are_clipped_where_a_feature_was_constant_so_far():
+    # LunarLander's leg contacts are 0 until the first touchdown: variance 0, so a 1 would be
+    # over a hundred deviations away; the actor-critic's normalizer clips at OBSERVATION_CLIP.
+    nets = actor_critic_networks(EnvSpaces(2, True, 2), OnPolicyConfig(normalize_observations=True, hidden=[4]), 0)
+    normalizer = nets["obs_normalizer"]
+    normalizer.update(np.array([[0.0, -1.0], [0.0, 1.0]]))
+    z = normalizer.normalize(np.array([[1.0, 1.0], [-1.0, 0.0]]))
+    np.testing.assert_allclose(z, [[OBSERVATION_CLIP, 1.0], [-OBSERVATION_CLIP, 0.0]], rtol=1e-6, atol=1e-6)
+    unclipped = RunningMeanStd((2,))
+    unclipped.update(np.array([[0.0, -1.0], [0.0, 1.0]]))
+    assert unclipped.normalize(np.array([[1.0, 1.0]]))[0, 0] > 10 * OBSERVATION_CLIP
+    with pytest.raises(ValueError, match="clip must be a float > 0"):
+        RunningMeanStd((2,), clip=0.0)
 
 
 # --------------------------------------------------------------------------- the registry
