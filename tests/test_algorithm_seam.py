@@ -153,6 +153,18 @@ def test_observation_statistics_are_saved_with_the_weights_and_used_by_eval(tmp_
     assert json.loads(capsys.readouterr().out) == json.loads((run / "eval.json").read_text())
 
 
+def test_running_statistics_of_streamed_batches_match_the_whole_stream():
+    # Chan et al.'s parallel update: batches of any sizes give the mean and variance of all rows
+    # (up to the prior count of 1e-4 rows at mean 0, variance 1).
+    rows = np.random.default_rng(0).normal([3.0, -2.0], [0.5, 4.0], size=(1000, 2))
+    stats = RunningMeanStd((2,))
+    for batch in np.split(rows, [1, 17, 400, 401]):
+        stats.update(batch)
+    np.testing.assert_allclose(stats.mean, rows.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.var, rows.var(axis=0), rtol=1e-5)
+    assert stats.count == pytest.approx(1000 + 1e-4)
+
+
 def test_normalised_observations_are_clipped_where_a_feature_was_constant_so_far():
     # LunarLander's leg contacts are 0 until the first touchdown: variance 0, so a 1 would be
     # over a hundred deviations away; the actor-critic's normalizer clips at OBSERVATION_CLIP.
