@@ -265,8 +265,8 @@ def _check_env_available(env_id: str, algo: str, config) -> dict:
     """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
     spaces do not fit the algorithm's networks; returns the networks."""
     import gymnasium as gym
-    from .experiment import env_dependency_hint
     from envs_wrappers.registry import make_plain_env
+    from .experiment import env_dependency_hint
     from .trainers import build_networks
     try:
         make_plain_env(env_id).close()

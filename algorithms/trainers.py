@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
 from tqdm import tqdm
 
 from envs_wrappers.registry import make_plain_env, make_plain_vec_env
