@@ -241,6 +241,54 @@ class EpisodicConfig(CommonConfig):
         _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
 
 
+@dataclass
+class ModelBasedConfig(CommonConfig):
+    """Model-based loop: an ensemble dynamics model fitted on all data, CEM planning with it.
+
+    The defaults are a cheap PETS (Chua et al. 2018 use populations of 400-500, horizons of 25-30,
+    5 CEM iterations, 20 particles and 200-unit networks), the Pendulum preset's values. ``gamma``
+    is not used: the planner sums the rewards over its horizon undiscounted, as PETS does.
+    """
+    total_steps: int = 5_000
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"           # smooth dynamics; and NumPy's in-place tanh is cheaper than relu's max
+    ensemble_size: int = 5             # E probabilistic networks, each on its own bootstrap of the data
+    random_steps: int = 200            # uniformly random actions before the first model fit
+    train_every: int = 200             # env steps between model fits (after random_steps)
+    model_epochs: int = 5              # passes over each member's bootstrap sample per fit
+    model_batch_size: int = 32         # rows per member per gradient step
+    horizon: int = 25                  # planning horizon H (env steps)
+    population: int = 200              # CEM candidates per iteration
+    elites: int = 20                   # best candidates refitted per iteration
+    cem_iterations: int = 3
+    cem_alpha: float = 0.1             # weight of the old mean and variance in each CEM update
+    particles: int = 5                 # trajectory samples per candidate (a multiple of ensemble_size)
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("ensemble_size", "train_every", "model_epochs", "model_batch_size", "horizon",
+                     "population", "cem_iterations", "particles"):
+            _check(getattr(self, name) > 0, name, getattr(self, name), "an int > 0")
+        _check(self.random_steps >= 1, "random_steps", self.random_steps,
+               "an int >= 1 (the first model needs data)")
+        _check(0 < self.elites <= self.population, "elites", self.elites,
+               f"an int in [1, population = {self.population}]")
+        _check(0.0 <= self.cem_alpha < 1.0, "cem_alpha", self.cem_alpha, "a float in [0, 1)")
+        _check(self.particles % self.ensemble_size == 0, "particles", self.particles,
+               f"a multiple of ensemble_size = {self.ensemble_size} (each member carries particles / E of them)")
+
+
+
+@dataclass
+class PETSConfig(ModelBasedConfig):
+    """PETS: the loss's own hyperparameter, the weight of the log-variance bound penalty."""
+    logvar_bound_coef: float = 0.01    # PETS appendix A.1
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.logvar_bound_coef >= 0.0, "logvar_bound_coef", self.logvar_bound_coef, "a float >= 0")
+
+
 def _check(ok: bool, name: str, value, expected: str) -> None:
     if not ok:
         raise ValueError(f"invalid {name}={value!r}: expected {expected}")

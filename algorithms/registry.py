@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .networks import trained_nets
+
 __all__ = ["Loop", "AlgorithmSpec", "register_algorithm", "unregister_algorithm", "get_algorithm",
            "algorithm_names", "register_loop", "get_loop", "load_plugin", "TOTAL"]
 
@@ -95,7 +97,6 @@ class AlgorithmSpec:
         """{term: names of the nets it trains} for ``nets`` built by this algorithm: its
         ``optimizers``, or ``{"total": every trained net}``. Raises ValueError when a named net
         is missing or not trainable, is named twice, or a trainable net is named nowhere."""
-        from .networks import trained_nets
         trainable = trained_nets(nets)
         if self.optimizers is None:
             return {TOTAL: tuple(trainable)}

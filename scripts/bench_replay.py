@@ -21,8 +21,8 @@ import numpy as np
 
 from algorithms.buffers import PrioritizedReplayBuffer, ReplayBuffer
 from algorithms.presets import load_preset
-from algorithms.threads import single_blas_thread
-from algorithms.trainers import train
+from algorithms.runs.threads import single_blas_thread
+from algorithms.loops.training_run import train
 
 
 def steps_per_second(prioritized: bool, steps: int, seed: int) -> float:

@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms.buffers import ReplayBuffer  # noqa: E402
 from algorithms.presets import load_preset  # noqa: E402
-from algorithms.resume import (DEFAULT_CHECKPOINT_SECONDS, Checkpointer, LoopState, NetsState,  # noqa: E402
+from algorithms.runs.resume import (DEFAULT_CHECKPOINT_SECONDS, Checkpointer, LoopState, NetsState,  # noqa: E402
                                RngState, read_checkpoint, write_checkpoint)
-from algorithms.trainers import MetricsLog, build_networks, train  # noqa: E402
+from algorithms.loops.metrics_log import MetricsLog  # noqa: E402
+from algorithms.loops.training_run import build_networks, train  # noqa: E402
 from algorithms.networks import trained_nets  # noqa: E402
 from tinygrad_rl import optim  # noqa: E402
 

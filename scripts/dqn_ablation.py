@@ -21,8 +21,8 @@ import numpy as np
 from algorithms.benchmark.records import RUNS_FILE, arm_label, latest_by_cell, load_records
 from algorithms.benchmark.stats import stratified_bootstrap_ci
 from algorithms.benchmark.sweep import SweepSpec, load_sweep_file
-from algorithms.checkpoint import atomic_write
-from algorithms.plots import plt, rolling_mean
+from algorithms.runs.checkpoint import atomic_write
+from algorithms.runs.plots import plt, rolling_mean
 
 ORDER = ["DQN", "+ Double", "+ n-step", "+ dueling", "+ prioritized", "all four"]
 SMOOTH = 20          # episodes in the rolling mean of the training return

@@ -19,9 +19,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 
-from algorithms.plots import plt, save_figure
+from algorithms.runs.plots import plt, save_figure
 from algorithms.presets import load_preset
-from algorithms.trainers import train
+from algorithms.loops.training_run import train
 from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 

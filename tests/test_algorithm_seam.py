@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from algorithms import registry
-from algorithms.cli import main
+from algorithms.runs.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig
 from algorithms.losses import dqn_loss
 from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks
 from algorithms.presets import load_preset, preset_source, preset_table
-from algorithms.rewards import pendulum_reward, register_reward
+from algorithms.model_based.known_rewards import pendulum_reward, register_reward
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
@@ -212,7 +212,7 @@ def test_a_loss_reads_its_own_hyperparameters_from_its_config():
     registry.register_algorithm("scaled_dqn", loss=scaled_loss, loop="off_policy", config=ScaledConfig,
                                 presets="dqn")
     try:
-        from algorithms.trainers import train
+        from algorithms.loops.training_run import train
         config = load_preset("scaled_dqn", "CartPole-v1", {"total_steps": 120, "learning_starts": 100,
                                                            "train_freq": 10, "gradient_steps": 1,
                                                            "loss_scale": 0.5})

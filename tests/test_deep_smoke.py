@@ -9,8 +9,9 @@ import gymnasium as gym
 import pytest
 
 from algorithms.presets import load_preset
-from algorithms.rollout import greedy_episodes_returns
-from algorithms.trainers import greedy_actor, train
+from algorithms.loops.env_runner import greedy_episodes_returns
+from algorithms.loops.actors import greedy_actor
+from algorithms.loops.training_run import train
 
 THRESHOLD = 75.0
 SMALL_DQN = dict(total_steps=10_000, hidden=[64, 64], lr=1e-3, learning_starts=500, train_freq=4, gradient_steps=2,

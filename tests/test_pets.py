@@ -12,14 +12,16 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from algorithms.cli import main
-from algorithms.dynamics import ProbabilisticEnsemble, gaussian_nll, soft_bounded_logvar
-from algorithms.model_based import (ModelBatch, PETSConfig, TransitionData, fit_normalizer, model_based_batch,
-                                    pets_loss, pets_networks)
+from algorithms.runs.cli import main
+from algorithms.model_based.dynamics import ProbabilisticEnsemble, gaussian_nll, soft_bounded_logvar
+from algorithms.configs import PETSConfig
+from algorithms.loops.gradcheck_batches import model_based_batch
+from algorithms.loops.model_based import fit_normalizer
+from algorithms.model_based.pets import ModelBatch, TransitionData, pets_loss, pets_networks
 from algorithms.networks import EnvSpaces, RunningMeanStd
-from algorithms.planners import (CEMPlanner, PlanningActor, cross_entropy_method, ensemble_returns,
+from algorithms.model_based.cem_planner import (CEMPlanner, PlanningActor, cross_entropy_method, ensemble_returns,
                                  truncated_standard_normal)
-from algorithms.rewards import known_reward, known_reward_envs, pendulum_state_change, register_reward
+from algorithms.model_based.known_rewards import known_reward, known_reward_envs, pendulum_state_change, register_reward
 from tinygrad_rl import Tensor, gradcheck, nn, optim
 
 PENDULUM = EnvSpaces(3, False, action_low=(-2.0,), action_high=(2.0,), env_id="Pendulum-v1")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from algorithms import registry
-from algorithms.cli import main
+from algorithms.runs.cli import main
 from algorithms.networks import trained_nets
-from algorithms.study import check_loss_gradients, loss_setup
+from algorithms.runs.study import check_loss_gradients, loss_setup
 from algorithms.presets import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -36,6 +36,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from algorithms.configs import parse_value
+from algorithms.registry import algorithm_names, get_algorithm
+
 from algorithms.benchmark.records import arm_label, cell_key
 from algorithms.benchmark.runners import ALGORITHMS, resolve_benchmark_env
 
@@ -286,9 +289,6 @@ def parse_grid_option(items: list[str] | None, algorithms) -> dict | None:
     field in the algorithms' config dataclass (the same for all of them, or it is an error)."""
     if not items:
         return None
-    from algorithms.configs import parse_value
-    from algorithms.registry import algorithm_names, get_algorithm
-
     # Tabular or unknown names are reported later, by SweepSpec.build, with the usual messages.
     names = [name for name in _as_name_list("algorithms", algorithms) if name in algorithm_names()]
     grid = {}
