@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 
 __all__ = ["CommonConfig", "ReplayConfig", "OffPolicyConfig", "RainbowConfig", "ContinuousOffPolicyConfig",
@@ -294,9 +295,28 @@ def _check(ok: bool, name: str, value, expected: str) -> None:
         raise ValueError(f"invalid {name}={value!r}: expected {expected}")
 
 
+def _type_name(kind) -> str:
+    """The name parse_value and apply_overrides know a field type by: "int", "float", "bool", "str",
+    "list[int]"; any other type by its repr (its values are then passed through as strings)."""
+    if kind in (int, float, bool, str):
+        return kind.__name__
+    if typing.get_origin(kind) is list and typing.get_args(kind) == (int,):
+        return "list[int]"
+    return kind if isinstance(kind, str) else repr(kind)
+
+
 def _field_types(config_cls: type) -> dict[str, str]:
-    # With ``from __future__ import annotations`` field types are strings like "int".
-    return {f.name: str(f.type) for f in dataclasses.fields(config_cls)}
+    """{field: type name} of a config dataclass, whatever its module's annotation style.
+
+    A field's ``type`` is the class itself (``int``) in a module without ``from __future__ import
+    annotations`` and the string ``"int"`` in one with it, so the annotations are resolved to types
+    first (``typing.get_type_hints``, in each class's own module), then named."""
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except (NameError, TypeError) as err:
+        raise TypeError(f"{config_cls.__name__}: cannot resolve its field annotations ({err}); a config field "
+                        "must be annotated int, float, bool, str or list[int]") from None
+    return {f.name: _type_name(hints.get(f.name, f.type)) for f in dataclasses.fields(config_cls)}
 
 
 def parse_value(config_cls: type, key: str, text: str):

@@ -18,7 +18,7 @@ import pytest
 
 from algorithms import registry
 from algorithms.runs.cli import main
-from algorithms.configs import OffPolicyConfig, OnPolicyConfig
+from algorithms.configs import OffPolicyConfig, OnPolicyConfig, apply_overrides, parse_value
 from algorithms.losses import dqn_loss
 from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks
 from algorithms.presets import load_preset, preset_source, preset_table
@@ -69,6 +69,45 @@ def test_readme_plugin_trains_and_evaluates_through_the_cli(tmp_path):
     assert "unknown algorithm 'munchausen_dqn'" in proc.stderr and "--plugin" in proc.stderr
     proc = cli("list", "munchausen_dqn", "--plugin", "munchausen_dqn.py", cwd=tmp_path)
     assert proc.returncode == 0 and "CartPole-v1 (from CartPole-v1.toml [dqn])" in proc.stdout
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["as-printed", "future-annotations"])
+def test_readme_plugin_fields_parse_by_their_type_with_either_annotation_style(tmp_path, future):
+    """``--set`` on each of the plugin's own fields gives the field's type (float here), whether the
+    plugin's annotations are classes (as printed) or strings (``from __future__ import annotations``):
+    the run reaches its updates, which compare the values with numbers."""
+    source = readme_plugin()
+    assert "from __future__" not in source
+    (tmp_path / "munchausen_dqn.py").write_text(("from __future__ import annotations\n" if future else "") + source)
+    run = tmp_path / "run"
+    own = {"entropy_tau": "0.05", "munchausen_alpha": "0.5", "log_pi_min": "-2"}
+    sets = [arg for key, value in own.items() for arg in ("--set", f"{key}={value}")]
+    proc = cli("train", "munchausen_dqn", "CartPole-v1", "--plugin", "munchausen_dqn.py", "--out", str(run),
+               "--steps", "200", "--set", "hidden=8", "--set", "eval_every=200", "--set", "eval_episodes=1",
+               *TINY["off_policy"], *sets, "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert {key: saved[key] for key in own} == {"entropy_tau": 0.05, "munchausen_alpha": 0.5, "log_pi_min": -2.0}
+    assert all(type(saved[key]) is float for key in own)
+    with open(run / "terms.csv") as f:
+        assert any(line.split(",")[1] == "td" for line in f.read().splitlines()[1:])   # it did update
+
+
+def test_config_fields_parse_by_type_without_future_annotations():
+    namespace = {}
+    exec("import dataclasses\nfrom algorithms.configs import OffPolicyConfig\n"
+         "@dataclasses.dataclass\nclass Quantiles(OffPolicyConfig):\n    n_quantiles: int = 32\n"
+         "    kappa: float = 1.0\n    spread: bool = False\n    sizes: list[int] = dataclasses.field(default_factory=list)\n",
+         namespace)
+    cls = namespace["Quantiles"]
+    assert OffPolicyConfig.__dataclass_fields__["lr"].type == "float"      # this module: strings
+    assert cls.__dataclass_fields__["n_quantiles"].type is int              # a plugin's: classes
+    assert [parse_value(cls, key, text) for key, text in
+            (("n_quantiles", "8"), ("kappa", "2"), ("spread", "true"), ("sizes", "4,4"), ("lr", "1e-3"))] == \
+        [8, 2.0, True, [4, 4], 1e-3]
+    assert apply_overrides(cls(), {"n_quantiles": 8}).n_quantiles == 8
+    with pytest.raises(ValueError, match="invalid value 'x' for n_quantiles: expected int"):
+        parse_value(cls, "n_quantiles", "x")
 
 
 def test_a_run_folder_never_imports_what_it_names(tmp_path, capsys):
