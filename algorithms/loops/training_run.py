@@ -140,19 +140,27 @@ class TrainingRun:
         # One optimiser is the part "optimizer"; one per term, "optimizer_<term>" each.
         optimizers = [("optimizer" if term == TOTAL else f"optimizer_{term}", opt)
                       for term, opt in self.optimizers.items()]
+        # The algorithm's loss state (see algorithms.registry), when it has one: kept like the rest.
+        self.loss_state = self.spec.new_state(self.config)
+        state_part = [("loss_state", self.loss_state)] if self.loss_state is not None else []
         for name, part in (("networks", NetsState(self.nets)), *optimizers, ("rng", RngState(self.rng)),
-                           ("metrics", self.metrics), ("run", self)):
+                           ("metrics", self.metrics), ("run", self), *state_part):
             self.keep(name, part)
         self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
                         disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
-        # The learning step, recorded once and replayed (bit-identical to running it eagerly).
-        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True))
+        # The learning step, recorded once and replayed (bit-identical to running it eagerly); not when
+        # the loss reads a state that changes between updates, whose recorded value a replay would keep.
+        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True) and self.loss_state is None)
 
     def learn(self, step: int, batch) -> tuple[float, dict]:
         """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
         and the terms (per-row outputs such as ``td_error`` included: the step's Python runs on every
         call, so they are this call's). Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
-        return self._learn(step, batch)
+        loss, terms = self._learn(step, batch)
+        if self.loss_state is not None:
+            values = {name: float(value.data) for name, value in terms.items() if isinstance(value, Tensor)}
+            self.loss_state.after_update(step, {TOTAL: loss, **values})
+        return loss, terms
 
     def _learn_step(self, step: int, batch) -> tuple[float, dict]:
         loss, terms = self.loss(batch)
@@ -201,7 +209,7 @@ class TrainingRun:
 
     def loss(self, batch) -> tuple[Tensor, dict]:
         """The algorithm's loss on ``batch`` (the one contract: loss(batch, nets, config))."""
-        return self.spec.loss(batch, self.nets, self.config)
+        return self.spec.evaluate(batch, self.nets, self.config, self.loss_state)
 
     def optimize(self, step: int, loss: Tensor, terms: dict) -> float:
         """Check every term is finite, then one gradient step: on ``loss`` with the one optimiser,

@@ -86,8 +86,8 @@ def loss_setup(algo: str, env_id: str, config, batch_size: int):
     return spec, nets, batch
 
 
-def _evaluate(spec, batch, nets, config) -> tuple[Tensor, dict]:
-    loss, terms = spec.loss(batch, nets, config)
+def _evaluate(spec, batch, nets, config, state=None) -> tuple[Tensor, dict]:
+    loss, terms = spec.evaluate(batch, nets, config, state)
     if not isinstance(loss, Tensor) or loss.size != 1:
         raise TypeError(f"{spec.name}: the loss must return (scalar Tensor, {{term: scalar Tensor}}), got "
                         f"{type(loss).__name__}" + (f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""))
@@ -149,12 +149,15 @@ def _objectives(loss: Tensor, terms: dict, params: list) -> tuple[str, dict]:
 
 @single_blas_thread  # small matrix products: a second BLAS thread only costs (see algorithms/runs/threads.py)
 def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, atol: float = 1e-5,
-                         rtol: float = 1e-4, elements: int | None = None, seed: int = 0) -> LossCheck:
+                         rtol: float = 1e-4, elements: int | None = None, seed: int = 0, state=None) -> LossCheck:
     """Gradcheck the algorithm's loss on ``batch`` with respect to every trained parameter, in
     float64 (the networks are cast in place), choosing the objectives as the module docstring says.
 
     ``elements`` (None: all) checks at most that many elements of each parameter, drawn with ``seed``.
+    An algorithm with a loss state (see :mod:`algorithms.registry`) is checked at ``state`` (default: the
+    state a run starts with); the loss only reads it, so no evaluation here moves it.
     """
+    state = spec.new_state(config) if state is None else state
     for net in nets.values():
         if hasattr(net, "to_dtype"):
             net.to_dtype(np.float64)
@@ -162,7 +165,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
     for _, p in params:  # C order, so that perturbing p.data.reshape(-1) (then a view) perturbs p.data
         if not p.data.flags.c_contiguous:       # (ascontiguousarray would also turn a 0-d array into 1-d)
             p.data = np.ascontiguousarray(p.data)
-    loss, terms = _evaluate(spec, batch, nets, config)
+    loss, terms = _evaluate(spec, batch, nets, config, state)
     plan, assignment = _objectives(loss, terms, params)
     names = sorted({o for objectives in assignment.values() for o in objectives})
 
@@ -171,7 +174,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
     for objective in names:
         for _, p in params:
             p.grad = None
-        loss, terms = _evaluate(spec, batch, nets, config)
+        loss, terms = _evaluate(spec, batch, nets, config, state)
         target = loss if objective == "total" else terms[objective]
         if target.requires_grad:
             target.backward()
@@ -182,7 +185,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
 
     def values() -> dict:
         with no_grad():
-            loss, terms = _evaluate(spec, batch, nets, config)
+            loss, terms = _evaluate(spec, batch, nets, config, state)
         return {o: float((loss if o == "total" else terms[o]).data) for o in names}
 
     rng = np.random.default_rng(seed)
@@ -335,7 +338,7 @@ def run_graph(args) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
     spec, nets, batch, config, batch_size = _setup_from_args(args)
-    loss, terms = _evaluate(spec, batch, nets, config)
+    loss, terms = _evaluate(spec, batch, nets, config, spec.new_state(config))
     if args.grads:
         if not loss.requires_grad:
             raise UsageError(f"{spec.name}: its loss does not depend on any parameter, there is no gradient to show")
