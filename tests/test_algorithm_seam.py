@@ -20,7 +20,9 @@ from algorithms import registry
 from algorithms.runs.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig, apply_overrides, parse_value
 from algorithms.losses import dqn_loss
-from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks
+from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks
+from algorithms.runs.experiment import resume_training, run_training
+from tinygrad_rl import nn
 from algorithms.presets import load_preset, preset_source, preset_table
 from algorithms.model_based.known_rewards import pendulum_reward, register_reward
 
@@ -288,3 +290,39 @@ def test_presets_extend_reuse_and_come_from_a_user_file(tmp_path):
 def test_an_algorithm_without_any_table_uses_its_config_defaults():
     assert preset_source("ppo", "MountainCar-v0") is None
     assert load_preset("ppo", "MountainCar-v0") == registry.get_algorithm("ppo").config()
+
+
+class Identity(nn.Module):
+    """A module without parameters, as a plugin might keep beside its networks."""
+
+    def forward(self, x):
+        return x
+
+
+def test_a_parameterless_module_among_the_nets_trains_resumes_and_evaluates(tmp_path, capsys):
+    calls = {"n": 0, "crash_after": 60}      # after the first evaluation (step 200) wrote model.npz
+
+    def networks(spaces, config, seed):
+        return {**q_networks(spaces, config, seed), "identity": Identity()}
+
+    def loss(batch, nets, config):
+        calls["n"] += 1
+        if calls["crash_after"] is not None and calls["n"] > calls["crash_after"]:
+            raise RuntimeError("injected crash")
+        return dqn_loss(batch, nets, config)
+
+    registry.register_algorithm("dqn_with_identity", loss=loss, loop="off_policy", networks=networks)
+    try:
+        config = OffPolicyConfig(total_steps=400, hidden=[8], eval_every=200, eval_episodes=1, learning_starts=50,
+                                 train_freq=4, gradient_steps=1, batch_size=16)
+        run = tmp_path / "run"
+        with pytest.raises(RuntimeError, match="injected crash"):
+            run_training("dqn_with_identity", "CartPole-v1", config, run, progress=False, checkpoint_every=0)
+        assert not any(key.startswith("identity/") for key in np.load(run / "model.npz").files)
+        calls["crash_after"] = None
+        summary = resume_training(run, progress=False, checkpoint_every=0)
+        assert summary["env_steps"] >= 400 and not summary["interrupted"]
+        assert main(["eval", str(run), "--episodes", "2"]) == 0
+        assert json.loads(capsys.readouterr().out)["episodes"] == 2
+    finally:
+        registry.unregister_algorithm("dqn_with_identity")
