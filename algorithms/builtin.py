@@ -1,12 +1,28 @@
 """The loops and algorithms that ship with tinygrad_rl, registered through the same seam a plugin uses."""
 from __future__ import annotations
 
-from .configs import (ContinuousOffPolicyConfig, DDPGConfig, EpisodicConfig, ModelBasedConfig, OffPolicyConfig,
-                      OnPolicyConfig, PETSConfig, PPOConfig, RainbowConfig, SACConfig, TD3Config)
+from .configs import (
+    ContinuousOffPolicyConfig,
+    DDPGConfig,
+    EpisodicConfig,
+    ModelBasedConfig,
+    OffPolicyConfig,
+    OnPolicyConfig,
+    PETSConfig,
+    PPOConfig,
+    RainbowConfig,
+    SACConfig,
+    TD3Config,
+)
 from .loops.actors import actor_critic_greedy_actor, box_actor_greedy_actor, q_greedy_actor
 from .loops.episodic import train_episodic
-from .loops.gradcheck_batches import (episodic_batch, model_based_batch, off_policy_batch, off_policy_continuous_batch,
-                                      on_policy_batch)
+from .loops.gradcheck_batches import (
+    episodic_batch,
+    model_based_batch,
+    off_policy_batch,
+    off_policy_continuous_batch,
+    on_policy_batch,
+)
 from .loops.model_based import train_model_based
 from .loops.off_policy import train_off_policy
 from .loops.off_policy_continuous import train_off_policy_continuous

@@ -75,7 +75,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 class Loop:
     """A training loop: how it trains, which networks it builds by default, how it acts greedily.
 
-    ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss); ``networks(spaces, config, seed) -> dict``
+    ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss);
+    ``networks(spaces, config, seed) -> dict``
     builds the default networks; ``greedy_actor(nets) -> act(obs)`` is the deterministic policy
     used for evaluation; ``config`` is the config class every algorithm on this loop extends.
     ``sample_batch(env_id, nets, config, size, seed) -> batch`` (optional) collects a small real
@@ -114,7 +115,8 @@ class AlgorithmSpec:
         if self.state is None:
             return None
         state = self.state(config)
-        missing = [m for m in ("state_dict", "load_state_dict", "after_update") if not callable(getattr(state, m, None))]
+        needed = ("state_dict", "load_state_dict", "after_update")
+        missing = [m for m in needed if not callable(getattr(state, m, None))]
         if missing:
             raise TypeError(f"{self.name}: its state object {type(state).__name__} has no {', '.join(missing)} "
                             "(a loss state needs state_dict, load_state_dict and after_update)")

@@ -12,10 +12,8 @@ Prints, per horizon, the mean and std of the returns, the worst episode, and the
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
-
 from tabular_plots import OneLineParser, positive_int, run_cli
 
 from algorithms.model_based.cem_planner import CEMPlanner, PlanningActor

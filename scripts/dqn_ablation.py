@@ -110,7 +110,7 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
                              gridspec_kw={"height_ratios": [3, 3, 2.2]})
     summary, legend = [], {}
     for column, env in enumerate(envs):
-        threshold = next(r["solve_threshold"] for (l, e), rs in groups.items() if e == env for r in rs)
+        threshold = next(r["solve_threshold"] for (_, e), rs in groups.items() if e == env for r in rs)
         top, bottom, finals = axes[0, column], axes[1, column], axes[2, column]
         shown = [label for label in labels if (label, env) in groups]
         for row, label in enumerate(shown):

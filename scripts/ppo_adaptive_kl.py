@@ -55,8 +55,8 @@ class AdaptiveKLConfig(OnPolicyConfig):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"invalid {name}={value!r}: expected a finite float > 0")
         if self.target_kl != 0:
-            raise ValueError(f"invalid target_kl={self.target_kl!r}: expected 0 (the adaptive penalty replaces "
-                             "the target-KL stop, and each policy update must run all its n_epochs x n_minibatches steps)")
+            raise ValueError(f"invalid target_kl={self.target_kl!r}: expected 0 (the adaptive penalty replaces the "
+                             "target-KL stop, and each policy update must run all n_epochs x n_minibatches steps)")
 
 
 class KLCoefficient:

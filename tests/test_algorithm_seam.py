@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 from algorithms import registry
-from algorithms.runs.cli import main
 from algorithms.configs import OffPolicyConfig, OnPolicyConfig, apply_overrides, parse_value
 from algorithms.losses import dqn_loss
+from algorithms.model_based.known_rewards import pendulum_reward, register_reward
 from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks
+from algorithms.presets import load_preset, preset_source, preset_table
+from algorithms.runs.cli import main
 from algorithms.runs.experiment import resume_training, run_training
 from tinygrad_rl import nn
-from algorithms.presets import load_preset, preset_source, preset_table
-from algorithms.model_based.known_rewards import pendulum_reward, register_reward
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
@@ -33,7 +33,8 @@ TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "
         "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
         "episodic": ["--set", "episodes_per_update=1"],
         "model_based": ["--set", "random_steps=100", "--set", "train_every=100", "--set", "model_epochs=1",
-                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2", "--set", "cem_iterations=1"]}
+                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2",
+                        "--set", "cem_iterations=1"]}
 
 
 def readme_plugin() -> str:
@@ -99,7 +100,8 @@ def test_config_fields_parse_by_type_without_future_annotations():
     namespace = {}
     exec("import dataclasses\nfrom algorithms.configs import OffPolicyConfig\n"
          "@dataclasses.dataclass\nclass Quantiles(OffPolicyConfig):\n    n_quantiles: int = 32\n"
-         "    kappa: float = 1.0\n    spread: bool = False\n    sizes: list[int] = dataclasses.field(default_factory=list)\n",
+         "    kappa: float = 1.0\n    spread: bool = False\n"
+         "    sizes: list[int] = dataclasses.field(default_factory=list)\n",
          namespace)
     cls = namespace["Quantiles"]
     assert OffPolicyConfig.__dataclass_fields__["lr"].type == "float"      # this module: strings

@@ -9,14 +9,22 @@ import pytest
 
 from algorithms.buffers import ContinuousTransitions, ReplayBuffer, continuous_batch
 from algorithms.configs import DDPGConfig, OffPolicyConfig, SACConfig, TD3Config
-from algorithms.losses import sac_loss, td3_loss, td3_targets
-from algorithms.networks import (DeterministicActor, EnvSpaces, ScalarParameter, SquashedGaussianActor,
-                                 log_one_minus_tanh_squared, q_networks, sac_networks, squashed_normal_log_prob,
-                                 td3_networks)
-from algorithms.registry import get_algorithm, register_algorithm, unregister_algorithm
 from algorithms.loops.metrics_log import MetricsLog
 from algorithms.loops.off_policy_continuous import train_off_policy_continuous
 from algorithms.loops.training_run import TrainingRun
+from algorithms.losses import sac_loss, td3_loss, td3_targets
+from algorithms.networks import (
+    DeterministicActor,
+    EnvSpaces,
+    ScalarParameter,
+    SquashedGaussianActor,
+    log_one_minus_tanh_squared,
+    q_networks,
+    sac_networks,
+    squashed_normal_log_prob,
+    td3_networks,
+)
+from algorithms.registry import get_algorithm, register_algorithm, unregister_algorithm
 from tinygrad_rl import Tensor, gradcheck, no_grad
 
 OBS_DIM, BATCH = 3, 6

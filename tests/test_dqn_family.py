@@ -8,12 +8,12 @@ import pytest
 
 from algorithms.buffers import PrioritizedReplayBuffer, ReplayBuffer, SumTree, Transitions, bootstrap_discounts
 from algorithms.configs import OffPolicyConfig
+from algorithms.loops.training_run import train
 from algorithms.losses import TD_ERROR, double_dqn_loss, double_dqn_targets, dqn_loss, dqn_targets, td_loss
 from algorithms.networks import DuelingQNet, EnvSpaces, q_networks
 from algorithms.presets import load_preset
 from algorithms.registry import register_algorithm, unregister_algorithm
 from algorithms.runs.resume import read_checkpoint, write_checkpoint
-from algorithms.loops.training_run import train
 from tinygrad_rl import Tensor, gradcheck, nn
 
 OBS_DIM, N_ACTIONS, BATCH, GAMMA = 3, 3, 7, 0.9

@@ -22,12 +22,12 @@ import pytest
 
 from algorithms import registry
 from algorithms.buffers import ReplayBuffer
+from algorithms.loops.training_run import train
+from algorithms.presets import load_preset, preset_source
 from algorithms.runs.checkpoint import load_weights, read_npz
 from algorithms.runs.cli import main
 from algorithms.runs.experiment import resume_training, run_training
-from algorithms.presets import load_preset, preset_source
 from algorithms.runs.resume import RESUME_FILE, LoopState, read_checkpoint, write_checkpoint
-from algorithms.loops.training_run import train
 from tinygrad_rl import Tensor, nn, optim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,8 @@ def assert_complete_off_policy_run(run, total_steps, eval_every):
     lengths = [int(r["episode_length"]) for r in episodes]
     assert ends == list(np.cumsum(lengths)), "an env step is missing or counted twice"
     assert total_steps - 500 < ends[-1] <= total_steps
-    assert [int(r["env_step"]) for r in rows if r["eval_return"]] == list(range(eval_every, total_steps + 1, eval_every))
+    evaluated = [int(r["env_step"]) for r in rows if r["eval_return"]]
+    assert evaluated == list(range(eval_every, total_steps + 1, eval_every))
     assert len({tuple(r.values()) for r in without_wall_time(rows)}) == len(rows)
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
     assert json.loads((run / "checkpoint.json").read_text()) == {"env_step": total_steps, "interrupted": False}
@@ -379,7 +380,8 @@ def test_missing_box2d_names_the_extra_to_install(good_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(good_run, run)
     edit_config(env_id="LunarLander-v3")(run / "config.json")
-    block = "import sys; sys.modules['Box2D'] = None; from algorithms.runs.cli import main; sys.exit(main(sys.argv[1:]))"
+    block = ("import sys; sys.modules['Box2D'] = None; from algorithms.runs.cli import main; "
+             "sys.exit(main(sys.argv[1:]))")
     for args in (["eval", str(run)], ["train", "dqn", "LunarLander-v3", "--no-progress"]):
         proc = subprocess.run([sys.executable, "-c", block, *args], env=env_with_root(), capture_output=True,
                               text=True, timeout=60, cwd=tmp_path)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tinygrad_rl.functional as F
-from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
-from tinygrad_rl.tensor import concatenate, where
-
 import algorithms.builtin  # noqa: F401  (registers the built-in algorithms)
+import tinygrad_rl.functional as F
+from algorithms.loops.training_run import env_spaces
 from algorithms.networks import target_pairs, trained_nets
 from algorithms.registry import algorithm_names, get_algorithm
-from algorithms.loops.training_run import env_spaces
+from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
+from tinygrad_rl.tensor import concatenate, where
 
 
 def same_bits(a, b) -> bool:
@@ -494,6 +493,7 @@ def test_prioritized_replay_gets_this_calls_td_errors_and_reads_each_batchs_weig
     this call's (an array kept from an earlier call keeps its values), and the importance weights of
     each batch reach the recorded program as data (changing them changes the loss as eagerly)."""
     import dataclasses
+
     from algorithms.losses import TD_ERROR
     spec = get_algorithm("dqn_rainbow")
     config = spec.config(hidden=[16, 16])

@@ -10,11 +10,12 @@ import math
 import numpy as np
 import pytest
 import scipy.special
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opcheck import away_from_zero, check_op, distinct, positive, uniform
-from tinygrad_rl import Tensor, concatenate, einsum, one_hot, stack, where
+
 import tinygrad_rl.functional as F
+from tinygrad_rl import Tensor, concatenate, einsum, one_hot, stack, where
 
 SHAPES = [(), (5,), (3, 4), (2, 3, 2, 3)]
 SHAPE_IDS = ["scalar", "vector", "matrix", "4d"]
@@ -177,7 +178,8 @@ def test_reductions_random_axes_hypothesis(case, name, keepdims):
     elif name in ("softmax", "log_softmax"):
         reference = (lambda x: np.exp(x - _lse(x, a, True))) if name == "softmax" else (lambda x: x - _lse(x, a, True))
         check_op(lambda t: getattr(t, name)(axis), reference, [shape], float32=False)
-    elif not (name in ("var", "std") and np.prod([shape[i] for i in np.atleast_1d(a)] if a not in (None, ()) else shape) < 2):
+    elif not (name in ("var", "std")
+              and np.prod([shape[i] for i in np.atleast_1d(a)] if a not in (None, ()) else shape) < 2):
         op, reference, sample = REDUCTIONS[name]
         check_op(lambda t: op(t, axis, keepdims), lambda x: reference(x, a, keepdims), [shape], sample=sample,
                  float32=False)

@@ -2,8 +2,6 @@
 import json
 import re
 
-import pytest
-
 from algorithms.runs.cli import main
 from algorithms.runs.summary import format_training_summary, reward_threshold
 

@@ -25,9 +25,6 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
-from envs_wrappers.registry import make_env, resolve_env_id
-from tinygrad_rl.arrays import linear_schedule, spawn_seeds
-
 from algorithms import tabular
 from algorithms.configs import apply_overrides
 from algorithms.loops.actors import greedy_actor
@@ -38,6 +35,8 @@ from algorithms.presets import config_dict, load_preset, preset_envs, preset_sou
 from algorithms.registry import algorithm_names, get_algorithm
 from algorithms.runs.experiment import FINAL_EVAL_EPISODES
 from algorithms.tabular import EpsilonGreedy, UnifiedAgent
+from envs_wrappers.registry import make_env, resolve_env_id
+from tinygrad_rl.arrays import linear_schedule, spawn_seeds
 
 __all__ = ["AlgorithmEntry", "EnvDefaults", "ALGORITHMS", "SOLVE_THRESHOLDS", "solve_threshold",
            "resolve_benchmark_env", "base_record", "run_cell", "RECORD_SCHEMA"]

@@ -36,11 +36,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from algorithms.configs import parse_value
-from algorithms.registry import algorithm_names, get_algorithm
-
 from algorithms.benchmark.records import arm_label, cell_key
 from algorithms.benchmark.runners import ALGORITHMS, resolve_benchmark_env
+from algorithms.configs import parse_value
+from algorithms.registry import algorithm_names, get_algorithm
 
 __all__ = ["SweepError", "Arm", "Cell", "SweepSpec", "parse_seeds", "parse_grid_option", "load_sweep_file",
            "benchmark_envs"]
@@ -146,7 +145,7 @@ class SweepSpec:
             arms = _grid_arms(algorithms, grid)
         labels = [arm.label for arm in arms]
         if len(set(labels)) != len(labels):
-            raise SweepError(f"the sweep lists a setting twice: {sorted(l for l in labels if labels.count(l) > 1)[0]}")
+            raise SweepError(f"the sweep lists a setting twice: {sorted(x for x in labels if labels.count(x) > 1)[0]}")
         for arm in arms:
             _check_overrides(arm, resolved)
         return cls(tuple(algorithms), tuple(resolved), parse_seeds(seeds), budgets, tuple(arms))

@@ -38,8 +38,15 @@ from ..configs import CommonConfig
 from ..networks import EnvSpaces, observe, trained_nets
 from ..registry import TOTAL, get_algorithm
 from ..runs.checkpoint import save_weights, write_json
-from ..runs.resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, Checkpointer, NetsState, RngState,
-                           StopSignals)
+from ..runs.resume import (
+    DEFAULT_CHECKPOINT_SECONDS,
+    RESUME_FILE,
+    Checkpoint,
+    Checkpointer,
+    NetsState,
+    RngState,
+    StopSignals,
+)
 from ..runs.threads import reuse_freed_memory, single_blas_thread
 from .env_runner import greedy_episodes_returns
 from .metrics_log import MetricsLog

@@ -80,9 +80,9 @@ def sac_loss(batch: ContinuousTransitions, nets: dict, config):
     Applications"), three terms with their own optimisers, alpha = exp(log_alpha):
 
         critic = 1/2 sum_i mean_j (Q_i(s_j, a_j) - y_j)^2                     J_Q, eq. 5 (y: :func:`sac_targets`)
-        actor  = mean_j [ alpha log pi(a~_j | s_j) - min_i Q_i(s_j, a~_j) ]    J_pi, eq. 7 with a~ reparameterised (eq. 8):
+        actor  = mean_j [ alpha log pi(a~_j | s_j) - min_i Q_i(s_j, a~_j) ]    J_pi, eq. 7, a~ reparameterised (eq. 8):
                  a~_j = tanh(mu(s_j) + sigma(s_j) eps_j), eps = ``batch.noise``
-        alpha  = -mean_j log_alpha (log pi(a~_j | s_j) + H_target)             J(alpha), eq. 18, H_target = -|A| by default
+        alpha  = -mean_j log_alpha (log pi(a~_j | s_j) + H_target)             J(alpha), eq. 18, H_target = -|A|
 
     alpha is a constant in the critic and actor terms and log pi(a~ | s) a constant in the alpha
     term. The alpha term is written in log alpha, as in the authors' implementation (softlearning)

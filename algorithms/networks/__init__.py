@@ -5,11 +5,28 @@
 - :mod:`~algorithms.networks.distributions`: categorical, diagonal Gaussian and tanh-squashed Gaussian;
 - :mod:`~algorithms.networks.normalization`: :class:`RunningMeanStd` and :func:`observe`.
 """
-from .architectures import (ActorCritic, Critics, DeterministicActor, DuelingQNet, EnvSpaces, ScalarParameter,
-                            SquashedGaussianActor, actor_critic_networks, q_networks, sac_networks, target_pairs,
-                            td3_networks, trained_nets)
-from .distributions import (Categorical, DiagGaussian, log_one_minus_tanh_squared, sample_categorical,
-                            squashed_normal_log_prob)
+from .architectures import (
+    ActorCritic,
+    Critics,
+    DeterministicActor,
+    DuelingQNet,
+    EnvSpaces,
+    ScalarParameter,
+    SquashedGaussianActor,
+    actor_critic_networks,
+    q_networks,
+    sac_networks,
+    target_pairs,
+    td3_networks,
+    trained_nets,
+)
+from .distributions import (
+    Categorical,
+    DiagGaussian,
+    log_one_minus_tanh_squared,
+    sample_categorical,
+    squashed_normal_log_prob,
+)
 from .normalization import OBSERVATION_CLIP, RunningMeanStd, observe
 
 __all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
