@@ -30,21 +30,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms import OnPolicyConfig, register_algorithm
+from algorithms import PPOConfig, register_algorithm
 from algorithms.buffers import Rollout
-from algorithms.losses import constant_like, standardize
+from algorithms.losses import constant_like, probability_ratio
 from tinygrad_rl import Tensor
 
 
 @dataclass
-class AdaptiveKLConfig(OnPolicyConfig):
-    """PPO's settings (Schulman et al. 2017, table 3 for the KL variant: d_targ = 0.01, beta_0 = 1)."""
-    n_envs: int = 8
-    n_steps: int = 128
-    n_epochs: int = 4
-    n_minibatches: int = 4
-    max_grad_norm: float = 0.5
-    lr: float = 3e-4
+class AdaptiveKLConfig(PPOConfig):
+    """PPO's settings and presets, plus the KL penalty's: d_targ = 0.01 (the best of Schulman et al. 2017,
+    sec. 6.1, table 1) and beta_0 = 1 (sec. 4). The clipping fields (``clip_range``, ``clip_range_vf``) are
+    inherited and not used."""
     kl_target: float = 0.01            # d_targ
     kl_coef_init: float = 1.0          # beta at the first update ("not important", sec. 4)
 
@@ -96,14 +92,9 @@ def ppo_adaptive_kl_loss(batch: Rollout, nets: dict, config: AdaptiveKLConfig,
                          state: KLCoefficient) -> tuple[Tensor, dict[str, Tensor]]:
     """L = -mean(r A) + beta KL + value_coef mean(V - R)^2 - entropy_coef mean H (module docstring);
     beta is read from ``state``, never changed here."""
-    advantages = np.asarray(batch.advantages, dtype=np.float64)
-    if config.normalize_advantages:
-        advantages = standardize(advantages)
-    log_prob, entropy, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
-    log_ratio = log_prob - constant_like(batch.log_probs, log_prob)
-    ratio = log_ratio.exp()
+    log_ratio, ratio, advantages, entropy, values = probability_ratio(batch, nets, config)
     kl = ((ratio - 1.0) - log_ratio).mean()
-    terms = {"policy": -(ratio * constant_like(advantages, ratio)).mean(), "kl": kl,
+    terms = {"policy": -(ratio * advantages).mean(), "kl": kl,
              "value": ((values - constant_like(batch.returns, values)) ** 2).mean(), "entropy": entropy.mean()}
     loss = (terms["policy"] + state.beta * kl + config.value_coef * terms["value"]
             - config.entropy_coef * terms["entropy"])
@@ -112,5 +103,5 @@ def ppo_adaptive_kl_loss(batch: Rollout, nets: dict, config: AdaptiveKLConfig,
 
 
 register_algorithm("ppo_adaptive_kl", loss=ppo_adaptive_kl_loss, loop="on_policy", config=AdaptiveKLConfig,
-                   state=KLCoefficient,
+                   state=KLCoefficient, presets="ppo",
                    description="PPO with an adaptive KL penalty (Schulman et al. 2017, sec. 4); beta is loss state")

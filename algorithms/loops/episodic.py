@@ -60,10 +60,7 @@ def train_episodic(run: TrainingRun) -> int:
             last_loss = round(run.learn(step, batch)[0], 6)
             for ret, length in zip(totals, lengths):
                 run.episode_done(step, ret, length, loss=last_loss)
-            run.flush_terms(step)
-            run.advance(step, len(batch))
-            loop.step, loop.last_loss = step, last_loss
-            run.safe_point(step)
+            run.batch_done(step, len(batch), loop, last_loss)
     finally:
         env.close()
     return step

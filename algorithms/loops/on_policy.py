@@ -79,10 +79,7 @@ def train_on_policy(run: TrainingRun) -> int:
             for ret, length in runner.finished:
                 run.episode_done(step, ret, length, loss=last_loss, entropy=run.last_entropy)
             runner.finished.clear()
-            run.flush_terms(step)
-            run.advance(step, len(rollout))
-            loop.step, loop.last_loss = step, last_loss
-            run.safe_point(step)
+            run.batch_done(step, len(rollout), loop, last_loss)
     finally:
         envs.close()
     return step

@@ -43,6 +43,7 @@ from ..runs.resume import (
     RESUME_FILE,
     Checkpoint,
     Checkpointer,
+    LoopState,
     NetsState,
     RngState,
     StopSignals,
@@ -293,6 +294,14 @@ class TrainingRun:
             if self.last_eval is not None:
                 postfix["eval"] = f"{self.last_eval:.1f}"
             self.bar.set_postfix(postfix, refresh=False)
+
+    def batch_done(self, step: int, n: int, loop: LoopState, last_loss: float | None) -> None:
+        """After a batch-wise loop's update on ``n`` env steps (now at ``step``): log the loss terms,
+        :meth:`advance`, record where the loop is in its kept ``loop`` state, and offer a checkpoint."""
+        self.flush_terms(step)
+        self.advance(step, n)
+        loop.step, loop.last_loss = step, last_loss
+        self.safe_point(step)
 
     def close(self) -> None:
         self.bar.close()

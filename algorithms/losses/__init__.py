@@ -16,9 +16,9 @@ without a graph (stop-gradient); only the online networks receive gradients.
 """
 from .batch_arrays import constant_like, standardize
 from .continuous_control import sac_loss, sac_targets, td3_loss, td3_targets
-from .policy_gradient import a2c_loss, ppo_loss, reinforce_loss
+from .policy_gradient import a2c_loss, ppo_loss, probability_ratio, reinforce_loss
 from .value_based import TD_ERROR, double_dqn_loss, double_dqn_targets, dqn_loss, dqn_targets, td_loss
 
 __all__ = ["TD_ERROR", "dqn_targets", "double_dqn_targets", "td_loss", "dqn_loss", "double_dqn_loss",
-           "reinforce_loss", "a2c_loss", "ppo_loss", "standardize", "constant_like", "td3_targets", "td3_loss",
-           "sac_targets", "sac_loss"]
+           "reinforce_loss", "a2c_loss", "ppo_loss", "probability_ratio", "standardize", "constant_like",
+           "td3_targets", "td3_loss", "sac_targets", "sac_loss"]

@@ -7,9 +7,10 @@ import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor
 
 from ..buffers import Episodes, Rollout
+from ..configs import OnPolicyConfig
 from .batch_arrays import constant_like, standardize
 
-__all__ = ["reinforce_loss", "a2c_loss", "ppo_loss"]
+__all__ = ["reinforce_loss", "a2c_loss", "probability_ratio", "ppo_loss"]
 
 
 def reinforce_loss(batch: Episodes, nets: dict, config):
@@ -63,6 +64,22 @@ def a2c_loss(batch: Rollout, nets: dict, config):
     return loss, terms
 
 
+def probability_ratio(batch: Rollout, nets: dict, config: OnPolicyConfig) -> tuple[Tensor, ...]:
+    """(log r, r, A, H, V) on a rollout minibatch, for the losses of the PPO family:
+
+        r_t = pi_theta(a_t | s_t) / pi_old(a_t | s_t) = exp(log pi_theta - log pi_old)
+
+    with A_t the advantages as a constant (standardised within the minibatch when
+    ``config.normalize_advantages``), H_t the policy's entropy and V(s_t) the value, per row."""
+    advantages = np.asarray(batch.advantages, dtype=np.float64)
+    if config.normalize_advantages:
+        advantages = standardize(advantages)
+    log_prob, entropy, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
+    log_ratio = log_prob - constant_like(batch.log_probs, log_prob)
+    ratio = log_ratio.exp()
+    return log_ratio, ratio, constant_like(advantages, ratio), entropy, values
+
+
 def ppo_loss(batch: Rollout, nets: dict, config):
     """PPO's clipped objective (Schulman et al. 2017, "Proximal Policy Optimization", eq. 7 and 9):
 
@@ -77,13 +94,7 @@ def ppo_loss(batch: Rollout, nets: dict, config):
     an unbiased, non-negative estimator of KL(pi_old || pi_theta) (Schulman 2020, "Approximating
     KL divergence"), and ``clip_fraction``, the share of rows whose ratio left [1 - eps, 1 + eps].
     """
-    advantages = np.asarray(batch.advantages, dtype=np.float64)
-    if config.normalize_advantages:
-        advantages = standardize(advantages)
-    log_prob, entropy, values = nets["actor_critic"].evaluate(Tensor(batch.obs), batch.actions)
-    log_ratio = log_prob - constant_like(batch.log_probs, log_prob)
-    ratio = log_ratio.exp()
-    adv = constant_like(advantages, ratio)
+    _, ratio, adv, entropy, values = probability_ratio(batch, nets, config)
     eps = config.clip_range
     surrogate = (ratio * adv).minimum(ratio.clip(1.0 - eps, 1.0 + eps) * adv)
     returns = constant_like(batch.returns, values)
