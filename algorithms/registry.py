@@ -60,6 +60,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
+from tinygrad_rl import Tensor
+
 from .networks import trained_nets
 
 __all__ = ["Loop", "AlgorithmSpec", "register_algorithm", "unregister_algorithm", "get_algorithm",
@@ -67,6 +71,10 @@ __all__ = ["Loop", "AlgorithmSpec", "register_algorithm", "unregister_algorithm"
 
 #: The name under which an algorithm without ``optimizers`` optimises its total loss.
 TOTAL = "total"
+
+#: The loss contract: ``loss(batch, nets, config) -> (scalar Tensor, {term: scalar Tensor or per-row array})``,
+#: with a fourth argument, the loss state, for an algorithm registered with ``state``.
+LossFunction = Callable[..., "tuple[Tensor, dict[str, Tensor | np.ndarray]]"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -101,7 +109,7 @@ class AlgorithmSpec:
     falls back to when an env has no table of its own (``None``: only its own). ``optimizers``
     maps a loss term to the nets its own optimiser trains (``None``: one optimiser on the total)."""
     name: str
-    loss: Callable
+    loss: LossFunction
     loop: Loop
     config: type
     networks: Callable
@@ -122,7 +130,7 @@ class AlgorithmSpec:
                             "(a loss state needs state_dict, load_state_dict and after_update)")
         return state
 
-    def evaluate(self, batch, nets: dict, config, state=None) -> tuple:
+    def evaluate(self, batch, nets: dict, config, state=None) -> tuple[Tensor, dict[str, Tensor | np.ndarray]]:
         """The loss on ``batch``: ``loss(batch, nets, config)``, or ``loss(batch, nets, config, state)``
         for an algorithm registered with a ``state``."""
         if self.state is None:
@@ -167,7 +175,7 @@ def get_loop(name: str) -> Loop:
     return _LOOPS[name]
 
 
-def register_algorithm(name: str, *, loss: Callable, loop: str | Loop, config: type | None = None,
+def register_algorithm(name: str, *, loss: LossFunction, loop: str | Loop, config: type | None = None,
                        networks: Callable | None = None, presets: str | None = None,
                        description: str = "", optimizers: dict | None = None, state: Callable | None = None,
                        replace: bool = False) -> AlgorithmSpec:

@@ -13,6 +13,7 @@ import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, no_grad
 
 from ..buffers import ContinuousTransitions
+from ..configs import SACConfig, TD3Config
 from .batch_arrays import constant_like
 
 __all__ = ["td3_targets", "td3_loss", "sac_targets", "sac_loss"]
@@ -23,7 +24,7 @@ def _minimum(values: list):
     return reduce(lambda a, b: a.minimum(b) if isinstance(a, Tensor) else np.minimum(a, b), values)
 
 
-def td3_targets(batch: ContinuousTransitions, nets: dict, config) -> np.ndarray:
+def td3_targets(batch: ContinuousTransitions, nets: dict, config: TD3Config) -> np.ndarray:
     """y = r + gamma (1 - terminated) min_i Q_target_i(s', a~'),
     a~' = clip(mu_target(s') + clip(sigma eps', -c, c), -1, 1)  (sigma = 0: a~' = mu_target(s')).
 
@@ -39,7 +40,7 @@ def td3_targets(batch: ContinuousTransitions, nets: dict, config) -> np.ndarray:
     return batch.rewards + config.gamma * (1.0 - batch.terminated) * next_q
 
 
-def td3_loss(batch: ContinuousTransitions, nets: dict, config):
+def td3_loss(batch: ContinuousTransitions, nets: dict, config: TD3Config) -> tuple[Tensor, dict[str, Tensor]]:
     """TD3 (Fujimoto et al. 2018, "Addressing Function Approximation Error in Actor-Critic
     Methods", Algorithm 1), two terms with their own optimisers:
 
@@ -75,7 +76,7 @@ def sac_targets(batch: ContinuousTransitions, nets: dict, alpha: float, gamma: f
     return batch.rewards + gamma * (1.0 - batch.terminated) * soft_value
 
 
-def sac_loss(batch: ContinuousTransitions, nets: dict, config):
+def sac_loss(batch: ContinuousTransitions, nets: dict, config: SACConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """SAC with a learned temperature (Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and
     Applications"), three terms with their own optimisers, alpha = exp(log_alpha):
 

@@ -7,13 +7,13 @@ import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor
 
 from ..buffers import Episodes, Rollout
-from ..configs import OnPolicyConfig
+from ..configs import EpisodicConfig, OnPolicyConfig, PPOConfig
 from .batch_arrays import constant_like, standardize
 
 __all__ = ["reinforce_loss", "a2c_loss", "probability_ratio", "ppo_loss"]
 
 
-def reinforce_loss(batch: Episodes, nets: dict, config):
+def reinforce_loss(batch: Episodes, nets: dict, config: EpisodicConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """REINFORCE with a baseline b(s) (Williams 1992; Sutton & Barto 2018, sec. 13.4):
 
         w_t = G_t - b(s_t)   with b = 0 ("none"), mean_t G_t ("mean") or V_phi(s_t) ("learned")
@@ -41,7 +41,7 @@ def reinforce_loss(batch: Episodes, nets: dict, config):
     return loss, terms
 
 
-def a2c_loss(batch: Rollout, nets: dict, config):
+def a2c_loss(batch: Rollout, nets: dict, config: OnPolicyConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """Advantage actor-critic (Mnih et al. 2016, "Asynchronous Methods for Deep RL", alg. S3):
 
         L = -mean_t[ log pi_theta(a_t | s_t) * A_t ]            (policy term)
@@ -80,7 +80,7 @@ def probability_ratio(batch: Rollout, nets: dict, config: OnPolicyConfig) -> tup
     return log_ratio, ratio, constant_like(advantages, ratio), entropy, values
 
 
-def ppo_loss(batch: Rollout, nets: dict, config):
+def ppo_loss(batch: Rollout, nets: dict, config: PPOConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """PPO's clipped objective (Schulman et al. 2017, "Proximal Policy Optimization", eq. 7 and 9):
 
         r_t     = pi_theta(a_t | s_t) / pi_old(a_t | s_t) = exp(log pi_theta - log pi_old)

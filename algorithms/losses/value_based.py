@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 import tinygrad_rl.functional as F
-from tinygrad_rl import Tensor, no_grad
+from tinygrad_rl import Tensor, nn, no_grad
 
 from ..buffers import Transitions, bootstrap_discounts
+from ..configs import OffPolicyConfig
 
 __all__ = ["TD_ERROR", "dqn_targets", "double_dqn_targets", "td_loss", "dqn_loss", "double_dqn_loss"]
 
@@ -17,7 +18,7 @@ _TD_PENALTIES = ("huber", "mse")
 TD_ERROR = "td_error"
 
 
-def dqn_targets(batch: Transitions, target_net, gamma: float) -> np.ndarray:
+def dqn_targets(batch: Transitions, target_net: nn.Module, gamma: float) -> np.ndarray:
     """y = R + d * max_a' Q_target(s', a'), with R the (n-step) reward and d the row's discount.
 
     One-step rows: d = gamma * (1 - terminated). n-step rows carry d = gamma^n, 0 after a
@@ -29,7 +30,7 @@ def dqn_targets(batch: Transitions, target_net, gamma: float) -> np.ndarray:
     return batch.rewards + bootstrap_discounts(batch, gamma) * next_q.max(axis=1)
 
 
-def double_dqn_targets(batch: Transitions, q_net, target_net, gamma: float) -> np.ndarray:
+def double_dqn_targets(batch: Transitions, q_net: nn.Module, target_net: nn.Module, gamma: float) -> np.ndarray:
     """y = R + d * Q_target(s', argmax_a' Q_online(s', a')), R and d as in :func:`dqn_targets`.
 
     The online network selects the action and the target network evaluates it, which
@@ -43,7 +44,8 @@ def double_dqn_targets(batch: Transitions, q_net, target_net, gamma: float) -> n
     return batch.rewards + bootstrap_discounts(batch, gamma) * next_q[rows, best]
 
 
-def td_loss(batch: Transitions, q_net, targets: np.ndarray, penalty: str = "huber"):
+def td_loss(batch: Transitions, q_net: nn.Module, targets: np.ndarray,
+            penalty: str = "huber") -> tuple[Tensor, dict[str, Tensor | np.ndarray]]:
     """The weighted TD loss every DQN-family algorithm shares:
 
         L = (1/B) sum_i w_i rho(Q(s_i, a_i) - y_i)
@@ -72,7 +74,7 @@ def td_loss(batch: Transitions, q_net, targets: np.ndarray, penalty: str = "hube
     return loss, {"td": loss, TD_ERROR: targets - q_taken.data}
 
 
-def dqn_loss(batch: Transitions, nets: dict, config):
+def dqn_loss(batch: Transitions, nets: dict, config: OffPolicyConfig) -> tuple[Tensor, dict[str, Tensor | np.ndarray]]:
     """L(theta) = (1/B) sum_i w_i rho(Q_theta(s_i, a_i) - y_i), y from :func:`dqn_targets`.
 
     rho is the Huber function (delta = 1) or the square (``config.loss``). Mnih et al. (2015),
@@ -84,7 +86,8 @@ def dqn_loss(batch: Transitions, nets: dict, config):
     return td_loss(batch, nets["q_net"], targets, config.loss)
 
 
-def double_dqn_loss(batch: Transitions, nets: dict, config):
+def double_dqn_loss(batch: Transitions, nets: dict,
+                    config: OffPolicyConfig) -> tuple[Tensor, dict[str, Tensor | np.ndarray]]:
     """L(theta) = (1/B) sum_i w_i rho(Q_theta(s_i, a_i) - y_i), y from :func:`double_dqn_targets`."""
     targets = double_dqn_targets(batch, nets["q_net"], nets["q_net_target"], config.gamma)
     return td_loss(batch, nets["q_net"], targets, config.loss)
