@@ -39,10 +39,10 @@ def test_the_fixer_moves_an_anchor_to_the_line_that_holds_the_code(tmp_path):
     docs = tmp_path / "docs" / "algorithms"
     docs.mkdir(parents=True)
     page = docs / "x.md"
-    page.write_text("[`ratio = log_ratio.exp()`](../../algorithms/losses/#L3)\n")
+    page.write_text("[`ratio = log_ratio.exp()`](../../algorithms/losses.py#L3)\n")
     module.ROOT = tmp_path                   # the page is resolved relative to its own folder
     (tmp_path / "algorithms").mkdir()
     (tmp_path / "algorithms" / "losses.py").write_text("a = 1\nb = 2\nc = 3\n\n    ratio = log_ratio.exp()\n")
     assert "line 3 does not hold" in module.check(fix=False, docs=docs)[0]
     assert module.check(fix=True, docs=docs) == []
-    assert page.read_text() == "[`ratio = log_ratio.exp()`](../../algorithms/losses/#L5)\n"
+    assert page.read_text() == "[`ratio = log_ratio.exp()`](../../algorithms/losses.py#L5)\n"
