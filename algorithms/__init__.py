@@ -4,10 +4,17 @@ through one registry (:func:`register_algorithm`), and tabular methods (:mod:`al
     from algorithms import register_algorithm, OffPolicyConfig
     register_algorithm("my_dqn", loss=my_loss, loop="off_policy", config=MyConfig, presets="dqn")
 """
-from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
-from .registry import (AlgorithmSpec, Loop, algorithm_names, get_algorithm, load_plugin, register_algorithm,
-                       unregister_algorithm)
 from . import builtin  # noqa: F401  (registers the built-in algorithms)
+from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
+from .registry import (
+    AlgorithmSpec,
+    Loop,
+    algorithm_names,
+    get_algorithm,
+    load_plugin,
+    register_algorithm,
+    unregister_algorithm,
+)
 
 __all__ = ["register_algorithm", "unregister_algorithm", "get_algorithm", "algorithm_names", "load_plugin",
            "AlgorithmSpec", "Loop", "CommonConfig", "OffPolicyConfig", "RainbowConfig", "OnPolicyConfig",

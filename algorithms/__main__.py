@@ -1,6 +1,6 @@
 """``python -m algorithms`` runs the ``tinygrad-rl`` command line."""
 import sys
 
-from algorithms.cli import main
+from algorithms.runs.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ Every buffer keeps ``terminated`` apart from ``truncated``: a terminated transit
 
 The replay buffers hold plain NumPy arrays and a few numbers, so their whole state (including the
 n-step window still being filled and the priorities) is ``state_dict()`` -> {name: array or number},
-which a resume checkpoint stores without pickling (:mod:`algorithms.resume`).
+which a resume checkpoint stores without pickling (:mod:`algorithms.runs.resume`).
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 
 __all__ = ["CommonConfig", "ReplayConfig", "OffPolicyConfig", "RainbowConfig", "ContinuousOffPolicyConfig",
@@ -241,14 +242,81 @@ class EpisodicConfig(CommonConfig):
         _check(self.value_coef >= 0.0, "value_coef", self.value_coef, "a float >= 0")
 
 
+@dataclass
+class ModelBasedConfig(CommonConfig):
+    """Model-based loop: an ensemble dynamics model fitted on all data, CEM planning with it.
+
+    The defaults are a cheap PETS (Chua et al. 2018 use populations of 400-500, horizons of 25-30,
+    5 CEM iterations, 20 particles and 200-unit networks), the Pendulum preset's values. ``gamma``
+    is not used: the planner sums the rewards over its horizon undiscounted, as PETS does.
+    """
+    total_steps: int = 5_000
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"           # smooth dynamics; and NumPy's in-place tanh is cheaper than relu's max
+    ensemble_size: int = 5             # E probabilistic networks, each on its own bootstrap of the data
+    random_steps: int = 200            # uniformly random actions before the first model fit
+    train_every: int = 200             # env steps between model fits (after random_steps)
+    model_epochs: int = 5              # passes over each member's bootstrap sample per fit
+    model_batch_size: int = 32         # rows per member per gradient step
+    horizon: int = 25                  # planning horizon H (env steps)
+    population: int = 200              # CEM candidates per iteration
+    elites: int = 20                   # best candidates refitted per iteration
+    cem_iterations: int = 3
+    cem_alpha: float = 0.1             # weight of the old mean and variance in each CEM update
+    particles: int = 5                 # trajectory samples per candidate (a multiple of ensemble_size)
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("ensemble_size", "train_every", "model_epochs", "model_batch_size", "horizon",
+                     "population", "cem_iterations", "particles"):
+            _check(getattr(self, name) > 0, name, getattr(self, name), "an int > 0")
+        _check(self.random_steps >= 1, "random_steps", self.random_steps,
+               "an int >= 1 (the first model needs data)")
+        _check(0 < self.elites <= self.population, "elites", self.elites,
+               f"an int in [1, population = {self.population}]")
+        _check(0.0 <= self.cem_alpha < 1.0, "cem_alpha", self.cem_alpha, "a float in [0, 1)")
+        _check(self.particles % self.ensemble_size == 0, "particles", self.particles,
+               f"a multiple of ensemble_size = {self.ensemble_size} (each member carries particles / E of them)")
+
+
+
+@dataclass
+class PETSConfig(ModelBasedConfig):
+    """PETS: the loss's own hyperparameter, the weight of the log-variance bound penalty."""
+    logvar_bound_coef: float = 0.01    # PETS appendix A.1
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.logvar_bound_coef >= 0.0, "logvar_bound_coef", self.logvar_bound_coef, "a float >= 0")
+
+
 def _check(ok: bool, name: str, value, expected: str) -> None:
     if not ok:
         raise ValueError(f"invalid {name}={value!r}: expected {expected}")
 
 
+def _type_name(kind) -> str:
+    """The name parse_value and apply_overrides know a field type by: "int", "float", "bool", "str",
+    "list[int]"; any other type by its repr (its values are then passed through as strings)."""
+    if kind in (int, float, bool, str):
+        return kind.__name__
+    if typing.get_origin(kind) is list and typing.get_args(kind) == (int,):
+        return "list[int]"
+    return kind if isinstance(kind, str) else repr(kind)
+
+
 def _field_types(config_cls: type) -> dict[str, str]:
-    # With ``from __future__ import annotations`` field types are strings like "int".
-    return {f.name: str(f.type) for f in dataclasses.fields(config_cls)}
+    """{field: type name} of a config dataclass, whatever its module's annotation style.
+
+    A field's ``type`` is the class itself (``int``) in a module without ``from __future__ import
+    annotations`` and the string ``"int"`` in one with it, so the annotations are resolved to types
+    first (``typing.get_type_hints``, in each class's own module), then named."""
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except (NameError, TypeError) as err:
+        raise TypeError(f"{config_cls.__name__}: cannot resolve its field annotations ({err}); a config field "
+                        "must be annotated int, float, bool, str or list[int]") from None
+    return {f.name: _type_name(hints.get(f.name, f.type)) for f in dataclasses.fields(config_cls)}
 
 
 def parse_value(config_cls: type, key: str, text: str):

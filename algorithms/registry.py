@@ -13,7 +13,7 @@ the built-in ones get.
 
     loss(batch, nets, config) -> (scalar Tensor, {term name: scalar Tensor})
 
-``batch`` is what the loop collected (see each loop's docstring in :mod:`algorithms.trainers`),
+``batch`` is what the loop collected (see each loop's docstring in :mod:`algorithms.loops`),
 ``nets`` the dict of networks built by ``networks`` (a net named ``X_target`` is the target
 copy of ``X``), and ``config`` the algorithm's config dataclass, from which the loss reads any
 hyperparameter it needs. The terms are logged by name and checked for non-finite values. A loss may
@@ -32,6 +32,21 @@ optimiser) and applied by their optimiser; a term the loss leaves out of its dic
 step (a delayed actor update) leaves its optimiser untouched then. The total is only logged.
 All terms of one call are computed from the same parameters and applied together.
 
+**State a loss may keep.** Some algorithms carry a number from one update to the next that is not a
+parameter and not a hyperparameter: PPO's adaptive KL coefficient (Schulman et al. 2017, sec. 4),
+a Lagrange multiplier, a running scale. It lives in an object the algorithm registers a factory for::
+
+    register_algorithm("ppo_kl", loss=ppo_kl_loss, loop="on_policy", config=KLConfig, state=KLCoefficient)
+
+``state(config)`` makes one per run; it has ``state_dict() -> dict``, ``load_state_dict(dict)`` and
+``after_update(env_step, terms)``. The loss then has a fourth argument, ``loss(batch, nets, config,
+state)``, and only *reads* it; the loop calls ``state.after_update(env_step, {term: float})`` after
+each gradient step, and that is the only place it changes. So the state is saved in the resume
+checkpoint (``--resume`` continues with it), ``gradcheck`` and ``graph`` evaluate the loss with a
+fresh state that the finite differences cannot move, and ``eval`` never builds it (it is not a
+network: nothing of it goes to ``model.npz``). A learning step that reads such a state is run eagerly,
+never replayed by ``tinygrad_rl.jit`` (which would keep the value it recorded).
+
 Plugins: :func:`load_plugin` imports a user's file or module. It is called only with what the
 user names on the command line (``--plugin``), never with anything read from a run folder.
 """
@@ -45,11 +60,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
+from tinygrad_rl import Tensor
+
+from .networks import trained_nets
+
 __all__ = ["Loop", "AlgorithmSpec", "register_algorithm", "unregister_algorithm", "get_algorithm",
            "algorithm_names", "register_loop", "get_loop", "load_plugin", "TOTAL"]
 
 #: The name under which an algorithm without ``optimizers`` optimises its total loss.
 TOTAL = "total"
+
+#: The loss contract: ``loss(batch, nets, config) -> (scalar Tensor, {term: scalar Tensor or per-row array})``,
+#: with a fourth argument, the loss state, for an algorithm registered with ``state``.
+LossFunction = Callable[..., "tuple[Tensor, dict[str, Tensor | np.ndarray]]"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -58,7 +83,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 class Loop:
     """A training loop: how it trains, which networks it builds by default, how it acts greedily.
 
-    ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss); ``networks(spaces, config, seed) -> dict``
+    ``train(run) -> env steps`` runs the loop (``run.loss(batch)`` calls the algorithm's loss);
+    ``networks(spaces, config, seed) -> dict``
     builds the default networks; ``greedy_actor(nets) -> act(obs)`` is the deterministic policy
     used for evaluation; ``config`` is the config class every algorithm on this loop extends.
     ``sample_batch(env_id, nets, config, size, seed) -> batch`` (optional) collects a small real
@@ -83,19 +109,38 @@ class AlgorithmSpec:
     falls back to when an env has no table of its own (``None``: only its own). ``optimizers``
     maps a loss term to the nets its own optimiser trains (``None``: one optimiser on the total)."""
     name: str
-    loss: Callable
+    loss: LossFunction
     loop: Loop
     config: type
     networks: Callable
     presets: str | None = None
     description: str = ""
     optimizers: dict[str, tuple[str, ...]] | None = None
+    state: Callable | None = None
+
+    def new_state(self, config):
+        """A fresh loss state for a run with ``config`` (``None`` for an algorithm without one)."""
+        if self.state is None:
+            return None
+        state = self.state(config)
+        needed = ("state_dict", "load_state_dict", "after_update")
+        missing = [m for m in needed if not callable(getattr(state, m, None))]
+        if missing:
+            raise TypeError(f"{self.name}: its state object {type(state).__name__} has no {', '.join(missing)} "
+                            "(a loss state needs state_dict, load_state_dict and after_update)")
+        return state
+
+    def evaluate(self, batch, nets: dict, config, state=None) -> tuple[Tensor, dict[str, Tensor | np.ndarray]]:
+        """The loss on ``batch``: ``loss(batch, nets, config)``, or ``loss(batch, nets, config, state)``
+        for an algorithm registered with a ``state``."""
+        if self.state is None:
+            return self.loss(batch, nets, config)
+        return self.loss(batch, nets, config, state)
 
     def optimizer_groups(self, nets: dict) -> dict[str, tuple[str, ...]]:
         """{term: names of the nets it trains} for ``nets`` built by this algorithm: its
         ``optimizers``, or ``{"total": every trained net}``. Raises ValueError when a named net
         is missing or not trainable, is named twice, or a trainable net is named nowhere."""
-        from .networks import trained_nets
         trainable = trained_nets(nets)
         if self.optimizers is None:
             return {TOTAL: tuple(trainable)}
@@ -130,15 +175,16 @@ def get_loop(name: str) -> Loop:
     return _LOOPS[name]
 
 
-def register_algorithm(name: str, *, loss: Callable, loop: str | Loop, config: type | None = None,
+def register_algorithm(name: str, *, loss: LossFunction, loop: str | Loop, config: type | None = None,
                        networks: Callable | None = None, presets: str | None = None,
-                       description: str = "", optimizers: dict | None = None,
+                       description: str = "", optimizers: dict | None = None, state: Callable | None = None,
                        replace: bool = False) -> AlgorithmSpec:
     """Register ``name``: its loss, the loop it trains on (``"off_policy"``, ``"on_policy"``,
     ``"episodic"``, ``"off_policy_continuous"`` or a :class:`Loop`), its config dataclass (default:
     the loop's), its network builder (default: the loop's), the algorithm whose presets it reuses,
     and optionally ``optimizers``: ``{term: (net, ...)}``, one optimiser per loss term over the
-    nets it names (default: one optimiser over every trained net, on the total loss).
+    nets it names (default: one optimiser over every trained net, on the total loss), and
+    optionally ``state``: ``state(config)`` makes the state its loss reads (module docstring).
 
     Registering a taken name raises ``ValueError`` unless ``replace=True``.
     """
@@ -157,8 +203,10 @@ def register_algorithm(name: str, *, loss: Callable, loop: str | Loop, config: t
                         f"(the {loop.name} loop reads its fields), got {config!r}")
     if presets is not None and presets not in _ALGORITHMS:
         raise ValueError(f"register_algorithm({name!r}): presets={presets!r} is not a registered algorithm")
+    if state is not None and not callable(state):
+        raise TypeError(f"register_algorithm({name!r}): state must be callable (config -> state object), got {state!r}")
     spec = AlgorithmSpec(name, loss, loop, config, networks or loop.networks, presets, description,
-                         _check_optimizers(name, optimizers))
+                         _check_optimizers(name, optimizers), state)
     _ALGORITHMS[name] = spec
     return spec
 

@@ -1,8 +1,8 @@
 """Sutton & Barto's gridworld (Example 4.1) as a ``gymnasium.Env``."""
 from __future__ import annotations
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 __all__ = ["GridWorld", "GRIDWORLD_ACTIONS"]

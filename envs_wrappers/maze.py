@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Sequence
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from envs_wrappers.gridworld import GRIDWORLD_ACTIONS

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 __all__ = ["DiscretizeObservation", "BlackjackIndex", "OneHotObservation", "one_hot"]

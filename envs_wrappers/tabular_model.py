@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 
 __all__ = ["TabularModel", "tabular_model"]
 

@@ -42,8 +42,8 @@ import time
 
 import numpy as np
 
-from tinygrad_rl import jit, nn, optim
 import tinygrad_rl.functional as F
+from tinygrad_rl import jit, nn, optim
 
 CONFIGS = [  # (layer sizes, batch)
     ((4, 64, 64, 2), 64),

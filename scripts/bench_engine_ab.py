@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import bench_engine  # noqa: E402  (the update and the hand-written NumPy floor)
+
 import tinygrad_rl  # noqa: E402
 
 

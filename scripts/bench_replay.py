@@ -20,9 +20,9 @@ import time
 import numpy as np
 
 from algorithms.buffers import PrioritizedReplayBuffer, ReplayBuffer
+from algorithms.loops.training_run import train
 from algorithms.presets import load_preset
-from algorithms.threads import single_blas_thread
-from algorithms.trainers import train
+from algorithms.runs.threads import single_blas_thread
 
 
 def steps_per_second(prioritized: bool, steps: int, seed: int) -> float:

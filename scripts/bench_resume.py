@@ -34,11 +34,19 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from algorithms.buffers import ReplayBuffer  # noqa: E402
-from algorithms.presets import load_preset  # noqa: E402
-from algorithms.resume import (DEFAULT_CHECKPOINT_SECONDS, Checkpointer, LoopState, NetsState,  # noqa: E402
-                               RngState, read_checkpoint, write_checkpoint)
-from algorithms.trainers import MetricsLog, build_networks, train  # noqa: E402
+from algorithms.loops.metrics_log import MetricsLog  # noqa: E402
+from algorithms.loops.training_run import build_networks, train  # noqa: E402
 from algorithms.networks import trained_nets  # noqa: E402
+from algorithms.presets import load_preset  # noqa: E402
+from algorithms.runs.resume import (  # noqa: E402
+    DEFAULT_CHECKPOINT_SECONDS,
+    Checkpointer,
+    LoopState,
+    NetsState,
+    RngState,
+    read_checkpoint,
+    write_checkpoint,
+)
 from tinygrad_rl import optim  # noqa: E402
 
 
@@ -76,7 +84,8 @@ def checkpoint_write_time(folder: Path, writes: int) -> None:
     read_time = time.perf_counter() - start
     size = path.stat().st_size
     print(f"checkpoint with a full 100,000-transition CartPole buffer: {size / 2**20:.1f} MiB "
-          f"(buffer {ReplayBuffer.nbytes(100_000, (4,)) / 2**20:.1f} MiB), write median {statistics.median(times):.3f} s "
+          f"(buffer {ReplayBuffer.nbytes(100_000, (4,)) / 2**20:.1f} MiB), "
+          f"write median {statistics.median(times):.3f} s "
           f"(min {min(times):.3f}, max {max(times):.3f}, {writes} writes, fsync included), read {read_time:.3f} s")
 
 

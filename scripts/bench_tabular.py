@@ -22,11 +22,11 @@ import statistics
 import time
 
 import numpy as np
+from tabular_plots import OneLineParser, positive_int, run_cli
 
 from algorithms.tabular import EpsilonGreedy, q_learning, value_iteration
 from algorithms.tabular.dp import _Backup  # timed on its own for the per-sweep column
 from envs_wrappers import make_env, tabular_model
-from tabular_plots import OneLineParser, positive_int, run_cli
 
 GAMMA, THETA = 0.99, 1e-10
 

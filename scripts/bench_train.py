@@ -28,8 +28,8 @@ import statistics
 import sys
 import time
 
+from algorithms.loops.training_run import train
 from algorithms.presets import load_preset
-from algorithms.trainers import train
 
 # rl-baselines3-zoo's CartPole DQN hyperparameters (hyperparams/dqn.yml), given to both libraries.
 ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_000, learning_starts=1_000,

@@ -12,20 +12,18 @@ Prints, per horizon, the mean and std of the returns, the worst episode, and the
 """
 from __future__ import annotations
 
-
 import gymnasium as gym
 import numpy as np
-
 from tabular_plots import OneLineParser, positive_int, run_cli
 
-from algorithms.planners import CEMPlanner, PlanningActor
-from algorithms.rewards import known_reward, pendulum_state_change
+from algorithms.model_based.cem_planner import CEMPlanner, PlanningActor
+from algorithms.model_based.known_rewards import known_reward, pendulum_state_change
 from tinygrad_rl import Tensor
 
 
 class ExactPendulumModel:
     """Pendulum-v1's step as an "ensemble" of identical members: the exact state change
-    (:func:`algorithms.rewards.pendulum_state_change`) on unnormalised inputs, and a log-variance
+    (:func:`algorithms.model_based.known_rewards.pendulum_state_change`) on unnormalised inputs, and a log-variance
     of -40 (no noise worth the name)."""
 
     def __init__(self, n_members: int = 1):

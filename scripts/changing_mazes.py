@@ -18,10 +18,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 
 from algorithms.tabular import EpsilonGreedy, dyna_q, dyna_q_plus
 from envs_wrappers import BlockingMaze, ShortcutMaze
@@ -84,7 +83,8 @@ def run_maze(name: str, args) -> None:
         cumulative = np.stack([r.cumulative_reward for r in results])
         curves[method] = cumulative
         print(f"  {name:<8} {method:<7} cumulative reward at step {change}: {cumulative[:, change - 1].mean():6.1f}, "
-              f"at step {steps}: {cumulative[:, -1].mean():6.1f} (+{(cumulative[:, -1] - cumulative[:, change - 1]).mean():.1f} "
+              f"at step {steps}: {cumulative[:, -1].mean():6.1f} "
+              f"(+{(cumulative[:, -1] - cumulative[:, change - 1]).mean():.1f} "
               f"after the change); final greedy path is the new {after}-step shortest in {shortest}/{args.runs} runs; "
               f"{time.perf_counter() - start:.1f}s")
 

@@ -2,7 +2,7 @@
 
 A link whose text is inline code and whose target carries a line anchor,
 
-    [`ratio = log_ratio.exp()`](../../algorithms/losses.py#L158)
+    [`ratio = log_ratio.exp()`](../../algorithms/losses/policy_gradient.py#L158)
 
 must point at a line of that file that contains the code (whitespace ignored); every other relative
 link must point at a file that exists. Code moves when it is edited, so ``--fix`` moves each anchor

@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 
 from algorithms.benchmark.stats import smoothed_returns
 from algorithms.tabular import UCB, Boltzmann, EpsilonGreedy, UnifiedAgent
@@ -54,7 +53,8 @@ def main() -> None:
         "UCB": (lambda: UCB(args.ucb_c), f"c={args.ucb_c}"),
     }
     seeds = spawn_seeds(args.seed, args.seeds)
-    print(f"{env_id}: Q-learning, alpha={args.alpha}, gamma={args.gamma}, {args.seeds} seeds x {args.episodes} episodes")
+    print(f"{env_id}: Q-learning, alpha={args.alpha}, gamma={args.gamma}, "
+          f"{args.seeds} seeds x {args.episodes} episodes")
     curves, evaluations = {}, {}
     for name, (make_strategy, label) in strategies.items():
         start = time.perf_counter()
@@ -69,8 +69,9 @@ def main() -> None:
         curves[name], evaluations[name] = np.stack(returns), np.array(greedy)
         online = np.array(finals)
         print(f"  {name:<15} ({label:<12}) online return (last 100 episodes) {online.mean():7.2f} +- "
-              f"{online.std():5.2f}; greedy evaluation {evaluations[name].mean():7.2f} +- {evaluations[name].std():5.2f} "
-              f"(mean +- sd over seeds); {steps / args.seeds:,.0f} env steps per seed; {time.perf_counter() - start:.0f}s")
+              f"{online.std():5.2f}; greedy evaluation {evaluations[name].mean():7.2f} "
+              f"+- {evaluations[name].std():5.2f} (mean +- sd over seeds); {steps / args.seeds:,.0f} env steps "
+              f"per seed; {time.perf_counter() - start:.0f}s")
 
     fig, (ax, ax_zoom, ax_eval) = plt.subplots(1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [1.6, 1.6, 1]})
     episodes = np.arange(1, args.episodes + 1)

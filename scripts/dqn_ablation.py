@@ -21,8 +21,8 @@ import numpy as np
 from algorithms.benchmark.records import RUNS_FILE, arm_label, latest_by_cell, load_records
 from algorithms.benchmark.stats import stratified_bootstrap_ci
 from algorithms.benchmark.sweep import SweepSpec, load_sweep_file
-from algorithms.checkpoint import atomic_write
-from algorithms.plots import plt, rolling_mean
+from algorithms.runs.checkpoint import atomic_write
+from algorithms.runs.plots import plt, rolling_mean
 
 ORDER = ["DQN", "+ Double", "+ n-step", "+ dueling", "+ prioritized", "all four"]
 SMOOTH = 20          # episodes in the rolling mean of the training return
@@ -110,7 +110,7 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
                              gridspec_kw={"height_ratios": [3, 3, 2.2]})
     summary, legend = [], {}
     for column, env in enumerate(envs):
-        threshold = next(r["solve_threshold"] for (l, e), rs in groups.items() if e == env for r in rs)
+        threshold = next(r["solve_threshold"] for (_, e), rs in groups.items() if e == env for r in rs)
         top, bottom, finals = axes[0, column], axes[1, column], axes[2, column]
         shown = [label for label in labels if (label, env) in groups]
         for row, label in enumerate(shown):

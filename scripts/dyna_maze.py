@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 
 from algorithms.tabular import EpsilonGreedy, dyna_q
 from envs_wrappers import DynaMaze
@@ -28,7 +27,8 @@ COLOURS = {0: "tab:blue", 5: "tab:green", 50: "tab:red"}
 
 def parse_args():
     parser = OneLineParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=positive_int, default=30, help="independent runs per n (default 30, as the book)")
+    parser.add_argument("--runs", type=positive_int, default=30,
+                        help="independent runs per n (default 30, as the book)")
     parser.add_argument("--episodes", type=positive_int, default=50)
     parser.add_argument("--planning-steps", type=int, nargs="+", default=[0, 5, 50],
                         help="values of n to compare (default 0 5 50)")

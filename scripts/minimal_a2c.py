@@ -4,7 +4,8 @@ Mnih et al. (2016), "Asynchronous Methods for Deep RL" (synchronous here: n_envs
 turn), with GAE(lambda) advantages (Schulman et al. 2016), in the single-file style of CleanRL:
 
     L = -mean_t[ log pi(a_t | s_t) A_t ] + value_coef mean_t (V(s_t) - R_t)^2 - entropy_coef mean_t H[pi(. | s_t)]
-    A_t = sum_k (gamma lambda)^k delta_{t+k},  delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t),  R_t = A_t + V(s_t)
+    A_t = sum_k (gamma lambda)^k delta_{t+k},  R_t = A_t + V(s_t),
+    delta_t = r_t + gamma (1 - terminated_t) V(s'_t) - V(s_t)
 
     python scripts/minimal_a2c.py [--total-steps 60000] [--seed 0]
 

@@ -81,7 +81,8 @@ def main(args: Args) -> dict:
     decay_steps = args.exploration_fraction * args.total_steps
     for step in range(args.total_steps):
         # Act: epsilon-greedy on Q, with epsilon decaying linearly.
-        epsilon = max(args.epsilon_end, args.epsilon_start - (args.epsilon_start - args.epsilon_end) * step / decay_steps)
+        decayed = args.epsilon_start - (args.epsilon_start - args.epsilon_end) * step / decay_steps
+        epsilon = max(args.epsilon_end, decayed)
         if step < args.learning_starts or rng.random() < epsilon:
             action = int(rng.integers(n_actions))
         else:

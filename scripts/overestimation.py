@@ -19,9 +19,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 
-from algorithms.plots import plt, save_figure
+from algorithms.loops.training_run import train
 from algorithms.presets import load_preset
-from algorithms.trainers import train
+from algorithms.runs.plots import plt, save_figure
 from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 
@@ -89,7 +89,8 @@ def main(argv=None) -> int:
     for algo in ("dqn", "double_dqn"):
         runs = [measure(algo, args.env, seed, steps, args.every, args.episodes) for seed in range(args.seeds)]
         for i, rows in enumerate(runs):
-            label = (lambda text: text if i == 0 else None)
+            def label(text, first=(i == 0)):
+                return text if first else None
             ax.plot(rows[:, 0], rows[:, 1], "-", color=colors[algo], alpha=0.8, label=label(f"{algo}: predicted max Q"))
             ax.plot(rows[:, 0], rows[:, 2], "--", color=colors[algo], alpha=0.8,
                     label=label(f"{algo}: discounted return obtained"))

@@ -26,10 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from tabular_plots import OneLineParser, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, save_figure
 
 BAR = -200.0
 ENV_ID = "Pendulum-v1"
@@ -65,7 +64,8 @@ def train_seed(seed: int, folder: Path, overrides: list[str]) -> dict:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise RuntimeError(f"seed {seed} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else '?'}")
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "?"
+        raise RuntimeError(f"seed {seed} failed: {last}")
     timing = {"wall_seconds": round(wall, 1),
               "cpu_seconds": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1)}
     (timing_path).write_text(json.dumps(timing) + "\n")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.checkpoint import read_json
-from algorithms.trainers import env_spaces
+from algorithms.loops.training_run import env_spaces
+from algorithms.runs.checkpoint import read_json
 
 
 def read_terms(run: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

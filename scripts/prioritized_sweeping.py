@@ -20,10 +20,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_float, positive_int, probability, run_cli, save_figure
 
 from algorithms.tabular import EpsilonGreedy, dyna_q, prioritized_sweeping
 from envs_wrappers import DynaMaze

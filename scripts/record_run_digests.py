@@ -6,7 +6,8 @@ the ``tinygrad-rl train`` command, and hashes what the run folder holds:
 
 - ``model.npz``: every array's name, dtype, shape and bytes (not the zip container, whose entries
   carry a timestamp);
-- ``metrics.csv`` and ``terms.csv``: every row, without the ``wall_time`` column;
+- ``metrics.csv`` and ``terms.csv``: every row, without the ``wall_time`` column and without the
+  terms that time the machine (PETS's planning milliseconds per step);
 - ``eval.json``: the final evaluation.
 
     python scripts/record_run_digests.py --check     # compare with tests/data/run_digests.json
@@ -46,6 +47,9 @@ RUNS = (
                              "elites=4", "horizon=5", "cem_iterations=2")),
 )
 WALL_CLOCK_COLUMNS = {"wall_time"}
+# terms.csv rows (env_step, term, value) that time the machine, not the algorithm: PETS logs how long
+# its planner took per env step, which no two runs share.
+WALL_CLOCK_TERMS = {"planning_ms_per_step"}
 
 
 def run_key(algo: str, env_id: str) -> str:
@@ -75,9 +79,12 @@ def digest_csv(path: Path) -> str:
         rows = list(csv.reader(f))
     header = rows[0]
     keep = [i for i, name in enumerate(header) if name not in WALL_CLOCK_COLUMNS]
+    term = header.index("term") if "term" in header else None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for row in rows:
+        if term is not None and row[term] in WALL_CLOCK_TERMS:
+            continue
         writer.writerow([row[i] for i in keep])
     return hashlib.sha256(out.getvalue().encode()).hexdigest()
 

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from algorithms.record import record_episodes
+from algorithms.runs.record import record_episodes
 from algorithms.tabular import value_iteration
 from envs_wrappers import make_env, tabular_model
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_int, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
+from tabular_plots import OneLineParser, positive_int, run_cli, save_figure
 
 from algorithms.tabular import mc_control, mc_prediction
 from envs_wrappers import BlackjackIndex, make_env
@@ -96,7 +95,8 @@ def plot_policy_and_values(result, args, path: str) -> None:
         ax.legend(handles=[Patch(color=cmap(0), label="stick"), Patch(color=cmap(1), label="hit")],
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         ax3d = fig.add_subplot(2, 2, 2 * row + 2, projection="3d")
-        draw_surface(ax3d, grid(result.V, usable_ace), f"max_a Q(s, a), {'usable ace' if usable_ace else 'no usable ace'}")
+        ace = "usable ace" if usable_ace else "no usable ace"
+        draw_surface(ax3d, grid(result.V, usable_ace), f"max_a Q(s, a), {ace}")
     fig.suptitle(f"Blackjack: Monte Carlo ES after {args.control:,} episodes (S&B Figure 5.2)")
     fig.subplots_adjust(hspace=0.35)
     save_figure(fig, path)

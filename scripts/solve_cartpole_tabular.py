@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 
 from algorithms.benchmark.stats import smoothed_returns
 from algorithms.tabular import EpsilonGreedy, UnifiedAgent

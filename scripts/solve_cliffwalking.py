@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import time
 
-import numpy as np
-
-from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 import matplotlib.pyplot as plt
+import numpy as np
+from tabular_plots import OneLineParser, positive_int, probability, run_cli, save_figure
 
 from algorithms.benchmark.stats import smoothed_returns
 from algorithms.tabular import EpsilonGreedy, q_learning, sarsa
@@ -107,7 +106,8 @@ def main() -> None:
         last_100 = np.array([r.episode_returns[-100:].mean() for r in results])
         optimal = sum(len(p) == 14 and p[-1] == GOAL for p in paths)
         safe = sum(p[-1] == GOAL and not CLIFF_EDGE & set(p) for p in paths)
-        print(f"  {name:<10} last-100-episode online return {last_100.mean():7.2f} +- {last_100.std(ddof=1) if len(last_100) > 1 else 0:5.2f} (sd over runs); "
+        spread = last_100.std(ddof=1) if len(last_100) > 1 else 0
+        print(f"  {name:<10} last-100-episode online return {last_100.mean():7.2f} +- {spread:5.2f} (sd over runs); "
               f"greedy path: optimal 13-step in {optimal}/{args.runs} runs, away from the edge in {safe}/{args.runs}; "
               f"{time.perf_counter() - start:.1f}s")
     plot_returns(curves, args, os.path.join(args.out, "cliffwalking_returns.png"))

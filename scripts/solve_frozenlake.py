@@ -9,11 +9,10 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tabular_plots import DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid, run_cli, save_figure
 
 from algorithms.tabular import policy_iteration, value_iteration
 from envs_wrappers import make_env, policy_rollouts, tabular_model
-from tabular_plots import (DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid,
-                           run_cli, save_figure)
 
 FROZENLAKE_DIRECTIONS = {0: LEFT, 1: DOWN, 2: RIGHT, 3: UP}
 MAPS = {"4x4": "FrozenLake-v1", "8x8": "FrozenLake8x8-v1"}

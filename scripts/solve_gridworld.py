@@ -11,11 +11,23 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tabular_plots import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    OneLineParser,
+    best_actions,
+    draw_value_grid,
+    positive_float,
+    positive_int,
+    probability,
+    run_cli,
+    save_figure,
+)
 
 from algorithms.tabular import policy_evaluation, policy_iteration, value_iteration
 from envs_wrappers import GridWorld, tabular_model
-from tabular_plots import (DOWN, LEFT, RIGHT, UP, OneLineParser, best_actions, draw_value_grid,
-                           positive_float, positive_int, probability, run_cli, save_figure)
 
 GRIDWORLD_DIRECTIONS = {0: UP, 1: RIGHT, 2: DOWN, 3: LEFT}
 

@@ -9,11 +9,10 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from tabular_plots import DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid, run_cli, save_figure
 
 from algorithms.tabular import policy_iteration, value_iteration
 from envs_wrappers import make_env, policy_rollouts, tabular_model
-from tabular_plots import (DOWN, LEFT, RIGHT, UP, best_actions, dp_solver_parser, draw_value_grid,
-                           run_cli, save_figure)
 
 TAXI_DIRECTIONS = {0: DOWN, 1: UP, 2: RIGHT, 3: LEFT}       # south, north, east, west
 TAXI_LETTERS = {4: "P", 5: "D"}                             # pick-up, drop-off

@@ -9,8 +9,8 @@ import argparse
 
 import numpy as np
 
-from tinygrad_rl import nn, optim
 import tinygrad_rl.functional as F
+from tinygrad_rl import nn, optim
 
 
 def main() -> None:

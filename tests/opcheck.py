@@ -18,7 +18,6 @@ import numpy as np
 
 from tinygrad_rl import Tensor, no_grad
 
-
 # ----------------------------------------------------------------------------- samplers
 
 def uniform(rng, shape):

@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 
 from algorithms import registry
-from algorithms.cli import main
-from algorithms.configs import OffPolicyConfig, OnPolicyConfig
+from algorithms.configs import OffPolicyConfig, OnPolicyConfig, apply_overrides, parse_value
 from algorithms.losses import dqn_loss
-from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks
+from algorithms.model_based.known_rewards import pendulum_reward, register_reward
+from algorithms.networks import OBSERVATION_CLIP, EnvSpaces, RunningMeanStd, actor_critic_networks, q_networks
 from algorithms.presets import load_preset, preset_source, preset_table
-from algorithms.rewards import pendulum_reward, register_reward
+from algorithms.runs.cli import main
+from algorithms.runs.experiment import resume_training, run_training
+from tinygrad_rl import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "--set", "gradient_steps=1",
@@ -31,7 +33,8 @@ TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "
         "on_policy": ["--set", "n_envs=2", "--set", "n_steps=16", "--set", "n_minibatches=2"],
         "episodic": ["--set", "episodes_per_update=1"],
         "model_based": ["--set", "random_steps=100", "--set", "train_every=100", "--set", "model_epochs=1",
-                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2", "--set", "cem_iterations=1"]}
+                        "--set", "population=8", "--set", "elites=2", "--set", "horizon=2",
+                        "--set", "cem_iterations=1"]}
 
 
 def readme_plugin() -> str:
@@ -69,6 +72,46 @@ def test_readme_plugin_trains_and_evaluates_through_the_cli(tmp_path):
     assert "unknown algorithm 'munchausen_dqn'" in proc.stderr and "--plugin" in proc.stderr
     proc = cli("list", "munchausen_dqn", "--plugin", "munchausen_dqn.py", cwd=tmp_path)
     assert proc.returncode == 0 and "CartPole-v1 (from CartPole-v1.toml [dqn])" in proc.stdout
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["as-printed", "future-annotations"])
+def test_readme_plugin_fields_parse_by_their_type_with_either_annotation_style(tmp_path, future):
+    """``--set`` on each of the plugin's own fields gives the field's type (float here), whether the
+    plugin's annotations are classes (as printed) or strings (``from __future__ import annotations``):
+    the run reaches its updates, which compare the values with numbers."""
+    source = readme_plugin()
+    assert "from __future__" not in source
+    (tmp_path / "munchausen_dqn.py").write_text(("from __future__ import annotations\n" if future else "") + source)
+    run = tmp_path / "run"
+    own = {"entropy_tau": "0.05", "munchausen_alpha": "0.5", "log_pi_min": "-2"}
+    sets = [arg for key, value in own.items() for arg in ("--set", f"{key}={value}")]
+    proc = cli("train", "munchausen_dqn", "CartPole-v1", "--plugin", "munchausen_dqn.py", "--out", str(run),
+               "--steps", "200", "--set", "hidden=8", "--set", "eval_every=200", "--set", "eval_episodes=1",
+               *TINY["off_policy"], *sets, "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    saved = json.loads((run / "config.json").read_text())["config"]
+    assert {key: saved[key] for key in own} == {"entropy_tau": 0.05, "munchausen_alpha": 0.5, "log_pi_min": -2.0}
+    assert all(type(saved[key]) is float for key in own)
+    with open(run / "terms.csv") as f:
+        assert any(line.split(",")[1] == "td" for line in f.read().splitlines()[1:])   # it did update
+
+
+def test_config_fields_parse_by_type_without_future_annotations():
+    namespace = {}
+    exec("import dataclasses\nfrom algorithms.configs import OffPolicyConfig\n"
+         "@dataclasses.dataclass\nclass Quantiles(OffPolicyConfig):\n    n_quantiles: int = 32\n"
+         "    kappa: float = 1.0\n    spread: bool = False\n"
+         "    sizes: list[int] = dataclasses.field(default_factory=list)\n",
+         namespace)
+    cls = namespace["Quantiles"]
+    assert OffPolicyConfig.__dataclass_fields__["lr"].type == "float"      # this module: strings
+    assert cls.__dataclass_fields__["n_quantiles"].type is int              # a plugin's: classes
+    assert [parse_value(cls, key, text) for key, text in
+            (("n_quantiles", "8"), ("kappa", "2"), ("spread", "true"), ("sizes", "4,4"), ("lr", "1e-3"))] == \
+        [8, 2.0, True, [4, 4], 1e-3]
+    assert apply_overrides(cls(), {"n_quantiles": 8}).n_quantiles == 8
+    with pytest.raises(ValueError, match="invalid value 'x' for n_quantiles: expected int"):
+        parse_value(cls, "n_quantiles", "x")
 
 
 def test_a_run_folder_never_imports_what_it_names(tmp_path, capsys):
@@ -212,7 +255,7 @@ def test_a_loss_reads_its_own_hyperparameters_from_its_config():
     registry.register_algorithm("scaled_dqn", loss=scaled_loss, loop="off_policy", config=ScaledConfig,
                                 presets="dqn")
     try:
-        from algorithms.trainers import train
+        from algorithms.loops.training_run import train
         config = load_preset("scaled_dqn", "CartPole-v1", {"total_steps": 120, "learning_starts": 100,
                                                            "train_freq": 10, "gradient_steps": 1,
                                                            "loss_scale": 0.5})
@@ -249,3 +292,39 @@ def test_presets_extend_reuse_and_come_from_a_user_file(tmp_path):
 def test_an_algorithm_without_any_table_uses_its_config_defaults():
     assert preset_source("ppo", "MountainCar-v0") is None
     assert load_preset("ppo", "MountainCar-v0") == registry.get_algorithm("ppo").config()
+
+
+class Identity(nn.Module):
+    """A module without parameters, as a plugin might keep beside its networks."""
+
+    def forward(self, x):
+        return x
+
+
+def test_a_parameterless_module_among_the_nets_trains_resumes_and_evaluates(tmp_path, capsys):
+    calls = {"n": 0, "crash_after": 60}      # after the first evaluation (step 200) wrote model.npz
+
+    def networks(spaces, config, seed):
+        return {**q_networks(spaces, config, seed), "identity": Identity()}
+
+    def loss(batch, nets, config):
+        calls["n"] += 1
+        if calls["crash_after"] is not None and calls["n"] > calls["crash_after"]:
+            raise RuntimeError("injected crash")
+        return dqn_loss(batch, nets, config)
+
+    registry.register_algorithm("dqn_with_identity", loss=loss, loop="off_policy", networks=networks)
+    try:
+        config = OffPolicyConfig(total_steps=400, hidden=[8], eval_every=200, eval_episodes=1, learning_starts=50,
+                                 train_freq=4, gradient_steps=1, batch_size=16)
+        run = tmp_path / "run"
+        with pytest.raises(RuntimeError, match="injected crash"):
+            run_training("dqn_with_identity", "CartPole-v1", config, run, progress=False, checkpoint_every=0)
+        assert not any(key.startswith("identity/") for key in np.load(run / "model.npz").files)
+        calls["crash_after"] = None
+        summary = resume_training(run, progress=False, checkpoint_every=0)
+        assert summary["env_steps"] >= 400 and not summary["interrupted"]
+        assert main(["eval", str(run), "--episodes", "2"]) == 0
+        assert json.loads(capsys.readouterr().out)["episodes"] == 2
+    finally:
+        registry.unregister_algorithm("dqn_with_identity")

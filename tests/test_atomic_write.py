@@ -2,7 +2,7 @@
 import os
 import stat
 
-from algorithms.checkpoint import atomic_write
+from algorithms.runs.checkpoint import atomic_write
 
 
 def test_atomic_write_gives_the_permissions_of_a_plain_open(tmp_path):

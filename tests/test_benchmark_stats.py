@@ -2,8 +2,16 @@
 import numpy as np
 import pytest
 
-from algorithms.benchmark.stats import (aggregate, aggregate_solve_rates, iqm, learning_curve, performance_profile, smoothed_returns,
-                                        steps_to_threshold, stratified_bootstrap_ci)
+from algorithms.benchmark.stats import (
+    aggregate,
+    aggregate_solve_rates,
+    iqm,
+    learning_curve,
+    performance_profile,
+    smoothed_returns,
+    steps_to_threshold,
+    stratified_bootstrap_ci,
+)
 
 
 def test_iqm_is_the_mean_of_the_middle_half():

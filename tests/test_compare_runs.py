@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from algorithms.cli import main
-from algorithms.compare_runs import bootstrap_mean_ci, group_runs, plot_runs, read_run
-from algorithms.trainers import METRIC_COLUMNS
+from algorithms.loops.metrics_log import METRIC_COLUMNS
+from algorithms.runs.cli import main
+from algorithms.runs.compare_runs import bootstrap_mean_ci, group_runs, plot_runs, read_run
 
 
 def write_run(folder, algo="dqn", env_id="CartPole-v1", seed=0, lr=1e-3, level=100.0, episodes=60):

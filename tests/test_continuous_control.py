@@ -9,12 +9,22 @@ import pytest
 
 from algorithms.buffers import ContinuousTransitions, ReplayBuffer, continuous_batch
 from algorithms.configs import DDPGConfig, OffPolicyConfig, SACConfig, TD3Config
+from algorithms.loops.metrics_log import MetricsLog
+from algorithms.loops.off_policy_continuous import train_off_policy_continuous
+from algorithms.loops.training_run import TrainingRun
 from algorithms.losses import sac_loss, td3_loss, td3_targets
-from algorithms.networks import (DeterministicActor, EnvSpaces, ScalarParameter, SquashedGaussianActor,
-                                 log_one_minus_tanh_squared, q_networks, sac_networks, squashed_normal_log_prob,
-                                 td3_networks)
+from algorithms.networks import (
+    DeterministicActor,
+    EnvSpaces,
+    ScalarParameter,
+    SquashedGaussianActor,
+    log_one_minus_tanh_squared,
+    q_networks,
+    sac_networks,
+    squashed_normal_log_prob,
+    td3_networks,
+)
 from algorithms.registry import get_algorithm, register_algorithm, unregister_algorithm
-from algorithms.trainers import MetricsLog, _Run, train_off_policy_continuous
 from tinygrad_rl import Tensor, gradcheck, no_grad
 
 OBS_DIM, BATCH = 3, 6
@@ -209,10 +219,10 @@ def test_replay_buffer_stores_float_actions_and_checks_their_shape():
 # --------------------------------------------------------------------------- one optimiser per term
 
 
-def small_run(algo: str, **overrides) -> _Run:
+def small_run(algo: str, **overrides) -> TrainingRun:
     config = get_algorithm(algo).config(hidden=[16, 16], batch_size=32, learning_starts=64, total_steps=200,
                                         eval_every=10_000, **overrides)
-    return _Run(algo, "Pendulum-v1", config, None, False, MetricsLog())
+    return TrainingRun(algo, "Pendulum-v1", config, None, False, MetricsLog())
 
 
 def test_each_term_reaches_only_the_optimiser_of_its_own_nets():
@@ -263,8 +273,8 @@ def test_a_resumed_run_keeps_each_optimiser_and_the_phase_of_the_policy_delay(tm
     multiple of the delay 3), resume it: the checkpoint holds one optimiser per term, and the run
     ends with as many critic and actor steps as one that never stopped."""
     from algorithms import registry
-    from algorithms.experiment import resume_training, run_training
-    from algorithms.resume import RESUME_FILE, Checkpointer, read_checkpoint
+    from algorithms.runs.experiment import resume_training, run_training
+    from algorithms.runs.resume import RESUME_FILE, Checkpointer, read_checkpoint
     spec = get_algorithm("td3")
     config = spec.config(total_steps=400, learning_starts=64, train_freq=2, gradient_steps=2, policy_delay=3,
                          hidden=[8], batch_size=16, eval_every=200, eval_episodes=1)
@@ -302,7 +312,7 @@ def test_a_resumed_run_keeps_each_optimiser_and_the_phase_of_the_policy_delay(tm
 def test_the_continuous_loop_refuses_discrete_actions():
     config = TD3Config(total_steps=10)
     with pytest.raises(ValueError, match="needs a Box action space"):
-        _Run("td3", "CartPole-v1", config, None, False, MetricsLog())
+        TrainingRun("td3", "CartPole-v1", config, None, False, MetricsLog())
 
 
 # --------------------------------------------------------------------------- the registry
@@ -335,7 +345,7 @@ def test_large_arrays_freed_by_an_update_are_reused_without_page_faults():
     by default glibc maps each afresh (about 2,500 page faults per round measured here); with
     reuse_freed_memory they come back from the heap."""
     resource = pytest.importorskip("resource")
-    from algorithms.threads import reuse_freed_memory
+    from algorithms.runs.threads import reuse_freed_memory
     if not reuse_freed_memory():
         pytest.skip("the C library has no mallopt (not glibc)")
 

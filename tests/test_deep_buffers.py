@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from algorithms.buffers import ReplayBuffer
-from algorithms.rollout import VectorEnvRunner, greedy_episodes_returns, sample_categorical
-from algorithms.trainers import _on_policy_rollout
+from algorithms.loops.env_runner import VectorEnvRunner, greedy_episodes_returns
+from algorithms.loops.on_policy import on_policy_rollout
+from algorithms.networks import sample_categorical
 from tinygrad_rl import Tensor
 
 
@@ -107,7 +108,7 @@ def test_on_policy_rollout_bootstraps_truncation_drops_autoreset_rows():
                "rewards": np.array([[1.0], [1.0], [0.0], [1.0]]), "terminated": np.zeros((4, 1), dtype=bool),
                "truncated": np.array([[False], [True], [False], [False]]),
                "valid": np.array([[True], [True], [False], [True]])}
-    rollout = _on_policy_rollout(columns, IdentityValue(), gamma=0.5, lam=1.0)
+    rollout = on_policy_rollout(columns, IdentityValue(), gamma=0.5, lam=1.0)
     assert len(rollout) == 3
     np.testing.assert_array_equal(rollout.obs[:, 0], [1.0, 2.0, 0.0])
     # t=1 truncated: A = 1 + 0.5 * V(final obs = 10) - 2 = 4, no look-ahead past the end

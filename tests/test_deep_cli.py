@@ -6,12 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from algorithms.checkpoint import atomic_write, load_weights, save_weights
-from algorithms.cli import main
 from algorithms import registry
 from algorithms.configs import OffPolicyConfig
+from algorithms.loops.metrics_log import METRIC_COLUMNS
+from algorithms.loops.training_run import NonFiniteLossError, train
 from algorithms.presets import load_preset, preset_envs, preset_source
-from algorithms.trainers import METRIC_COLUMNS, NonFiniteLossError, train
+from algorithms.runs.checkpoint import atomic_write, load_weights, save_weights
+from algorithms.runs.cli import main
 from tinygrad_rl import nn
 
 TINY = ["--set", "hidden=16,16", "--set", "learning_starts=100", "--set", "eval_every=300",

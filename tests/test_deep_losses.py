@@ -8,8 +8,16 @@ import pytest
 
 from algorithms.buffers import Episodes, Rollout, Transitions
 from algorithms.configs import EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig
-from algorithms.losses import (a2c_loss, double_dqn_loss, double_dqn_targets, dqn_loss, dqn_targets, ppo_loss,
-                               reinforce_loss, standardize)
+from algorithms.losses import (
+    a2c_loss,
+    double_dqn_loss,
+    double_dqn_targets,
+    dqn_loss,
+    dqn_targets,
+    ppo_loss,
+    reinforce_loss,
+    standardize,
+)
 from algorithms.networks import ActorCritic, Categorical, EnvSpaces
 from tinygrad_rl import Tensor, gradcheck, nn, no_grad
 

@@ -8,9 +8,10 @@ The long runs that must reach 475 live in scripts/bench_solve.py.
 import gymnasium as gym
 import pytest
 
+from algorithms.loops.actors import greedy_actor
+from algorithms.loops.env_runner import greedy_episodes_returns
+from algorithms.loops.training_run import train
 from algorithms.presets import load_preset
-from algorithms.rollout import greedy_episodes_returns
-from algorithms.trainers import greedy_actor, train
 
 THRESHOLD = 75.0
 SMALL_DQN = dict(total_steps=10_000, hidden=[64, 64], lr=1e-3, learning_starts=500, train_freq=4, gradient_steps=2,

@@ -8,12 +8,12 @@ import pytest
 
 from algorithms.buffers import PrioritizedReplayBuffer, ReplayBuffer, SumTree, Transitions, bootstrap_discounts
 from algorithms.configs import OffPolicyConfig
+from algorithms.loops.training_run import train
 from algorithms.losses import TD_ERROR, double_dqn_loss, double_dqn_targets, dqn_loss, dqn_targets, td_loss
 from algorithms.networks import DuelingQNet, EnvSpaces, q_networks
 from algorithms.presets import load_preset
 from algorithms.registry import register_algorithm, unregister_algorithm
-from algorithms.resume import read_checkpoint, write_checkpoint
-from algorithms.trainers import train
+from algorithms.runs.resume import read_checkpoint, write_checkpoint
 from tinygrad_rl import Tensor, gradcheck, nn
 
 OBS_DIM, N_ACTIONS, BATCH, GAMMA = 3, 3, 7, 0.9
@@ -409,10 +409,10 @@ def test_rainbow_resumes_from_a_mid_episode_checkpoint_with_its_n_step_window_an
     import dataclasses
     import shutil
 
-    import algorithms.resume as resume
+    import algorithms.runs.resume as resume
     from algorithms import registry
-    from algorithms.checkpoint import read_npz
-    from algorithms.experiment import resume_training, run_training
+    from algorithms.runs.checkpoint import read_npz
+    from algorithms.runs.experiment import resume_training, run_training
 
     spec = registry.get_algorithm("dqn_rainbow")
     calls = {"n": 0}

@@ -6,10 +6,17 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from envs_wrappers import (BlackjackIndex, DiscretizeObservation, GridWorld, OneHotObservation,
-                           make_env, one_hot, policy_rollouts, tabular_model)
-from envs_wrappers import registry
-
+from envs_wrappers import (
+    BlackjackIndex,
+    DiscretizeObservation,
+    GridWorld,
+    OneHotObservation,
+    make_env,
+    one_hot,
+    policy_rollouts,
+    registry,
+    tabular_model,
+)
 
 # --------------------------------------------------------------------------- make_env
 

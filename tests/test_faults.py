@@ -22,12 +22,12 @@ import pytest
 
 from algorithms import registry
 from algorithms.buffers import ReplayBuffer
-from algorithms.checkpoint import load_weights, read_npz
-from algorithms.cli import main
-from algorithms.experiment import resume_training, run_training
+from algorithms.loops.training_run import train
 from algorithms.presets import load_preset, preset_source
-from algorithms.resume import RESUME_FILE, LoopState, read_checkpoint, write_checkpoint
-from algorithms.trainers import train
+from algorithms.runs.checkpoint import load_weights, read_npz
+from algorithms.runs.cli import main
+from algorithms.runs.experiment import resume_training, run_training
+from algorithms.runs.resume import RESUME_FILE, LoopState, read_checkpoint, write_checkpoint
 from tinygrad_rl import Tensor, nn, optim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,9 +86,9 @@ elif kind == "savez":              # half way through writing the n-th resume.np
         return real(f, **arrays)
     np.savez = savez
 elif kind == "final_eval":         # after training, during the final evaluation
-    import algorithms.experiment as experiment
+    import algorithms.runs.experiment as experiment
     experiment._evaluate = lambda *a, **k: die()
-from algorithms.cli import main
+from algorithms.runs.cli import main
 sys.exit(main(args))
 '''
 
@@ -131,7 +131,8 @@ def assert_complete_off_policy_run(run, total_steps, eval_every):
     lengths = [int(r["episode_length"]) for r in episodes]
     assert ends == list(np.cumsum(lengths)), "an env step is missing or counted twice"
     assert total_steps - 500 < ends[-1] <= total_steps
-    assert [int(r["env_step"]) for r in rows if r["eval_return"]] == list(range(eval_every, total_steps + 1, eval_every))
+    evaluated = [int(r["env_step"]) for r in rows if r["eval_return"]]
+    assert evaluated == list(range(eval_every, total_steps + 1, eval_every))
     assert len({tuple(r.values()) for r in without_wall_time(rows)}) == len(rows)
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
     assert json.loads((run / "checkpoint.json").read_text()) == {"env_step": total_steps, "interrupted": False}
@@ -379,7 +380,8 @@ def test_missing_box2d_names_the_extra_to_install(good_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(good_run, run)
     edit_config(env_id="LunarLander-v3")(run / "config.json")
-    block = "import sys; sys.modules['Box2D'] = None; from algorithms.cli import main; sys.exit(main(sys.argv[1:]))"
+    block = ("import sys; sys.modules['Box2D'] = None; from algorithms.runs.cli import main; "
+             "sys.exit(main(sys.argv[1:]))")
     for args in (["eval", str(run)], ["train", "dqn", "LunarLander-v3", "--no-progress"]):
         proc = subprocess.run([sys.executable, "-c", block, *args], env=env_with_root(), capture_output=True,
                               text=True, timeout=60, cwd=tmp_path)
@@ -428,7 +430,7 @@ def test_bad_settings_or_an_unusable_folder_are_one_line_exit_2_and_leave_nothin
 
 
 def test_a_full_disk_is_found_before_writing(tmp_path, monkeypatch, capsys):
-    import algorithms.runfolder as runfolder
+    import algorithms.runs.run_folder as runfolder
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runfolder.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 10**6))
     assert main(["train", "dqn", "CartPole-v1", "--no-progress", "--out", "deep/er/run"]) == 2
@@ -438,7 +440,7 @@ def test_a_full_disk_is_found_before_writing(tmp_path, monkeypatch, capsys):
 
 
 def test_a_run_that_fails_later_marks_its_folder_failed_and_the_folder_can_be_reused(tmp_path, monkeypatch, capsys):
-    import algorithms.resume as resume
+    import algorithms.runs.resume as resume
 
     def disk_full(path, write, mode="wb"):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -480,7 +482,7 @@ def test_a_plugin_loop_of_its_own_resumes_through_the_same_mechanism(tmp_path, m
     """A loop written outside this package keeps its counters with run.keep, draws from run.rng and
     marks safe points; after a crash, the resumed run ends in exactly the uninterrupted run's state."""
     from algorithms.registry import AlgorithmSpec, Loop, get_loop
-    from algorithms.resume import Checkpointer
+    from algorithms.runs.resume import Checkpointer
 
     def counting_loop(run):
         state = run.keep("loop", LoopState(step=0, draws=[]))

@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
+import tinygrad_rl.functional as F
 from tinygrad_rl import GradcheckError, Tensor, gradcheck
 from tinygrad_rl.tensor import Tensor as _Tensor
-import tinygrad_rl.functional as F
 
 RNG = np.random.default_rng(7)
 

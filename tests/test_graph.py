@@ -13,8 +13,18 @@ from algorithms.buffers import Episodes
 from algorithms.configs import EpisodicConfig
 from algorithms.losses import reinforce_loss
 from algorithms.networks import ActorCritic, EnvSpaces
-from tinygrad_rl import (AnomalyError, GradcheckError, Tensor, custom_op, detect_anomaly, gradcheck, graph,
-                         is_anomaly_enabled, nn, no_grad)
+from tinygrad_rl import (
+    AnomalyError,
+    GradcheckError,
+    Tensor,
+    custom_op,
+    detect_anomaly,
+    gradcheck,
+    graph,
+    is_anomaly_enabled,
+    nn,
+    no_grad,
+)
 
 
 def expression():

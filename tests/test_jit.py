@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tinygrad_rl.functional as F
-from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
-from tinygrad_rl.tensor import concatenate, where
-
 import algorithms.builtin  # noqa: F401  (registers the built-in algorithms)
+import tinygrad_rl.functional as F
+from algorithms.loops.training_run import env_spaces
 from algorithms.networks import target_pairs, trained_nets
 from algorithms.registry import algorithm_names, get_algorithm
-from algorithms.trainers import env_spaces
+from tinygrad_rl import Tensor, custom_op, detect_anomaly, gradcheck, graph, jit, nn, no_grad, optim
+from tinygrad_rl.tensor import concatenate, where
 
 
 def same_bits(a, b) -> bool:
@@ -494,6 +493,7 @@ def test_prioritized_replay_gets_this_calls_td_errors_and_reads_each_batchs_weig
     this call's (an array kept from an earlier call keeps its values), and the importance weights of
     each batch reach the recorded program as data (changing them changes the loss as eagerly)."""
     import dataclasses
+
     from algorithms.losses import TD_ERROR
     spec = get_algorithm("dqn_rainbow")
     config = spec.config(hidden=[16, 16])
@@ -553,18 +553,18 @@ def test_training_with_the_jit_gives_the_eager_run(algo, env_id, overrides, monk
     seed end with the same weights, losses and evaluations. SAC and TD3 learn with one optimiser per
     term (the others' nets held fixed during each term's backward); TD3's delayed actor updates take
     one of two recorded paths on alternate steps."""
-    import algorithms.trainers as trainers
+    import algorithms.loops.training_run as training_run
     from algorithms.configs import apply_overrides, parse_value
     made = []
 
     def recording_jit(fn, **kwargs):
         made.append(jit(fn, **kwargs))
         return made[-1]
-    monkeypatch.setattr(trainers, "jit", recording_jit)
+    monkeypatch.setattr(training_run, "jit", recording_jit)
     spec = get_algorithm(algo)
     config = spec.config(**overrides)
     assert config.jit is True and parse_value(spec.config, "jit", "false") is False
-    runs = [trainers.train(algo, env_id, apply_overrides(config, {"jit": flag})) for flag in (True, False)]
+    runs = [training_run.train(algo, env_id, apply_overrides(config, {"jit": flag})) for flag in (True, False)]
     assert made[0].replayed > 0.6 * made[0].calls and made[1].replayed == 0 and made[1].calls > 10
     for name, net in runs[0].nets.items():
         if isinstance(net, nn.Module):

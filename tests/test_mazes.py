@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs_wrappers import (MAZE_IDS, BlockingMaze, DynaMaze, Maze, ShortcutMaze, make_env, scale_layout,
-                           tabular_model)
+from envs_wrappers import MAZE_IDS, BlockingMaze, DynaMaze, Maze, ShortcutMaze, make_env, scale_layout, tabular_model
 
 UP, RIGHT, DOWN, LEFT = range(4)
 

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from tinygrad_rl import Tensor, gradcheck, nn, optim
 import tinygrad_rl.functional as F
+from tinygrad_rl import Tensor, gradcheck, nn, optim
 
 
 def quadratic_steps(opt_factory, steps=3, x0=1.0):

@@ -12,15 +12,22 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from algorithms.cli import main
-from algorithms.dynamics import ProbabilisticEnsemble, gaussian_nll, soft_bounded_logvar
-from algorithms.model_based import (ModelBatch, PETSConfig, TransitionData, fit_normalizer, model_based_batch,
-                                    pets_loss, pets_networks)
-from algorithms.networks import EnvSpaces, RunningMeanStd
-from algorithms.planners import (CEMPlanner, PlanningActor, cross_entropy_method, ensemble_returns,
-                                 truncated_standard_normal)
-from algorithms.rewards import known_reward, known_reward_envs, pendulum_state_change, register_reward
-from tinygrad_rl import Tensor, gradcheck, nn, optim
+from algorithms.configs import PETSConfig
+from algorithms.loops.gradcheck_batches import model_based_batch
+from algorithms.loops.model_based import fit_normalizer
+from algorithms.model_based.cem_planner import (
+    CEMPlanner,
+    PlanningActor,
+    cross_entropy_method,
+    ensemble_returns,
+    truncated_standard_normal,
+)
+from algorithms.model_based.dynamics import ProbabilisticEnsemble, gaussian_nll, soft_bounded_logvar
+from algorithms.model_based.known_rewards import known_reward, known_reward_envs, pendulum_state_change, register_reward
+from algorithms.model_based.pets import ModelBatch, TransitionData, pets_loss, pets_networks
+from algorithms.networks import EnvSpaces
+from algorithms.runs.cli import main
+from tinygrad_rl import Tensor, gradcheck, optim
 
 PENDULUM = EnvSpaces(3, False, action_low=(-2.0,), action_high=(2.0,), env_id="Pendulum-v1")
 
@@ -76,7 +83,7 @@ def test_soft_bounds_keep_the_log_variance_inside_smoothly():
     assert np.isclose(out.data[0], -10.0) and np.isclose(out.data[-1], upper)
     out.sum().backward()
     assert np.all(raw.grad >= 0) and raw.grad[3] > 0.8       # a gradient that fades, never a clip's step
-    assert gradcheck(lambda r, h, l: soft_bounded_logvar(r, h, l).sum(),
+    assert gradcheck(lambda r, high, low: soft_bounded_logvar(r, high, low).sum(),
                      [Tensor(np.array([-12.0, -3.0, 0.2, 2.0]), requires_grad=True),
                       Tensor(np.array(0.5), requires_grad=True), Tensor(np.array(-10.0), requires_grad=True)])
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from algorithms.cli import main
-from algorithms.record import kept_frame_steps, record_episodes, run_policy
-from algorithms.rollout import greedy_episodes_returns
+from algorithms.loops.env_runner import greedy_episodes_returns
+from algorithms.runs.cli import main
+from algorithms.runs.record import kept_frame_steps, record_episodes, run_policy
 from algorithms.tabular import value_iteration
 from envs_wrappers import make_env, tabular_model
 

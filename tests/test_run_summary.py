@@ -2,10 +2,8 @@
 import json
 import re
 
-import pytest
-
-from algorithms.cli import main
-from algorithms.summary import format_training_summary, reward_threshold
+from algorithms.runs.cli import main
+from algorithms.runs.summary import format_training_summary, reward_threshold
 
 TINY = ["--set", "hidden=16,16", "--set", "learning_starts=100", "--set", "eval_every=300",
         "--set", "eval_episodes=2", "--no-progress"]

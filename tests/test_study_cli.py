@@ -3,17 +3,16 @@ a user's plugin (a custom op with a wrong backward must fail), and `train --anom
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from algorithms import registry
-from algorithms.cli import main
 from algorithms.networks import trained_nets
-from algorithms.study import check_loss_gradients, loss_setup
 from algorithms.presets import load_preset
+from algorithms.runs.cli import main
+from algorithms.runs.study import check_loss_gradients, loss_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--set", "hidden=8,8", "--batch", "8"]

@@ -1,11 +1,10 @@
 """UnifiedAgent: the TD functions are thin wrappers, potential-based shaping, evaluation, bad input."""
 import numpy as np
 import pytest
-
-from algorithms.tabular import (UCB, Boltzmann, EpsilonGreedy, UnifiedAgent, expected_sarsa, q_learning,
-                                sarsa)
-from envs_wrappers import make_env
 from tabular_toy_envs import RandomWalk
+
+from algorithms.tabular import UCB, Boltzmann, EpsilonGreedy, UnifiedAgent, expected_sarsa, q_learning, sarsa
+from envs_wrappers import make_env
 
 OPTIMAL_CLIFF_PATH = [36, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 47]
 

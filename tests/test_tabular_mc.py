@@ -1,12 +1,11 @@
 """Monte Carlo prediction against exactly known values; on-policy MC control and exploring starts."""
+import gymnasium as gym
 import numpy as np
 import pytest
+from tabular_toy_envs import EndlessCorridor, RandomWalk
 
 from algorithms.tabular import EpsilonGreedy, mc_control, mc_prediction
 from envs_wrappers import make_env
-from tabular_toy_envs import EndlessCorridor, RandomWalk
-
-import gymnasium as gym
 
 UNIFORM = np.full((7, 2), 0.5)
 

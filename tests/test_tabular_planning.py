@@ -4,8 +4,16 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from algorithms.tabular import (DeterministicModel, EpsilonGreedy, PlanningResult, TabularResult, dyna_q,
-                                dyna_q_plus, prioritized_sweeping, q_learning)
+from algorithms.tabular import (
+    DeterministicModel,
+    EpsilonGreedy,
+    PlanningResult,
+    TabularResult,
+    dyna_q,
+    dyna_q_plus,
+    prioritized_sweeping,
+    q_learning,
+)
 from envs_wrappers import MAZE_IDS, BlockingMaze, DynaMaze, ShortcutMaze, make_env
 
 SEEDS = range(4)

@@ -2,10 +2,10 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from tabular_toy_envs import EndlessCorridor
 
 from algorithms.tabular import EpsilonGreedy, UnifiedAgent, expected_sarsa, q_learning, sarsa, td_target
 from envs_wrappers import make_env
-from tabular_toy_envs import EndlessCorridor
 
 # CliffWalking 4x12: start 36 = (3, 0), goal 47 = (3, 11), cliff 37..46; row 2 runs along the cliff.
 START, GOAL = 36, 47

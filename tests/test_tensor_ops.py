@@ -1,7 +1,8 @@
 """Every Tensor op against central finite differences, over scalar, vector, matrix and broadcast shapes."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_rl import Tensor, concatenate, gradcheck, no_grad, stack, where

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from algorithms.cli import main
-from algorithms.tensorboard_log import ROW_TAGS, TERM_TAGS, TensorBoardSink
-from algorithms.trainers import MetricsLog
+from algorithms.loops.metrics_log import MetricsLog
+from algorithms.runs.cli import main
+from algorithms.runs.tensorboard_log import ROW_TAGS, TERM_TAGS, TensorBoardSink
 
 
 def read_events(logdir) -> dict:

@@ -14,7 +14,7 @@ from .tensor import Tensor, one_hot, traceable, where
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
     "mse_loss", "huber", "huber_loss", "cross_entropy", "categorical_log_prob", "categorical_entropy",
-    "normal_log_prob", "normal_entropy", "conv1d", "conv2d",
+    "normal_log_prob", "normal_entropy",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -65,20 +65,6 @@ def sigmoid(x: Tensor) -> Tensor:
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     return _as_tensor(x).gelu(approximate)
-
-
-def _no_convolution(name: str):
-    def refuse(x, weight, *args, **kwargs):
-        raise NotImplementedError(
-            f"{name}: tinygrad_rl has no convolution (input shape {np.shape(getattr(x, 'data', x))}, weight "
-            f"shape {np.shape(getattr(weight, 'data', weight))}); flatten the observation and use nn.MLP")
-    refuse.__name__ = name
-    refuse.__doc__ = f"Not supported: raises NotImplementedError naming the shapes (the engine has no {name})."
-    return refuse
-
-
-conv1d = _no_convolution("conv1d")
-conv2d = _no_convolution("conv2d")
 
 
 def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:

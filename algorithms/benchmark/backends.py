@@ -41,13 +41,20 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from algorithms.benchmark.plots import plot_all
-from algorithms.benchmark.records import (RUNS_FILE, RecordsError, append_record, arm_label, latest_by_cell,
-                                          load_records, repair_torn_tail)
+from algorithms.benchmark.records import (
+    RUNS_FILE,
+    RecordsError,
+    append_record,
+    arm_label,
+    latest_by_cell,
+    load_records,
+    repair_torn_tail,
+)
 from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
 from algorithms.benchmark.sweep import Cell, SweepSpec
-from algorithms.runfolder import try_lock
+from algorithms.runs.run_folder import try_lock
 
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
 

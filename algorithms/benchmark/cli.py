@@ -17,6 +17,11 @@ import importlib.util
 import sys
 import warnings
 
+from algorithms.benchmark.records import RecordsError
+from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file, parse_grid_option
+from algorithms.runs.arguments import UsageError, int_at_least
+from algorithms.runs.resume import StopSignals
+
 __all__ = ["add_parser", "run", "main"]
 
 PROG = "tinygrad-rl benchmark"
@@ -45,7 +50,7 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``benchmark`` on the ``tinygrad-rl`` subcommand parsers (the one line in algorithms/cli.py)."""
+    """Register ``benchmark`` on the ``tinygrad-rl`` subcommand parsers (the one line in algorithms/runs/cli.py)."""
     return _configure(subparsers.add_parser(
         "benchmark", help="sweep algorithms x envs x seeds (local processes or Ray) with honest statistics",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
@@ -60,10 +65,8 @@ def run(args: argparse.Namespace) -> int:
     """Validate everything, run the sweep, print where the report is; returns the exit status."""
     if importlib.util.find_spec("scipy") is None:
         return _usage_error('the benchmark statistics need scipy, which is not installed: pip install -e ".[stats]"')
+    # Not at the top: the backends need scipy (the optional `stats` extra), checked just above.
     from algorithms.benchmark.backends import BackendError, run_sweep
-    from algorithms.benchmark.records import RecordsError
-    from algorithms.benchmark.sweep import SweepError, SweepSpec, load_sweep_file, parse_grid_option
-    from algorithms.cli import UsageError, _int_at_least
 
     try:
         if args.out is None:
@@ -80,17 +83,16 @@ def run(args: argparse.Namespace) -> int:
                                                        ("seeds", args.seeds)) if value is None]
             if missing:
                 raise SweepError(f"missing {', '.join(missing)} (or give --sweep FILE)")
-            fields = dict(direct, budget=_int_at_least("--budget", args.budget, 1),
+            fields = dict(direct, budget=int_at_least("--budget", args.budget, 1),
                           grid=parse_grid_option(args.grid, args.algos))
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always")
             spec = SweepSpec.build(**fields)
         for note in notes:
             print(f"{PROG}: note: {note.message}", file=sys.stderr)
-        workers = _int_at_least("--workers", args.workers, 1)
+        workers = int_at_least("--workers", args.workers, 1)
     except (SweepError, UsageError) as err:
         return _usage_error(str(err))
-    from algorithms.resume import StopSignals
     stop = StopSignals()          # SIGTERM stops the sweep as Ctrl-C does (and kills its workers)
     try:
         with stop:

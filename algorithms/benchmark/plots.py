@@ -16,9 +16,15 @@ import matplotlib.pyplot as plt  # noqa: E402  (backend first)
 import numpy as np  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
-from algorithms.checkpoint import atomic_write  # noqa: E402
-from algorithms.benchmark.stats import (SOLVE_WINDOW, group_runs, learning_curve,  # noqa: E402
-                                        learning_curve_by_episode, performance_profile, steps_to_threshold)
+from algorithms.benchmark.stats import (  # noqa: E402
+    SOLVE_WINDOW,
+    group_runs,
+    learning_curve,
+    learning_curve_by_episode,
+    performance_profile,
+    steps_to_threshold,
+)
+from algorithms.runs.checkpoint import atomic_write  # noqa: E402
 
 __all__ = ["FIGURES", "plot_all"]
 

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from algorithms.checkpoint import atomic_write
+from algorithms.runs.checkpoint import atomic_write
 
 __all__ = ["RUNS_FILE", "RecordsError", "append_record", "load_records", "latest_by_cell",
            "repair_torn_tail", "write_text_atomic", "comparable", "cell_key", "arm_label"]

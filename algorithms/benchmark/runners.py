@@ -25,6 +25,16 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from algorithms import tabular
+from algorithms.configs import apply_overrides
+from algorithms.loops.actors import greedy_actor
+from algorithms.loops.env_runner import greedy_episodes_returns
+from algorithms.loops.seeding import RunSeeds
+from algorithms.loops.training_run import train
+from algorithms.presets import config_dict, load_preset, preset_envs, preset_source
+from algorithms.registry import algorithm_names, get_algorithm
+from algorithms.runs.experiment import FINAL_EVAL_EPISODES
+from algorithms.tabular import EpsilonGreedy, UnifiedAgent
 from envs_wrappers.registry import make_env, resolve_env_id
 from tinygrad_rl.arrays import linear_schedule, spawn_seeds
 
@@ -125,9 +135,6 @@ def _tabular_config(algorithm: str) -> Callable[[str, int, int, dict | None], di
 
 def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
     def run(env_id: str, seed: int, episodes: int, config: dict) -> dict:
-        from algorithms import tabular
-        from algorithms.tabular import EpsilonGreedy, UnifiedAgent
-
         train_seed, eval_seed = spawn_seeds(seed, 2)
         explore = TABULAR_EXPLORATION
         exploration = EpsilonGreedy(linear_schedule(explore["epsilon_start"], explore["epsilon_end"],
@@ -159,7 +166,6 @@ def _tabular_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
 def _deep_config(algorithm: str) -> Callable[[str, int, int, dict | None], dict]:
     def config(env_id: str, seed: int, total_steps: int, overrides: dict | None = None) -> dict:
         """The preset, then the grid's ``overrides``, then the cell's budget and seed."""
-        from algorithms.presets import config_dict, load_preset
         fixed = {"total_steps": total_steps, "seed": seed}
         clash = sorted(set(overrides or {}) & set(fixed))
         if clash:
@@ -170,12 +176,6 @@ def _deep_config(algorithm: str) -> Callable[[str, int, int, dict | None], dict]
 
 def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
     def run(env_id: str, seed: int, total_steps: int, config: dict) -> dict:
-        from algorithms.configs import apply_overrides
-        from algorithms.experiment import FINAL_EVAL_EPISODES
-        from algorithms.registry import get_algorithm
-        from algorithms.rollout import greedy_episodes_returns
-        from algorithms.trainers import RunSeeds, greedy_actor, train
-
         # Exactly the recorded settings (preset, grid values, budget, seed), field by field.
         run_config = apply_overrides(get_algorithm(algorithm).config(), config)
         if (run_config.total_steps, run_config.seed) != (total_steps, seed):
@@ -204,8 +204,6 @@ def _deep_runner(algorithm: str) -> Callable[[str, int, int, dict], dict]:
 def _deep_entry(algorithm: str) -> AlgorithmEntry:
     """A registered deep algorithm on every env it has a preset for (budget: the preset's total_steps).
     Training runs in memory (no run folder per cell); metrics come from the trainer's log."""
-    from algorithms.presets import load_preset, preset_envs, preset_source
-
     return AlgorithmEntry("deep", "env steps",
                           {env: EnvDefaults(load_preset(algorithm, env).total_steps)
                            for env in preset_envs() if preset_source(algorithm, env) is not None},
@@ -221,7 +219,6 @@ class _AlgorithmTable(Mapping):
         self._overrides: dict[str, AlgorithmEntry] = {}
 
     def _deep_names(self) -> list[str]:
-        from algorithms.registry import algorithm_names
         return algorithm_names()
 
     def __getitem__(self, name: str) -> AlgorithmEntry:

@@ -26,7 +26,8 @@ from scipy import stats as scipy_stats
 from algorithms.benchmark.records import arm_label
 
 __all__ = ["SOLVE_WINDOW", "N_RESAMPLES", "CONFIDENCE", "iqm", "stratified_bootstrap_ci", "steps_to_threshold",
-           "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate", "aggregate_solve_rates", "group_runs"]
+           "smoothed_returns", "learning_curve", "learning_curve_by_episode", "performance_profile", "aggregate",
+           "aggregate_solve_rates", "group_runs"]
 
 SOLVE_WINDOW = 100
 N_RESAMPLES = 2000

@@ -38,6 +38,8 @@ from pathlib import Path
 
 from algorithms.benchmark.records import arm_label, cell_key
 from algorithms.benchmark.runners import ALGORITHMS, resolve_benchmark_env
+from algorithms.configs import parse_value
+from algorithms.registry import algorithm_names, get_algorithm
 
 __all__ = ["SweepError", "Arm", "Cell", "SweepSpec", "parse_seeds", "parse_grid_option", "load_sweep_file",
            "benchmark_envs"]
@@ -143,7 +145,7 @@ class SweepSpec:
             arms = _grid_arms(algorithms, grid)
         labels = [arm.label for arm in arms]
         if len(set(labels)) != len(labels):
-            raise SweepError(f"the sweep lists a setting twice: {sorted(l for l in labels if labels.count(l) > 1)[0]}")
+            raise SweepError(f"the sweep lists a setting twice: {sorted(x for x in labels if labels.count(x) > 1)[0]}")
         for arm in arms:
             _check_overrides(arm, resolved)
         return cls(tuple(algorithms), tuple(resolved), parse_seeds(seeds), budgets, tuple(arms))
@@ -286,9 +288,6 @@ def parse_grid_option(items: list[str] | None, algorithms) -> dict | None:
     field in the algorithms' config dataclass (the same for all of them, or it is an error)."""
     if not items:
         return None
-    from algorithms.configs import parse_value
-    from algorithms.registry import algorithm_names, get_algorithm
-
     # Tabular or unknown names are reported later, by SweepSpec.build, with the usual messages.
     names = [name for name in _as_name_list("algorithms", algorithms) if name in algorithm_names()]
     grid = {}

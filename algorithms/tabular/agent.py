@@ -227,4 +227,5 @@ class UnifiedAgent:
 
     def __repr__(self) -> str:
         return (f"UnifiedAgent(algorithm={self.algorithm!r}, exploration={self.exploration!r}, "
-                f"alpha={self.alpha:g}, gamma={self.gamma:g}, shaping={'on' if self._shaping_input is not None else None})")
+                f"alpha={self.alpha:g}, gamma={self.gamma:g}, "
+                f"shaping={'on' if self._shaping_input is not None else None})")

@@ -15,20 +15,9 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
-from .buffers import Transitions
+from ..buffers import Transitions
 
-__all__ = ["VectorStep", "VectorEnvRunner", "sample_categorical", "greedy_episodes_returns"]
-
-
-def sample_categorical(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One action per row drawn from softmax(logits) with the Gumbel-max trick.
-
-    argmax(logits + G), G ~ Gumbel(0, 1) i.i.d., is distributed as softmax(logits)
-    (Gumbel 1954; Maddison et al. 2014) and needs no normalisation, so it is exact even for
-    logits of very different magnitudes.
-    """
-    logits = np.asarray(logits)
-    return np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
+__all__ = ["VectorStep", "VectorEnvRunner", "greedy_episodes_returns"]
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from typing import Callable
 
 import numpy as np
 
-from .rewards import KnownReward
-from .threads import single_blas_thread
+from ..runs.threads import single_blas_thread
+from .known_rewards import KnownReward
 
 __all__ = ["truncated_standard_normal", "cross_entropy_method", "ensemble_returns", "CEMPlanner",
            "PlanningActor"]
@@ -89,7 +89,7 @@ def ensemble_returns(model, normalizer, reward: KnownReward, obs: np.ndarray, se
                      particles: int, rng: np.random.Generator) -> np.ndarray:
     """The trajectory-sampling estimate of each sequence's return from ``obs`` (module docstring).
 
-    ``model`` is a :class:`~algorithms.dynamics.ProbabilisticEnsemble` over normalised (s, a)
+    ``model`` is a :class:`~algorithms.model_based.dynamics.ProbabilisticEnsemble` over normalised (s, a)
     inputs predicting the state change; ``normalizer.normalize`` normalises the inputs;
     ``sequences`` is (P, H, |A|); ``particles`` a multiple of the ensemble size. Returns (P,).
     """

@@ -118,8 +118,11 @@ def load_weights(path: str | Path, nets: dict, allow_nonfinite: bool = False) ->
 
 
 def load_weights_state(nets: dict, arrays: dict[str, np.ndarray], where: str, allow_nonfinite: bool = False) -> None:
-    """Load ``{"<net>/<param>": array}`` (see :func:`weights_state`) into ``nets``; errors name ``where``."""
+    """Load ``{"<net>/<param>": array}`` (see :func:`weights_state`) into ``nets``; errors name ``where``.
+
+    A module with an empty ``state_dict()`` (no parameters, no statistics) saved no arrays and needs none."""
     states = {}
+    nets = {net_name: net for net_name, net in nets.items() if net.state_dict()}
     for net_name in nets:
         prefix = f"{net_name}/"
         states[net_name] = {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}

@@ -6,7 +6,7 @@
     DIR/terms.csv           mean of each loss term (and the learning rate) per logging interval
     DIR/model.npz           weights (at each periodic evaluation, then the final weights)
     DIR/checkpoint.json     env step of the weights in model.npz, interrupted or not
-    DIR/resume.npz          everything needed to continue (see algorithms.resume); removed once finished
+    DIR/resume.npz          everything needed to continue (see algorithms.runs.resume); removed once finished
     DIR/eval.json           {"mean_return", "std_return", "episodes"}: 20 deterministic episodes
     DIR/learning_curve.png  episode and evaluation returns against env steps
     DIR/.lock               held (flock) by the process writing the folder
@@ -21,15 +21,19 @@ import gymnasium as gym
 from envs_wrappers.registry import check_plain_env_id, make_plain_env
 
 from .checkpoint import load_weights, read_json, remove_stray_temporaries, save_weights, write_json
-from .configs import apply_overrides
+from ..configs import apply_overrides
 from .plots import plot_learning_curve
-from .registry import get_algorithm
+from ..registry import get_algorithm
 from .resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, CheckpointError, StopSignals,
                      read_checkpoint)
-from .rollout import greedy_episodes_returns
-from .runfolder import FolderError, RunFolder, claim
+from ..loops.env_runner import greedy_episodes_returns
+from .run_folder import FolderError, RunFolder, claim
 from .summary import reward_threshold
-from .trainers import MetricsLog, NonFiniteLossError, RunSeeds, build_networks, greedy_actor, train
+from .tensorboard_log import TensorBoardSink
+from ..loops.actors import greedy_actor
+from ..loops.metrics_log import MetricsLog
+from ..loops.seeding import RunSeeds
+from ..loops.training_run import NonFiniteLossError, build_networks, train
 
 __all__ = ["FINAL_EVAL_EPISODES", "run_training", "resume_training", "read_run_config", "read_resume_checkpoint",
            "load_run", "evaluate_run", "env_dependency_hint"]
@@ -60,9 +64,9 @@ def run_training(algo: str, env_id: str, config, out_dir: str | Path | RunFolder
                  tensorboard: bool = False) -> dict:
     """Train and write the whole run folder; returns the final evaluation dict.
 
-    ``out_dir`` is claimed first (see :func:`algorithms.runfolder.claim`: a folder another run
+    ``out_dir`` is claimed first (see :func:`algorithms.runs.run_folder.claim`: a folder another run
     holds, or one with a finished or unfinished run in it, raises ``FolderError``) unless it is an
-    already claimed :class:`~algorithms.runfolder.RunFolder`. Ctrl-C (and, within ``stop``,
+    already claimed :class:`~algorithms.runs.run_folder.RunFolder`. Ctrl-C (and, within ``stop``,
     SIGTERM) ends training early and everything is still written; the run can then be continued
     with :func:`resume_training`. A non-finite loss re-raises :class:`NonFiniteLossError` after
     writing the metrics and the plot; model.npz then holds the last periodic weights (the last
@@ -137,7 +141,6 @@ def _train_into(folder: RunFolder, algo, env_id, config, checkpoint, progress, c
     title = f"{algo} on {env_id} (seed {config.seed})"
     sinks = []
     if tensorboard:
-        from .tensorboard_log import TensorBoardSink
         sinks.append(TensorBoardSink(out))
     metrics = MetricsLog(out / "metrics.csv", out / "terms.csv", sinks=sinks, append=checkpoint is not None)
     threshold = reward_threshold(env_id)

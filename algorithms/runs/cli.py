@@ -12,8 +12,7 @@
 
 Subcommands live in ``COMMANDS``: one ``(name, add_parser, run)`` entry each, where
 ``add_parser(subparsers) -> parser`` registers the arguments and ``run(args) -> exit status``
-does the work; either may be a ``"module:function"`` string, imported only when needed.
-Adding a subcommand is one line in that list.
+does the work. Adding a subcommand is one line in that list.
 
 Usage errors (unknown algorithm, env or key, a bad value, a corrupt or foreign file, too
 little memory or disk, an output folder that is taken or unwritable) print one line on stderr
@@ -25,20 +24,31 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import os
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
-PROG = "tinygrad-rl"
-__all__ = ["COMMANDS", "build_parser", "main", "UsageError"]
+from tinygrad_rl import AnomalyError, detect_anomaly
 
+from ..benchmark import cli as benchmark_cli
+from ..loops.training_run import NonFiniteLossError, build_networks, env_spaces
+from ..presets import load_preset, preset_envs, preset_source
+from ..registry import algorithm_names, get_algorithm
+from . import compare_runs, study
+from .arguments import (PROG, UsageError, add_plugin_argument, check_env_available, config_from_args, int_at_least,
+                        load_plugins)
+from .experiment import evaluate_run, read_resume_checkpoint, read_run_config, resume_training, run_training
+from .record import add_record_arguments, record_from_args
+from .resume import DEFAULT_CHECKPOINT_SECONDS, CheckpointError, StopSignals
+from .run_folder import FolderError, check_resources, claim, claim_next_free, estimate_run_bytes
+from .summary import training_report
+from .tensorboard_log import require_tensorboardx
 
-class UsageError(Exception):
-    """A mistake in the command line; reported in one line with exit status 2."""
+__all__ = ["COMMANDS", "build_parser", "main", "UsageError", "PROG"]
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -49,20 +59,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------- train
-
-
-def _add_plugin_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
-                   help="import a file or module that registers algorithms (register_algorithm); repeatable")
-
-
-def _load_plugins(args) -> None:
-    from .registry import load_plugin
-    for target in args.plugin:
-        try:
-            load_plugin(target)
-        except ValueError as err:
-            raise UsageError(str(err)) from None
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -89,33 +85,12 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--anomaly", action="store_true",
                    help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
                         "(slow; for hunting a non-finite loss)")
-    _add_plugin_argument(p)
+    add_plugin_argument(p)
     return p
-
-
-def _parse_overrides(algo: str, args) -> dict:
-    from .configs import parse_value
-    from .registry import get_algorithm
-    config_cls = get_algorithm(algo).config
-    values = {}
-    pairs = [item.split("=", 1) if "=" in item else (item, None) for item in args.overrides]
-    if args.steps is not None:
-        pairs.append(("total_steps", args.steps))
-    if args.seed is not None:
-        pairs.append(("seed", args.seed))
-    for key, text in pairs:
-        if text is None:
-            raise UsageError(f"--set expects KEY=VALUE, got {key!r}")
-        try:
-            values[key.strip()] = parse_value(config_cls, key.strip(), text.strip())
-        except (KeyError, ValueError) as err:
-            raise UsageError(str(err).strip('"')) from None
-    return values
 
 
 def _claim_output_folder(args, algo: str, env_id: str, seed: int):
     """Claim --out (exit 2 if taken) or the first free runs/ALGO-ENV-seedS[-n] (atomically)."""
-    from .runfolder import FolderError, claim, claim_next_free
     try:
         if args.out is not None:
             return claim(args.out)
@@ -125,7 +100,6 @@ def _claim_output_folder(args, algo: str, env_id: str, seed: int):
 
 
 def _checkpoint_seconds(args) -> float:
-    from .resume import DEFAULT_CHECKPOINT_SECONDS
     if args.checkpoint_every is None:
         return DEFAULT_CHECKPOINT_SECONDS
     try:
@@ -137,32 +111,10 @@ def _checkpoint_seconds(args) -> float:
     return value
 
 
-def config_from_args(args):
-    """(config, preset source) of ``args.algo`` on ``args.env`` from plugins, presets and --set values,
-    every user mistake a UsageError; nothing is written."""
-    from envs_wrappers.registry import check_plain_env_id
-    from .presets import load_preset, preset_source
-    from .registry import get_algorithm
-    _load_plugins(args)
-    try:
-        get_algorithm(args.algo)
-        check_plain_env_id(args.env)
-    except (KeyError, ValueError) as err:
-        raise UsageError(str(err).strip('"')) from None
-    overrides = _parse_overrides(args.algo, args)
-    try:
-        config = load_preset(args.algo, args.env, overrides, preset_file=args.preset)
-        source = preset_source(args.algo, args.env, preset_file=args.preset)
-    except (KeyError, ValueError) as err:
-        raise UsageError(str(err).strip('"')) from None
-    _check_env_available(args.env, args.algo, config)
-    return config, source
-
-
 def run_train(args) -> int:
     every = _checkpoint_seconds(args)
     if args.resume is not None:
-        _load_plugins(args)
+        load_plugins(args)
         return _resume(args, every)
     if args.algo is None or args.env is None:
         raise UsageError("train needs ALGO and ENV (or --resume DIR)")
@@ -172,8 +124,6 @@ def run_train(args) -> int:
     if source is None:
         print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
               "defaults and your --set values", file=sys.stderr)
-    from .experiment import run_training
-    from .resume import StopSignals
     with StopSignals() as stop:
         folder = _claim_output_folder(args, args.algo, args.env, config.seed)
         return _report(args, folder.path, lambda: run_training(args.algo, args.env, config, folder,
@@ -188,9 +138,6 @@ def _resume(args, every: float) -> int:
     if given:
         raise UsageError(f"--resume continues a run with the settings in its config.json; it takes no "
                          f"{', '.join(given)}")
-    from .experiment import read_resume_checkpoint, read_run_config, resume_training
-    from .resume import StopSignals
-    from .runfolder import FolderError, claim
     with StopSignals() as stop:
         try:
             folder = claim(args.resume, resume=True)
@@ -201,7 +148,7 @@ def _resume(args, every: float) -> int:
             if read_resume_checkpoint(folder.path, algo, env_id, config) is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
                       "training again from step 0", file=sys.stderr)
-            _check_env_available(env_id, algo, config)
+            check_env_available(env_id, algo, config)
             _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)
         except (FileNotFoundError, ValueError) as err:
@@ -217,7 +164,6 @@ def _resume(args, every: float) -> int:
 
 def _check_tensorboard(args) -> None:
     if args.tensorboard:
-        from .tensorboard_log import require_tensorboardx
         try:
             require_tensorboardx()
         except ImportError as err:
@@ -226,12 +172,6 @@ def _check_tensorboard(args) -> None:
 
 def _report(args, out: Path, train_fn) -> int:
     """Run ``train_fn`` and turn its outcome into output and an exit status (see the module docstring)."""
-    from contextlib import nullcontext
-    from tinygrad_rl import AnomalyError, detect_anomaly
-    from .resume import CheckpointError
-    from .runfolder import FolderError
-    from .summary import training_report
-    from .trainers import NonFiniteLossError
     start = time.perf_counter()
     try:
         with detect_anomaly() if args.anomaly else nullcontext():
@@ -261,27 +201,8 @@ def _report(args, out: Path, train_fn) -> int:
     return 0
 
 
-def _check_env_available(env_id: str, algo: str, config) -> dict:
-    """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
-    spaces do not fit the algorithm's networks; returns the networks."""
-    import gymnasium as gym
-    from envs_wrappers.registry import make_plain_env
-    from .experiment import env_dependency_hint
-    from .trainers import build_networks
-    try:
-        make_plain_env(env_id).close()
-    except gym.error.DependencyNotInstalled as err:
-        raise UsageError(env_dependency_hint(env_id, err)) from None
-    try:
-        return build_networks(algo, env_id, config, seed=0)
-    except ValueError as err:
-        raise UsageError(f"{algo} cannot train on {env_id}: {err}") from None
-
-
 def _check_resources(env_id: str, algo: str, config, out) -> None:
     """Fail before writing anything if the run would not fit in memory or on the disk of ``out``."""
-    from .runfolder import FolderError, check_resources, estimate_run_bytes
-    from .trainers import build_networks, env_spaces
     nets = build_networks(algo, env_id, config, seed=0)
     memory, checkpoint, what = estimate_run_bytes(config, env_spaces(env_id), nets)
     try:
@@ -298,30 +219,15 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a folder written by `tinygrad-rl train`")
     p.add_argument("--episodes", type=str, default="20", help="episodes to run (default 20)")
     p.add_argument("--seed", type=str, help="evaluation env seed (default: the run's own eval seed)")
-    _add_plugin_argument(p)
-    from .record import add_record_arguments
+    add_plugin_argument(p)
     add_record_arguments(p)
     return p
 
 
-def _int_at_least(name: str, text: str | None, low: int) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{name} must be an int >= {low}, got {text!r}") from None
-    if value < low:
-        raise UsageError(f"{name} must be an int >= {low}, got {value}")
-    return value
-
-
 def run_eval(args) -> int:
-    from .experiment import evaluate_run
-    from .record import record_from_args
-    _load_plugins(args)
-    episodes = _int_at_least("--episodes", args.episodes, 1)
-    seed = _int_at_least("--seed", args.seed, 0)
+    load_plugins(args)
+    episodes = int_at_least("--episodes", args.episodes, 1)
+    seed = int_at_least("--seed", args.seed, 0)
     try:
         summary = evaluate_run(args.run_dir, episodes=episodes, seed=seed)
         recording = record_from_args(args, args.run_dir, seed)
@@ -340,14 +246,12 @@ def add_list_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("list", help="algorithms, their loops and presets; with ALGO, its hyperparameters")
     p.add_argument("algo", nargs="?", help="show this algorithm's hyperparameters on every env with a preset")
     p.add_argument("--preset", type=str, metavar="FILE.toml", help="also look in this preset file")
-    _add_plugin_argument(p)
+    add_plugin_argument(p)
     return p
 
 
 def run_list(args) -> int:
-    from .presets import load_preset, preset_envs, preset_source
-    from .registry import algorithm_names, get_algorithm
-    _load_plugins(args)
+    load_plugins(args)
     names = [args.algo] if args.algo else algorithm_names()
     try:
         specs = [get_algorithm(name) for name in names]
@@ -379,25 +283,18 @@ COMMANDS: list[tuple] = [
     ("train", add_train_parser, run_train),
     ("eval", add_eval_parser, run_eval),
     ("list", add_list_parser, run_list),
-    ("plot", "algorithms.compare_runs:add_parser", "algorithms.compare_runs:run"),
-    ("benchmark", "algorithms.benchmark.cli:add_parser", "algorithms.benchmark.cli:run"),
-    ("gradcheck", "algorithms.study:add_gradcheck_parser", "algorithms.study:run_gradcheck"),
-    ("graph", "algorithms.study:add_graph_parser", "algorithms.study:run_graph"),
+    ("plot", compare_runs.add_parser, compare_runs.run),
+    ("benchmark", benchmark_cli.add_parser, benchmark_cli.run),
+    ("gradcheck", study.add_gradcheck_parser, study.run_gradcheck),
+    ("graph", study.add_graph_parser, study.run_graph),
 ]
-
-
-def _resolve(target):
-    if callable(target):
-        return target
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROG, description="Reinforcement learning on a NumPy autodiff engine.")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     for name, add_parser, run in COMMANDS:
-        sub = _resolve(add_parser)(subparsers)
+        sub = add_parser(subparsers)
         sub.set_defaults(_run=run)
     return parser
 
@@ -405,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _resolve(args._run)(args)
+        return args._run(args)
     except UsageError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2

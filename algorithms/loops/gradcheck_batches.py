@@ -1,4 +1,5 @@
-"""A small real batch of each loop's kind, collected from the env with the algorithm's networks.
+"""For ``tinygrad-rl gradcheck`` and ``graph`` only: a small real batch of each loop's kind, collected from
+the env with the algorithm's networks (training never calls these).
 
 Each loop registers one of these as its ``sample_batch`` hook (see :class:`~algorithms.registry.Loop`);
 ``tinygrad-rl gradcheck`` and ``tinygrad-rl graph`` feed the result to the algorithm's loss, so the
@@ -19,15 +20,19 @@ import gymnasium as gym
 import numpy as np
 
 from envs_wrappers.registry import make_plain_env, make_plain_vec_env
-
 from tinygrad_rl import Tensor, no_grad
 from tinygrad_rl.arrays import discounted_returns
 
-from .buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, Transitions, continuous_batch
-from .networks import observe
-from .rollout import VectorEnvRunner
+from ..buffers import ContinuousTransitions, Episodes, ReplayBuffer, Rollout, Transitions, continuous_batch
+from ..configs import ModelBasedConfig
+from ..model_based.pets import ModelBatch, TransitionData
+from ..networks import EnvSpaces, observe
+from .env_runner import VectorEnvRunner
+from .model_based import bootstrap_rows, fit_normalizer
+from .off_policy import replay_buffer
+from .on_policy import on_policy_rollout
 
-__all__ = ["off_policy_batch", "off_policy_continuous_batch", "on_policy_batch", "episodic_batch"]
+__all__ = ["off_policy_batch", "off_policy_continuous_batch", "on_policy_batch", "episodic_batch", "model_based_batch"]
 
 
 def _check_size(size: int) -> None:
@@ -54,7 +59,6 @@ def off_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> T
     prioritized as ``config`` says) after ``max(4 size, 256)`` steps of uniformly random acting (the
     loop before ``learning_starts``), episodes included whole, with their terminated and truncated
     flags, discounts, and (prioritized) importance weights at ``priority_beta_start``."""
-    from .trainers import replay_buffer  # the loop's own choice of buffer
     _check_size(size)
     rng = np.random.default_rng(seed)
     env = make_plain_env(env_id)
@@ -89,7 +93,6 @@ def on_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Ro
     """``size`` rows of a rollout of ``config.n_envs`` sub-envs acting with the policy, with the
     collecting policy's log-probs and values and GAE(lambda) advantages, as the on-policy loop
     builds them (rows shuffled with ``seed``, like a minibatch)."""
-    from .trainers import _on_policy_rollout  # the loop's own rollout assembly
     _check_size(size)
     rng = np.random.default_rng(seed)
     ac = nets["actor_critic"]
@@ -108,7 +111,7 @@ def on_policy_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Ro
                 columns[key].append(value)
     finally:
         envs.close()
-    rollout = _on_policy_rollout({k: np.stack(v) for k, v in columns.items()}, ac, config.gamma, config.gae_lambda)
+    rollout = on_policy_rollout({k: np.stack(v) for k, v in columns.items()}, ac, config.gamma, config.gae_lambda)
     return rollout[rng.permutation(len(rollout))[:size]]
 
 
@@ -145,3 +148,26 @@ def episodic_batch(env_id: str, nets: dict, config, size: int, seed: int) -> Epi
         env.close()
     return Episodes(np.asarray(obs_rows[:size], dtype=np.float32), np.asarray(actions[:size]),
                     np.concatenate(returns)[:size])
+
+
+def model_based_batch(env_id: str, nets: dict, config: ModelBasedConfig, size: int, seed: int) -> ModelBatch:
+    """``size`` rows per member, as a model fit after the loop's random phase sees them: 200 steps
+    (or ``size``, if more) of uniformly random acting, the input normaliser fitted to them, each
+    member's rows drawn from its own bootstrap sample."""
+    _check_size(size)
+    rng = np.random.default_rng(seed)
+    env = make_plain_env(env_id)
+    try:
+        spaces = EnvSpaces.of(env)
+        data = TransitionData(spaces.obs_dim, spaces.action_dim)
+        obs, _ = env.reset(seed=seed)
+        for _ in range(max(200, size)):
+            action = rng.uniform(spaces.action_low, spaces.action_high).astype(np.float32)
+            next_obs, _, terminated, truncated, _ = env.step(action)
+            data.add(obs, action, next_obs)
+            obs = env.reset()[0] if terminated or truncated else next_obs
+    finally:
+        env.close()
+    fit_normalizer(nets["input_normalizer"], data.inputs())
+    return data.batch(bootstrap_rows(rng, len(data), nets["dynamics"].n_members)[:, :size], nets["input_normalizer"])
+

@@ -31,6 +31,12 @@ import numpy as np
 from tinygrad_rl import Tensor, graph, no_grad
 from tinygrad_rl.gradcheck import compare
 
+from ..loops.seeding import RunSeeds
+from ..loops.training_run import build_networks
+from ..networks import trained_nets
+from ..registry import get_algorithm
+from .arguments import PROG, UsageError, add_plugin_argument, config_from_args, int_at_least
+from .checkpoint import atomic_write
 from .threads import single_blas_thread
 
 __all__ = ["LossCheck", "ParameterCheck", "loss_setup", "check_loss_gradients", "format_report",
@@ -70,8 +76,6 @@ class LossCheck:
 def loss_setup(algo: str, env_id: str, config, batch_size: int):
     """(spec, nets, batch): the networks ``train`` would build (same seed) and a real batch of
     ``batch_size`` rows from the loop's ``sample_batch`` hook."""
-    from .registry import get_algorithm
-    from .trainers import RunSeeds, build_networks
     spec = get_algorithm(algo)
     if spec.loop.sample_batch is None:
         raise ValueError(f"{algo} trains on the loop {spec.loop.name!r}, which has no sample_batch hook "
@@ -82,8 +86,8 @@ def loss_setup(algo: str, env_id: str, config, batch_size: int):
     return spec, nets, batch
 
 
-def _evaluate(spec, batch, nets, config) -> tuple[Tensor, dict]:
-    loss, terms = spec.loss(batch, nets, config)
+def _evaluate(spec, batch, nets, config, state=None) -> tuple[Tensor, dict]:
+    loss, terms = spec.evaluate(batch, nets, config, state)
     if not isinstance(loss, Tensor) or loss.size != 1:
         raise TypeError(f"{spec.name}: the loss must return (scalar Tensor, {{term: scalar Tensor}}), got "
                         f"{type(loss).__name__}" + (f" of shape {loss.shape}" if isinstance(loss, Tensor) else ""))
@@ -143,15 +147,17 @@ def _objectives(loss: Tensor, terms: dict, params: list) -> tuple[str, dict]:
     return "the total loss is checked against every parameter", assignment
 
 
-@single_blas_thread  # small matrix products: a second BLAS thread only costs (see algorithms/threads.py)
+@single_blas_thread  # small matrix products: a second BLAS thread only costs (see algorithms/runs/threads.py)
 def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, atol: float = 1e-5,
-                         rtol: float = 1e-4, elements: int | None = None, seed: int = 0) -> LossCheck:
+                         rtol: float = 1e-4, elements: int | None = None, seed: int = 0, state=None) -> LossCheck:
     """Gradcheck the algorithm's loss on ``batch`` with respect to every trained parameter, in
     float64 (the networks are cast in place), choosing the objectives as the module docstring says.
 
     ``elements`` (None: all) checks at most that many elements of each parameter, drawn with ``seed``.
+    An algorithm with a loss state (see :mod:`algorithms.registry`) is checked at ``state`` (default: the
+    state a run starts with); the loss only reads it, so no evaluation here moves it.
     """
-    from .networks import trained_nets
+    state = spec.new_state(config) if state is None else state
     for net in nets.values():
         if hasattr(net, "to_dtype"):
             net.to_dtype(np.float64)
@@ -159,7 +165,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
     for _, p in params:  # C order, so that perturbing p.data.reshape(-1) (then a view) perturbs p.data
         if not p.data.flags.c_contiguous:       # (ascontiguousarray would also turn a 0-d array into 1-d)
             p.data = np.ascontiguousarray(p.data)
-    loss, terms = _evaluate(spec, batch, nets, config)
+    loss, terms = _evaluate(spec, batch, nets, config, state)
     plan, assignment = _objectives(loss, terms, params)
     names = sorted({o for objectives in assignment.values() for o in objectives})
 
@@ -168,7 +174,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
     for objective in names:
         for _, p in params:
             p.grad = None
-        loss, terms = _evaluate(spec, batch, nets, config)
+        loss, terms = _evaluate(spec, batch, nets, config, state)
         target = loss if objective == "total" else terms[objective]
         if target.requires_grad:
             target.backward()
@@ -179,7 +185,7 @@ def check_loss_gradients(spec, nets: dict, batch, config, eps: float = 1e-6, ato
 
     def values() -> dict:
         with no_grad():
-            loss, terms = _evaluate(spec, batch, nets, config)
+            loss, terms = _evaluate(spec, batch, nets, config, state)
         return {o: float((loss if o == "total" else terms[o]).data) for o in names}
 
     rng = np.random.default_rng(seed)
@@ -236,7 +242,6 @@ def format_report(check: LossCheck) -> str:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    from .cli import _add_plugin_argument
     p.add_argument("algo", help="a registered algorithm (dqn, double_dqn, a2c, ppo, reinforce, sac, td3, ddpg, or a plugin's)")
     p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1")
     p.add_argument("--batch", type=str, default="16", help="rows of the real batch (default 16)")
@@ -244,14 +249,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one hyperparameter of the preset, e.g. --set hidden=16,16")
     p.add_argument("--preset", type=str, metavar="FILE.toml", help="a preset file of your own, looked up first")
-    _add_plugin_argument(p)
+    add_plugin_argument(p)
 
 
 def _setup_from_args(args):
-    from .cli import UsageError, _int_at_least, config_from_args
     args.steps = None
     config, _ = config_from_args(args)
-    batch_size = _int_at_least("--batch", args.batch, 1)
+    batch_size = int_at_least("--batch", args.batch, 1)
     try:
         spec, nets, batch = loss_setup(args.algo, args.env, config, batch_size)
     except ValueError as err:
@@ -276,8 +280,7 @@ def add_gradcheck_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_gradcheck(args) -> int:
-    from .cli import PROG, UsageError, _int_at_least
-    elements = None if args.elements == "all" else _int_at_least("--elements", args.elements, 1)
+    elements = None if args.elements == "all" else int_at_least("--elements", args.elements, 1)
     if not (args.eps > 0 and args.atol >= 0 and args.rtol >= 0):
         raise UsageError(f"--eps must be > 0 and --atol, --rtol >= 0, got {args.eps}, {args.atol}, {args.rtol}")
     spec, nets, batch, config, batch_size = _setup_from_args(args)
@@ -328,8 +331,6 @@ def graph_names(nets: dict, batch, loss: Tensor, terms: dict) -> dict:
 
 
 def run_graph(args) -> int:
-    from .checkpoint import atomic_write
-    from .cli import UsageError
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in _GRAPH_FORMATS:
@@ -337,7 +338,7 @@ def run_graph(args) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
     spec, nets, batch, config, batch_size = _setup_from_args(args)
-    loss, terms = _evaluate(spec, batch, nets, config)
+    loss, terms = _evaluate(spec, batch, nets, config, spec.new_state(config))
     if args.grads:
         if not loss.requires_grad:
             raise UsageError(f"{spec.name}: its loss does not depend on any parameter, there is no gradient to show")

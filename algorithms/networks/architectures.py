@@ -1,5 +1,7 @@
 """The networks the loops build: Q-networks, actor-critics (discrete or Gaussian), off-policy
-actors and critics for Box actions (deterministic, tanh-squashed Gaussian), normalisers.
+actors and critics for Box actions (deterministic, tanh-squashed Gaussian). Their action
+distributions are in :mod:`algorithms.networks.distributions`, the observation normaliser in
+:mod:`algorithms.networks.normalization`.
 
 A network builder has one signature, ``networks(spaces, config, seed) -> dict of nets``, and
 the dict's names are what a loss reads (``nets["q_net"]``, ``nets["actor_critic"]``). A net
@@ -14,16 +16,15 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, concatenate, nn, no_grad
 from tinygrad_rl.arrays import spawn_seeds
 
-from .rollout import sample_categorical
+from .distributions import Categorical, DiagGaussian, squashed_normal_log_prob
+from .normalization import OBSERVATION_CLIP, RunningMeanStd
 
-__all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
-           "DiagGaussian", "RunningMeanStd", "target_pairs", "trained_nets", "observe", "DeterministicActor",
-           "SquashedGaussianActor", "Critics", "ScalarParameter", "log_one_minus_tanh_squared",
-           "squashed_normal_log_prob", "td3_networks", "sac_networks"]
+__all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "target_pairs",
+           "trained_nets", "DeterministicActor", "SquashedGaussianActor", "Critics", "ScalarParameter",
+           "td3_networks", "sac_networks"]
 
 
 @dataclass(frozen=True)
@@ -124,56 +125,6 @@ def q_networks(spaces: EnvSpaces, config, seed: int) -> dict:
 # ----------------------------------------------------------------------------- policies
 
 
-class Categorical:
-    """pi(a | s) = softmax(logits)[a] over a Discrete action space."""
-
-    def log_prob(self, logits: Tensor, actions) -> Tensor:
-        return F.categorical_log_prob(logits, np.asarray(actions, dtype=np.int64))
-
-    def entropy(self, logits: Tensor) -> Tensor:
-        return F.categorical_entropy(logits)
-
-    def sample(self, logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return sample_categorical(logits, rng)
-
-    def mode(self, logits: np.ndarray) -> np.ndarray:
-        return np.argmax(logits, axis=-1)
-
-    def to_env(self, actions: np.ndarray) -> np.ndarray:
-        return actions
-
-
-class DiagGaussian:
-    """pi(a | s) = N(a; mu(s), diag sigma^2) with a state-independent log sigma parameter.
-
-    log pi(a | s) = sum_i log N(a_i; mu_i, sigma_i^2); H = sum_i (1/2 + log(2 pi)/2 + log sigma_i).
-    The env receives the sample clipped to the action bounds; the log-prob is of the unclipped
-    sample (the one the policy drew), as in Stable-Baselines3 and CleanRL.
-    """
-
-    def __init__(self, log_std: Tensor, low: np.ndarray, high: np.ndarray):
-        self.log_std, self.low, self.high = log_std, low, high
-
-    def log_prob(self, mean: Tensor, actions) -> Tensor:
-        actions = np.asarray(actions, dtype=mean.dtype)
-        if actions.shape != mean.shape:
-            raise ValueError(f"DiagGaussian.log_prob: actions shape {actions.shape} != mean shape {mean.shape}")
-        return F.normal_log_prob(mean, self.log_std, actions).sum(axis=-1)
-
-    def entropy(self, mean: Tensor) -> Tensor:
-        """The entropy, the same for every state (sigma does not depend on s): a 0-d Tensor."""
-        return F.normal_entropy(self.log_std).sum()
-
-    def sample(self, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return mean + np.exp(self.log_std.data) * rng.standard_normal(mean.shape)
-
-    def mode(self, mean: np.ndarray) -> np.ndarray:
-        return mean
-
-    def to_env(self, actions: np.ndarray) -> np.ndarray:
-        return np.clip(actions, self.low, self.high)
-
-
 class ActorCritic(nn.Module):
     """A policy pi_theta(a | s) and a value V_phi(s), as two MLPs or one shared trunk with two heads.
 
@@ -235,62 +186,6 @@ class ActorCritic(nn.Module):
         return self.dist.mode(out)
 
 
-class RunningMeanStd:
-    """Running mean and variance of a stream of batches (Chan et al. 1979, parallel update).
-
-    ``normalize(x) = (x - mean) / sqrt(var + eps)``, clipped to ``[-clip, clip]`` when ``clip``
-    is given. Its state (mean, var, count) goes into ``model.npz`` with the weights, so evaluation
-    normalises exactly as training ended.
-    """
-
-    def __init__(self, shape: tuple = (), eps: float = 1e-8, clip: float | None = None):
-        if clip is not None and not clip > 0:
-            raise ValueError(f"RunningMeanStd: clip must be a float > 0 or None, got {clip!r}")
-        self.mean = np.zeros(shape, dtype=np.float64)
-        self.var = np.ones(shape, dtype=np.float64)
-        self.count = np.array(1e-4)     # a tiny prior count keeps the first update finite
-        self.eps = eps
-        self.clip = clip
-
-    def update(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64).reshape(-1, *self.mean.shape)
-        if x.shape[0] == 0:
-            return
-        batch_mean, batch_var, n = x.mean(axis=0), x.var(axis=0), x.shape[0]
-        delta, total = batch_mean - self.mean, self.count + n
-        m2 = self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total
-        self.mean = self.mean + delta * n / total
-        self.var, self.count = m2 / total, np.array(total)
-
-    def normalize(self, x: np.ndarray) -> np.ndarray:
-        z = (x - self.mean) / np.sqrt(self.var + self.eps)
-        if self.clip is not None:
-            z = np.clip(z, -self.clip, self.clip)
-        return z.astype(np.float32)
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.asarray(self.count, dtype=np.float64)}
-
-    def load_state_dict(self, state: dict) -> None:
-        missing = {"mean", "var", "count"} - set(state)
-        if missing:
-            raise ValueError(f"RunningMeanStd.load_state_dict: missing keys {sorted(missing)}")
-        mean, var = np.asarray(state["mean"], np.float64), np.asarray(state["var"], np.float64)
-        if mean.shape != self.mean.shape or var.shape != self.var.shape:
-            raise ValueError(f"RunningMeanStd.load_state_dict: shapes {mean.shape}, {var.shape} != {self.mean.shape}")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var)) and np.all(var >= 0)):
-            raise ValueError("RunningMeanStd.load_state_dict: mean/var must be finite and var >= 0")
-        self.mean, self.var = mean, var
-        self.count = np.asarray(state["count"], np.float64)
-
-
-# Normalised observations are clipped to +-10 standard deviations (as Stable-Baselines3's
-# VecNormalize does): a feature constant so far (a lander's leg contact before its first
-# touchdown) has variance ~0, and its first other value can be thousands of deviations away
-# (3,153 in an A2C LunarLander run), saturating every tanh unit it feeds.
-OBSERVATION_CLIP = 10.0
-
-
 def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     """``actor_critic`` (see :class:`ActorCritic`) and, with ``normalize_observations``, the
     ``obs_normalizer`` whose statistics are saved with the weights."""
@@ -300,17 +195,6 @@ def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     if getattr(config, "normalize_observations", False):
         nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,), clip=OBSERVATION_CLIP)
     return nets
-
-
-def observe(nets: dict, obs: np.ndarray, update: bool = True) -> np.ndarray:
-    """Observations as the networks see them: normalised (and the statistics updated with
-    ``update``) when ``nets`` has an ``obs_normalizer``, else as float32."""
-    normalizer = nets.get("obs_normalizer")
-    if normalizer is None:
-        return np.asarray(obs, dtype=np.float32)
-    if update:
-        normalizer.update(obs)
-    return normalizer.normalize(obs)
 
 
 # ----------------------------------------------------------------------------- off-policy actor-critics
@@ -364,31 +248,6 @@ class DeterministicActor(_BoxActor):
     def explore(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mu = self.act_deterministic(obs)
         return np.clip(mu + self.exploration_noise * rng.standard_normal(mu.shape), -1.0, 1.0).astype(np.float32)
-
-
-_LOG_2 = math.log(2.0)
-
-
-def log_one_minus_tanh_squared(u: Tensor) -> Tensor:
-    """log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), elementwise.
-
-    The identity: 1 - tanh(u)^2 = sech(u)^2 = 4 / (e^u + e^-u)^2, and
-    log(e^u + e^-u) = u + log(1 + e^-2u) = u + softplus(-2u). The right-hand side is finite for
-    every u, where the left-hand side's 1 - tanh(u)^2 rounds to 0 (log -> -inf) once |u| > ~9 in
-    float32 (Haarnoja et al. 2018b, appendix C, for why it is needed; this form as in TF-Agents).
-    """
-    return 2.0 * (_LOG_2 - u - (-2.0 * u).softplus())
-
-
-def squashed_normal_log_prob(mean: Tensor, log_std: Tensor, u: Tensor) -> Tensor:
-    """log pi(a | s) of a = tanh(u), u ~ N(mean, diag exp(log_std)^2), summed over the action dims:
-
-        log pi(a | s) = sum_i [ log N(u_i; mean_i, sigma_i^2) - log(1 - tanh(u_i)^2) ]
-
-    the change of variables through tanh (Haarnoja et al. 2018, "Soft Actor-Critic", appendix C,
-    eq. 21: the density of a is that of u divided by |det da/du| = prod_i (1 - tanh(u_i)^2)).
-    """
-    return (F.normal_log_prob(mean, log_std, u) - log_one_minus_tanh_squared(u)).sum(axis=-1)
 
 
 class SquashedGaussianActor(_BoxActor):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..buffers import ReplayBuffer
+
 from .checkpoint import read_json, remove_stray_temporaries, write_json
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
@@ -296,7 +298,6 @@ def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
     """(memory, checkpoint size, what dominates) of a run, from its config alone: the replay
     buffer of an off-policy config (``buffer_size`` rows, at most ``total_steps``) plus the weights,
     the optimiser's two moment buffers and a target copy."""
-    from .buffers import ReplayBuffer
     weights = sum(p.data.nbytes for net in nets.values() if hasattr(net, "parameters") for p in net.parameters())
     memory, what = 0, "the networks"
     if hasattr(config, "buffer_size"):

@@ -15,6 +15,8 @@ import json
 import shlex
 from pathlib import Path
 
+import gymnasium as gym
+
 from .checkpoint import read_json
 
 __all__ = ["reward_threshold", "training_summary", "format_training_summary", "training_report"]
@@ -22,7 +24,6 @@ __all__ = ["reward_threshold", "training_summary", "format_training_summary", "t
 
 def reward_threshold(env_id: str) -> float | None:
     """gymnasium's ``reward_threshold`` for ``env_id`` (None when its spec has none or the id is unknown)."""
-    import gymnasium as gym
     try:
         threshold = gym.spec(env_id).reward_threshold
     except gym.error.Error:
@@ -32,7 +33,7 @@ def reward_threshold(env_id: str) -> float | None:
 
 def training_summary(run_dir: str | Path, result: dict, wall_time: float) -> dict:
     """The numbers of a finished run: eval.json and config.json of ``run_dir``, env steps and
-    interruption from ``result`` (what :func:`algorithms.experiment.run_training` returned), and the
+    interruption from ``result`` (what :func:`algorithms.runs.experiment.run_training` returned), and the
     ``wall_time`` in seconds that training and the final evaluation took."""
     run = Path(run_dir)
     saved = read_json(run / "config.json")

@@ -18,7 +18,7 @@ saved state into it, so the loop continues where the checkpoint left it::
 A loop that never calls ``safe_point`` still works; it is just never checkpointed mid-run (a
 resumed run then starts again from step 0).
 
-**The checkpoint** is one ``resume.npz`` written through :func:`~algorithms.checkpoint.atomic_write`:
+**The checkpoint** is one ``resume.npz`` written through :func:`~algorithms.runs.checkpoint.atomic_write`:
 every array a part returns is stored as ``<part>/<key>``, every other value (ints, floats, strings,
 None, lists, dicts, e.g. an RNG's bit-generator state) goes into one JSON document stored beside
 them as a string array. Nothing is pickled; it is read back with ``allow_pickle=False``.

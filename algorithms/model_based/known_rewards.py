@@ -66,7 +66,8 @@ def known_reward(env_id: str | None) -> KnownReward:
     if env_id not in _REWARDS:
         raise ValueError(f"no known reward function for {env_id!r}: planning scores imagined trajectories "
                          f"with the env's reward as a function r(s, a, s'), registered for "
-                         f"{', '.join(known_reward_envs())} (add one with algorithms.rewards.register_reward)")
+                         f"{', '.join(known_reward_envs())} "
+                         "(add one with algorithms.model_based.known_rewards.register_reward)")
     return _REWARDS[env_id]
 
 

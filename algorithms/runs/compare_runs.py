@@ -31,8 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from .checkpoint import read_json
+from .plots import plt, rolling_mean, save_figure
+from .summary import reward_threshold
+from .arguments import UsageError
 
 __all__ = ["METRICS", "RunCurve", "RunGroup", "read_run", "find_runs", "group_runs", "bootstrap_mean_ci",
            "plot_runs", "add_parser", "run"]
@@ -68,7 +72,6 @@ class RunCurve:
         steps = np.array([float(r["env_step"]) for r in rows])
         values = np.array([float(r[column]) for r in rows])
         if smoothed and values.size:
-            from .plots import rolling_mean
             values = rolling_mean(values, smooth)
         return steps, values
 
@@ -224,10 +227,6 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, metric: str = "train_
     Returns one dict per group: label, seeds, the runs' folders and, at the last common env step,
     the mean and its 95% bootstrap interval (None for a group without the metric).
     """
-    from matplotlib.ticker import FuncFormatter
-
-    from .plots import plt, save_figure
-    from .summary import reward_threshold
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; valid: {', '.join(METRICS)}")
     if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
@@ -302,7 +301,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from .cli import UsageError
     try:
         smooth = int(args.smooth)
     except ValueError:

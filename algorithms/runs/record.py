@@ -11,7 +11,7 @@ dithering: small files, steady colours); MP4s by imageio with imageio-ffmpeg, wh
 (``pip install -e ".[video]"``).
 
 The episodes are those of the deterministic evaluation: the env is reset with ``seed`` once
-and then without a seed (as :func:`algorithms.rollout.greedy_episodes_returns` does), so the
+and then without a seed (as :func:`algorithms.loops.env_runner.greedy_episodes_returns` does), so the
 first K recorded episodes are the first K episodes of ``tinygrad-rl eval`` with that seed.
 
 Which frames are kept: an episode of L steps has L + 1 frames (the reset observation and one
@@ -27,6 +27,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+import gymnasium as gym
+
+from envs_wrappers import make_env
+
+from ..loops.actors import greedy_actor
+from ..loops.seeding import RunSeeds
+from .experiment import load_run
 
 from .checkpoint import atomic_write
 
@@ -49,8 +57,6 @@ class RunPolicy:
 
 def run_policy(run_dir: str | Path) -> RunPolicy:
     """The deterministic policy of a run folder (the one place that knows how a run becomes ``act(obs)``)."""
-    from .experiment import load_run
-    from .trainers import RunSeeds, greedy_actor
     algo, env_id, config, nets = load_run(run_dir)
     return RunPolicy(env_id, greedy_actor(algo, nets), RunSeeds.from_seed(config.seed).eval,
                      f"{algo} seed {config.seed}")
@@ -99,7 +105,6 @@ def _require_writer(path: Path) -> None:
 
 
 def _render(env, env_id: str) -> np.ndarray:
-    import gymnasium as gym
     try:
         frame = env.render()
     except gym.error.DependencyNotInstalled as err:
@@ -185,7 +190,6 @@ def record_episodes(env_id: str, act: Callable, path: str | Path, episodes: int 
     An env without a time limit (CliffWalking) is stopped after ``max_steps`` steps per episode,
     so a policy that never ends an episode still gives a file of bounded size.
     """
-    from envs_wrappers import make_env
     path = Path(path)
     if path.suffix.lower() not in (".gif", ".mp4"):
         raise ValueError(f"record file must end in .gif or .mp4, got {path.name!r}")
