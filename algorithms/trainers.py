@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from envs_wrappers.registry import make_plain_env, make_plain_vec_env
 
-from tinygrad_rl import Tensor, jit, nn, no_grad, optim
+from tinygrad_rl import Tensor, nn, no_grad, optim
 from tinygrad_rl.arrays import discounted_returns, gae, linear_schedule, spawn_seeds
 
 from . import batches
@@ -317,16 +317,10 @@ class _Run:
             self.keep(name, part)
         self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
                         disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
-        # The learning step, recorded once and replayed (bit-identical to running it eagerly).
-        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True))
 
     def learn(self, step: int, batch) -> tuple[float, dict]:
         """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
-        and the terms (per-row outputs such as ``td_error`` included: the step's Python runs on every
-        call, so they are this call's). Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
-        return self._learn(step, batch)
-
-    def _learn_step(self, step: int, batch) -> tuple[float, dict]:
+        and the terms (per-row outputs such as ``td_error`` included)."""
         loss, terms = self.loss(batch)
         return self.optimize(step, loss, terms), terms
 
@@ -561,7 +555,7 @@ def train_off_policy_continuous(run: _Run) -> int:
     ``policy_delay``-th update: the loss adds its actor terms only then, and after such an update
     every ``X_target`` net is Polyak-averaged towards ``X`` with ``tau`` (TD3's delayed policy and
     target updates; SAC and DDPG have a delay of 1). Each update is one :meth:`_Run.learn` (each
-    term applied by its own optimiser; jitted, one recorded path per value of ``update_actor``).
+    term applied by its own optimiser).
     A resumed run keeps the buffer and the update count (the delay's phase). Returns env steps taken."""
     c: ContinuousOffPolicyConfig = run.config
     if run.spaces.discrete:

@@ -13,7 +13,7 @@ import scipy.special
 from hypothesis import given, settings, strategies as st
 
 from opcheck import away_from_zero, check_op, distinct, positive, uniform
-from tinygrad_rl import Tensor, concatenate, einsum, one_hot, stack, where
+from tinygrad_rl import Tensor, concatenate, custom_op, einsum, one_hot, stack, where
 import tinygrad_rl.functional as F
 
 SHAPES = [(), (5,), (3, 4), (2, 3, 2, 3)]
@@ -431,9 +431,8 @@ def test_transpose_rejects_non_permutations():
 
 def test_a_wrongly_shaped_gradient_raises_instead_of_being_reshaped():
     """The engine's shape repair only undoes broadcasting: a transposed gradient is a bug, loudly."""
-    from tinygrad_rl.tensor import Tensor as T
-    x = T(np.ones((2, 3)), requires_grad=True)
-    bad = T._result(x.data * 2, (x,), lambda g: (g.T,), "bad_op")
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    bad = custom_op("bad_op", x.data * 2, (x,), lambda g: (g.T,))
     with pytest.raises(RuntimeError, match=r"bad_op: backward produced a gradient of shape \(3, 2\)"):
         bad.backward(np.ones((2, 3)))
 

@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-from . import tensor as _tensor
+from .tensor import anomaly_checks, set_anomaly_checks
 
 __all__ = ["detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 
@@ -55,12 +55,11 @@ class detect_anomaly:
     state on exit."""
 
     def __enter__(self):
-        self._previous = _tensor._anomaly
-        _tensor._anomaly = _CHECKS
+        self._previous = set_anomaly_checks(_CHECKS)
         return self
 
     def __exit__(self, *exc):
-        _tensor._anomaly = self._previous
+        set_anomaly_checks(self._previous)
         return False
 
     def __call__(self, fn):
@@ -72,7 +71,7 @@ class detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    return _tensor._anomaly is not None
+    return anomaly_checks() is not None
 
 
 def _user_frames(frame) -> tuple:
@@ -113,7 +112,7 @@ def _where(frames: tuple | None) -> str:
 
 
 class _Checks:
-    """The checker the engine calls while the mode is on (``tensor._anomaly``)."""
+    """The checker the engine calls while the mode is on (installed by ``tensor.set_anomaly_checks``)."""
 
     def forward(self, out, parents) -> None:
         if _non_finite(out.data):

@@ -1,7 +1,7 @@
 """Losses and distributions over Tensors, numerically stable for logits of any magnitude.
 
-Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it) except ``linear``, a
-fused op with its own backward because it is the hot path of every network.
+Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it); ``linear`` is one op of its own
+(:class:`tinygrad_rl.ops.Linear`, forward and backward fused) because it is the hot path of every network.
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from .tensor import Tensor, one_hot, traceable, where
+from .ops import Linear
+from .tensor import Tensor, apply, one_hot, where
 
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
@@ -24,31 +25,9 @@ def _as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-@traceable
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W + b for x (..., in), W (in, out), b (out,), as one op.
-
-    Backward (the chain rule for an affine map):
-        dL/dx = G W^T,   dL/dW = x^T G (summed over batch dims),   dL/db = sum over batch of G.
-    """
-    x = _as_tensor(x)
-    X, W = x.data, weight.data
-    if X.shape[-1] != W.shape[0]:
-        raise ValueError(f"linear: input shape {X.shape} does not match weight shape {W.shape} "
-                         f"(expected last input dim {W.shape[0]})")
-    out = X @ W
-    if bias is not None:
-        out += bias.data
-    parents = (x, weight) if bias is None else (x, weight, bias)
-
-    def backward(G):
-        gx = G @ W.T if x.requires_grad else None
-        X2, G2 = (X, G) if X.ndim == 2 else (X.reshape(-1, X.shape[-1]), G.reshape(-1, G.shape[-1]))
-        gW = X2.T @ G2 if weight.requires_grad else None
-        if bias is None:
-            return gx, gW
-        return gx, gW, G2.sum(axis=0)
-    return Tensor._result(out, parents, backward, "linear")
+    """y = x W + b for x (..., in), W (in, out), b (out,), as one op (:class:`tinygrad_rl.ops.Linear`)."""
+    return apply(Linear, (_as_tensor(x), weight) if bias is None else (_as_tensor(x), weight, bias))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -100,7 +79,6 @@ def _check_same_shape(name: str, pred: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
 
 
-@traceable(block=True)
 def mse_loss(pred: Tensor, target) -> Tensor:
     """L = mean((pred - target)^2)."""
     target = _as_tensor(target)
@@ -125,7 +103,6 @@ def huber(d: Tensor, delta: float = 1.0) -> Tensor:
     return where(abs_d.data <= delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
 
 
-@traceable(block=True)
 def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
     """L = mean(rho(pred - target)), rho the elementwise :func:`huber` penalty with ``delta``."""
     target = _as_tensor(target)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .arrays import make_rng
 from .functional import linear
-from .tensor import Tensor, traceable
+from .tensor import Tensor
 
 __all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity", "activation",
            "copy_params", "polyak_update", "init_weight"]
@@ -180,16 +180,11 @@ def activation(name: str) -> Module:
 
 
 class Sequential(Module):
-    """Apply modules (or callables) one after another.
-
-    Under :mod:`tinygrad_rl.jit`, a Sequential of ``Linear``, ``ReLU``, ``Tanh`` and ``Identity``
-    layers on a 2-d input is recorded and replayed as one fused op (forward and backward of all
-    its layers, into buffers); any other is recorded layer by layer."""
+    """Apply modules (or callables) one after another."""
 
     def __init__(self, *layers):
         self.layers = list(layers)
 
-    @traceable(block=True)
     def forward(self, x):
         for layer in self.layers:
             x = layer(x)
