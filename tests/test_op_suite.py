@@ -199,13 +199,29 @@ def test_softmax_family(shape, axis):
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("shape,axis", [(s, a) for s in SHAPES for a in [None, 0, -1, 1]
-                                        if s != () and (a is None or -len(s) <= a < len(s))], ids=str)
+                                        if a is None or -max(len(s), 1) <= a < max(len(s), 1)], ids=str)
 def test_cumsum(shape, axis, reverse):
+    """A 0-d tensor takes axis 0 or -1 and keeps its shape (PyTorch); axis None flattens (NumPy)."""
     def reference(x):
+        if x.ndim == 0 and axis is not None:
+            return x.copy()
         flat = x.reshape(-1) if axis is None else x
         ax = 0 if axis is None else axis
         return np.flip(np.cumsum(np.flip(flat, ax), ax), ax) if reverse else np.cumsum(flat, ax)
     check_op(lambda t: t.cumsum(axis, reverse=reverse), reference, [shape])
+
+
+def test_cumsum_of_a_0d_tensor_refuses_other_axes():
+    with pytest.raises(ValueError, match="cumsum: axis 1 is out of range for a tensor with 0 dimensions"):
+        Tensor(2.0).cumsum(1)
+
+
+def test_tile_pads_short_reps_with_ones_as_numpy_and_pytorch_tile():
+    """``tile`` is NumPy's (and torch.tile): reps shorter than the dimensions count from the last axis.
+    PyTorch's ``Tensor.repeat`` is the same op when reps cover every dimension, and refuses shorter reps."""
+    x = Tensor(np.arange(6.0).reshape(1, 2, 3))
+    np.testing.assert_array_equal(x.tile((2, 2)).data, np.tile(x.data, (1, 2, 2)))
+    assert x.tile(2).shape == (1, 2, 6)
 
 
 def test_reverse_cumsum_is_the_return_to_go():

@@ -86,19 +86,27 @@ def apply(op: type[Op], inputs: tuple, *settings) -> Tensor:
     """
     fn = op()
     if len(inputs) == 1:
-        data = fn.forward(inputs[0].data, *settings)
+        data = fn.forward(inputs[0].data, *settings) if settings else fn.forward(inputs[0].data)
+    elif len(inputs) == 2 and not settings:
+        data = fn.forward(inputs[0].data, inputs[1].data)
     else:
         data = fn.forward(*[t.data for t in inputs], *settings)
     out = Tensor.__new__(Tensor)
     # NumPy returns scalars (np.float64), not 0-d arrays, from ufuncs on 0-d inputs and from full
     # reductions; a Tensor always holds an ndarray.
     out.data = data if type(data) is np.ndarray else np.asarray(data)
-    out.grad, out.requires_grad, out._op, out._parents, out._ctx = None, False, fn.name, (), None
+    out.grad = None
+    out.requires_grad = False
+    out._op = fn.name
+    out._parents = ()
+    out._ctx = None
     if _grad_enabled:
         for t in inputs:
             if t.requires_grad:
-                out._seq, out.requires_grad, out._parents, out._ctx = _next_creation_number(), True, inputs, fn
-                fn.inputs = inputs
+                out._seq = _next_creation_number()
+                out.requires_grad = True
+                out._parents = fn.inputs = inputs
+                out._ctx = fn
                 break
     if _anomaly is not None:
         _anomaly.forward(out, inputs)

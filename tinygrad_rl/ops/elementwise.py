@@ -66,9 +66,8 @@ class Neg(Op):
 
 
 class Pow(Op):
-    """a ** b. At a = 0 both derivatives multiply 0 by inf; PyTorch's conventions: d/da = 0 where b = 0
-    (a^0 = 1 is constant: the exponent b - 1 is replaced by 0 there, so the factor is b a^0 = 0), and
-    d/db = 0 where a = 0 and b >= 0 (0^b is constant there)."""
+    """a ** b. At a = 0 both derivatives multiply 0 by inf; PyTorch's conventions: d/da = 0 where b = 0 (a^0 is
+    constant: the exponent b - 1 becomes 0 there, so b a^0 = 0) and d/db = 0 where a = 0, b >= 0 (0^b is constant)."""
     name = "**"
 
     def forward(self, a, b):

@@ -10,14 +10,12 @@ __all__ = ["GetItem", "Gather", "index_parts"]
 
 
 class GetItem(Op):
-    """NumPy indexing: ints, slices (with steps), None, ..., integer arrays, lists, tuples, masks.
-    A basic index (ints, slices, None, ...) never repeats a position, so its gradient is assigned back;
-    any other may (``x[[1, 1]]``), so its gradient is scatter-added, accumulating repeats."""
+    """NumPy indexing (ints, slices, None, ..., integer arrays, lists, masks). A basic index never repeats a
+    position, so its gradient is assigned back; any other may (``x[[1, 1]]``), so its gradient is scatter-added."""
     name = "getitem"
 
     def forward(self, x, index):
-        self.index, self.basic = index_parts(index)
-        self.shape, self.dtype = x.shape, x.dtype
+        (self.index, self.basic), self.shape, self.dtype = index_parts(index), x.shape, x.dtype
         try:
             return x[self.index]
         except IndexError as err:

@@ -6,7 +6,7 @@ import numpy as np
 
 from .base import Op, unbroadcast
 
-__all__ = ["Matmul", "Linear", "Einsum", "einsum_spec"]
+__all__ = ["Matmul", "Linear", "Einsum", "einsum_spec", "einsum_grad", "as_matrices", "checked_matmul"]
 
 
 class Matmul(Op):
@@ -19,12 +19,7 @@ class Matmul(Op):
 
     def backward(self, g):
         a, b, ga, gb = self.a, self.b, None, None
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g_shape = list(np.shape(g)) + ([1] if b.ndim == 1 else [])
-        if a.ndim == 1:
-            g_shape.insert(len(g_shape) - 1, 1)
-        g2 = np.reshape(g, g_shape)
+        a2, b2, g2 = as_matrices(a, b, g)
         # C = A B  =>  dA = G B^T ,  dB = A^T G  (summed over broadcast batch axes)
         if self.inputs[0].requires_grad:
             ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -39,8 +34,7 @@ class Linear(Op):
 
     def forward(self, x, w, b=None):
         if x.shape[-1] != w.shape[0]:
-            raise ValueError(f"linear: input shape {x.shape} does not match weight shape {w.shape} "
-                             f"(expected last input dim {w.shape[0]})")
+            raise ValueError(f"linear: input shape {x.shape} does not match weight shape {w.shape} (in, out)")
         self.x, self.w, self.bias = x, w, b is not None
         out = x @ w
         if b is not None:
@@ -57,30 +51,41 @@ class Linear(Op):
 
 
 class Einsum(Op):
-    """NumPy's einsum for one or two operands. The gradient of an operand is the same contraction with
-    that operand's subscripts as the output: for C = einsum("ij,jk->ik", A, B), dA = einsum("ik,jk->ij", G, B);
-    an index only that operand has (summed in the forward) is broadcast back."""
+    """NumPy's einsum for one or two operands, ``forward(*arrays, subscripts)``."""
     name = "einsum"
 
     def forward(self, *operands_and_spec):
         *self.arrays, subscripts = operands_and_spec
-        self.in_subs, self.output = einsum_spec(subscripts, [a.shape for a in self.arrays])
-        return np.einsum(",".join(self.in_subs) + "->" + self.output, *self.arrays)
+        self.subs, self.output = einsum_spec(subscripts, [a.shape for a in self.arrays])
+        return np.einsum(",".join(self.subs) + "->" + self.output, *self.arrays)
 
     def backward(self, g):
-        grads = []
-        for i, (sub, x) in enumerate(zip(self.in_subs, self.arrays)):
-            others = [(s, a) for j, (s, a) in enumerate(zip(self.in_subs, self.arrays)) if j != i]
-            kept = "".join(c for c in sub if c in self.output or any(c in o for o, _ in others))
-            if not self.inputs[i].requires_grad:
-                grads.append(None)
-                continue
-            # d/dA of einsum("ij,jk->ik", A, B) is einsum("ik,jk->ij", G, B): the output takes A's place
-            grad = np.einsum(",".join([self.output] + [o for o, _ in others]) + "->" + kept, g, *(a for _, a in others))
-            if kept != sub:  # indices summed over this operand alone: every element got g
-                grad = np.broadcast_to(grad.reshape([n if c in kept else 1 for c, n in zip(sub, x.shape)]), x.shape)
-            grads.append(grad)
-        return tuple(grads)
+        # d/dA of einsum("ij,jk->ik", A, B) is einsum("ik,jk->ij", G, B): the output takes A's place
+        return tuple(einsum_grad(self.subs, self.arrays, self.output, i, g) if t.requires_grad else None
+                     for i, t in enumerate(self.inputs))
+
+
+def einsum_grad(subs: list, arrays: list, output: str, i: int, g: np.ndarray) -> np.ndarray:
+    """The gradient of operand ``i``: the contraction of ``g`` (subscripts ``output``) with the other operands,
+    to operand i's subscripts; an index only operand i has (summed in the forward) is broadcast back."""
+    others = [(s, a) for j, (s, a) in enumerate(zip(subs, arrays)) if j != i]
+    kept = "".join(c for c in subs[i] if c in output or any(c in o for o, _ in others))
+    grad = np.einsum(",".join([output] + [o for o, _ in others]) + "->" + kept, g, *(a for _, a in others))
+    if kept == subs[i]:
+        return grad
+    shape = arrays[i].shape  # indices summed over this operand alone: every element got g
+    return np.broadcast_to(grad.reshape([n if c in kept else 1 for c, n in zip(subs[i], shape)]), shape)
+
+
+def as_matrices(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> tuple:
+    """``a``, ``b`` and the upstream ``g`` of ``a @ b`` with vectors as matrices: a (n,) on the left is a
+    row (1, n), a (n,) on the right a column (n, 1), and ``g`` gains the axes they lost."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g_shape = list(np.shape(g)) + ([1] if b.ndim == 1 else [])
+    if a.ndim == 1:
+        g_shape.insert(len(g_shape) - 1, 1)
+    return a2, b2, np.reshape(g, g_shape)
 
 
 def checked_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
