@@ -58,23 +58,12 @@ class ArrayMethods:
 
     __hash__ = object.__hash__
 
-    def __lt__(self, other: Any) -> Any:
-        return _compare("lt", np.less, self, other)
-
-    def __le__(self, other: Any) -> Any:
-        return _compare("le", np.less_equal, self, other)
-
-    def __gt__(self, other: Any) -> Any:
-        return _compare("gt", np.greater, self, other)
-
-    def __ge__(self, other: Any) -> Any:
-        return _compare("ge", np.greater_equal, self, other)
-
-    def __eq__(self, other: Any) -> Any:
-        return _compare("eq", np.equal, self, other)
-
-    def __ne__(self, other: Any) -> Any:
-        return _compare("ne", np.not_equal, self, other)
+    def __lt__(self, other: Any) -> Any: return _compare("lt", np.less, self, other)
+    def __le__(self, other: Any) -> Any: return _compare("le", np.less_equal, self, other)
+    def __gt__(self, other: Any) -> Any: return _compare("gt", np.greater, self, other)
+    def __ge__(self, other: Any) -> Any: return _compare("ge", np.greater_equal, self, other)
+    def __eq__(self, other: Any) -> Any: return _compare("eq", np.equal, self, other)
+    def __ne__(self, other: Any) -> Any: return _compare("ne", np.not_equal, self, other)
 
     def argmax(self, axis: int | None = None) -> np.ndarray:
         """Indices of the maxima (an ndarray: not differentiable)."""

@@ -8,47 +8,43 @@ import numpy as np
 from .base import Op, broadcasting, sigmoid_of
 from .erf import INV_SQRT_2PI, SQRT_2_OVER_PI, SQRT_HALF, TWO_OVER_SQRT_PI, erf_of
 
-__all__ = ["Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt", "Abs", "Tanh", "Sigmoid", "Relu",
-           "Sign", "Sin", "Cos", "Erf", "Gelu", "Softplus", "Clip", "Maximum", "Minimum", "Where", "Cast"]
+__all__ = ["Binary", "Unary", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt", "Abs", "Tanh",
+           "Sigmoid", "Relu", "Sign", "Sin", "Cos", "Erf", "Gelu", "Softplus", "Clip", "Maximum", "Minimum", "Where",
+           "Cast"]
 
 
-class Add(Op):
-    name = "+"
+class Binary(Op):
+    """An elementwise op of two arrays under NumPy broadcasting: ``fn(a, b)``, keeping a and b."""
+    word, fn = "binary", None  # the op's name in a shape error, and its NumPy ufunc
 
     def forward(self, a, b):
-        return broadcasting("add", np.add, a, b)
+        self.a, self.b = a, b
+        return broadcasting(self.word, self.fn, a, b)
+
+
+class Add(Binary):
+    name, word, fn = "+", "add", np.add
 
     def backward(self, g):
         return g, g  # d(a+b)/da = 1 ;  d(a+b)/db = 1
 
 
-class Sub(Op):
-    name = "-"
-
-    def forward(self, a, b):
-        return broadcasting("sub", np.subtract, a, b)
+class Sub(Binary):
+    name, word, fn = "-", "sub", np.subtract
 
     def backward(self, g):
         return g, -g  # d(a-b)/da = 1 ;  d(a-b)/db = -1
 
 
-class Mul(Op):
-    name = "*"
-
-    def forward(self, a, b):
-        self.a, self.b = a, b
-        return broadcasting("mul", np.multiply, a, b)
+class Mul(Binary):
+    name, word, fn = "*", "mul", np.multiply
 
     def backward(self, g):
         return g * self.b, g * self.a  # d(ab)/da = b ;  d(ab)/db = a
 
 
-class Div(Op):
-    name = "/"
-
-    def forward(self, a, b):
-        self.a, self.b = a, b
-        return broadcasting("div", np.divide, a, b)
+class Div(Binary):
+    name, word, fn = "/", "div", np.divide
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -87,126 +83,92 @@ class Pow(Op):
         return ga, gb
 
 
-class Exp(Op):
-    name = "exp"
+class Unary(Op):
+    """An elementwise function of one array: ``fn(x)``, keeping x and the output for the backward."""
+    fn = None
 
     def forward(self, x):
-        self.out = np.exp(x)
+        self.x, self.out = x, self.fn(x)
         return self.out
+
+
+class Exp(Unary):
+    name, fn = "exp", np.exp
 
     def backward(self, g):
         return (g * self.out,)  # d/dx e^x = e^x, the output itself
 
 
-class Log(Op):
-    name = "log"
-
-    def forward(self, x):
-        self.x = x
-        return np.log(x)
+class Log(Unary):
+    name, fn = "log", np.log
 
     def backward(self, g):
         return (g / self.x,)  # d/dx log x = 1/x
 
 
-class Sqrt(Op):
-    name = "sqrt"
-
-    def forward(self, x):
-        self.out = np.sqrt(x)
-        return self.out
+class Sqrt(Unary):
+    name, fn = "sqrt", np.sqrt
 
     def backward(self, g):
         return (g / (2 * self.out),)  # d/dx sqrt(x) = 1 / (2 sqrt(x))  (inf at 0: the true slope)
 
 
-class Abs(Op):
-    name = "abs"
-
-    def forward(self, x):
-        self.x = x
-        return np.abs(x)
+class Abs(Unary):
+    name, fn = "abs", np.abs
 
     def backward(self, g):
         return (g * np.sign(self.x),)  # d|x|/dx = sign(x); the subgradient at 0 is 0 (np.sign(0) == 0)
 
 
-class Tanh(Op):
-    name = "tanh"
-
-    def forward(self, x):
-        self.out = np.tanh(x)
-        return self.out
+class Tanh(Unary):
+    name, fn = "tanh", np.tanh
 
     def backward(self, g):
         out = self.out
         return (g * (1 - out * out),)  # d/dx tanh x = 1 - tanh^2 x
 
 
-class Sigmoid(Op):
+class Sigmoid(Unary):
     """s(x) = 1 / (1 + e^-x), with exp of non-positive numbers only (no overflow)."""
-    name = "sigmoid"
-
-    def forward(self, x):
-        self.out = sigmoid_of(x)
-        return self.out
+    name, fn = "sigmoid", staticmethod(sigmoid_of)
 
     def backward(self, g):
         out = self.out
         return (g * out * (1 - out),)  # d/dx s(x) = s(x) (1 - s(x))
 
 
-class Relu(Op):
-    name = "relu"
-
-    def forward(self, x):
-        self.x = x
-        return np.maximum(x, 0)
+class Relu(Unary):
+    name, fn = "relu", staticmethod(lambda x: np.maximum(x, 0))
 
     def backward(self, g):
         return (g * (self.x > 0),)  # d/dx max(x, 0) = 1 where x > 0, else 0 (the subgradient at 0 is 0)
 
 
-class Sign(Op):
+class Sign(Unary):
     """-1, 0 or 1. The derivative is 0 wherever it exists; at 0 it is taken as 0 (PyTorch)."""
-    name = "sign"
-
-    def forward(self, x):
-        return np.sign(x)
+    name, fn = "sign", np.sign
 
     def backward(self, g):
         return (np.zeros_like(g),)  # d/dx sign(x) = 0 (taken as 0 at the jump too)
 
 
-class Sin(Op):
-    name = "sin"
-
-    def forward(self, x):
-        self.x = x
-        return np.sin(x)
+class Sin(Unary):
+    name, fn = "sin", np.sin
 
     def backward(self, g):
         return (g * np.cos(self.x),)  # d/dx sin x = cos x
 
 
-class Cos(Op):
-    name = "cos"
-
-    def forward(self, x):
-        self.x = x
-        return np.cos(x)
+class Cos(Unary):
+    name, fn = "cos", np.cos
 
     def backward(self, g):
         return (-g * np.sin(self.x),)  # d/dx cos x = -sin x
 
 
-class Erf(Op):
+class Erf(Unary):
     """erf(x) = 2/sqrt(pi) int_0^x exp(-t^2) dt, by Cody's approximations (:func:`erf_of`)."""
-    name = "erf"
-
-    def forward(self, x):
-        self.x = x
-        return erf_of(x)
+    name, fn = "erf", staticmethod(erf_of)
 
     def backward(self, g):
         x = self.x
@@ -234,12 +196,8 @@ class Gelu(Op):
         return (g * self.slope,)
 
 
-class Softplus(Op):
-    name = "softplus"
-
-    def forward(self, x):
-        self.x = x
-        return np.logaddexp(0, x)  # log(1 + e^x) without overflow
+class Softplus(Unary):
+    name, fn = "softplus", staticmethod(lambda x: np.logaddexp(0, x))  # log(1 + e^x) without overflow
 
     def backward(self, g):
         return (g * sigmoid_of(self.x),)  # d/dx log(1 + e^x) = sigmoid(x)
