@@ -6,6 +6,7 @@ Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it); ``linear``
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ __all__ = [
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def _as_tensor(x) -> Tensor:
+def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
@@ -47,7 +48,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def _no_convolution(name: str):
-    def refuse(x, weight, *args, **kwargs):
+    def refuse(x: Any, weight: Any, *args: Any, **kwargs: Any) -> Tensor:
         raise NotImplementedError(
             f"{name}: tinygrad_rl has no convolution (input shape {np.shape(getattr(x, 'data', x))}, weight "
             f"shape {np.shape(getattr(weight, 'data', weight))}); flatten the observation and use nn.MLP")
@@ -79,7 +80,7 @@ def _check_same_shape(name: str, pred: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
 
 
-def mse_loss(pred: Tensor, target) -> Tensor:
+def mse_loss(pred: Tensor, target: Any) -> Tensor:
     """L = mean((pred - target)^2)."""
     target = _as_tensor(target)
     _check_same_shape("mse_loss", pred, target)
@@ -103,14 +104,14 @@ def huber(d: Tensor, delta: float = 1.0) -> Tensor:
     return where(abs_d.data <= delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
 
 
-def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
+def huber_loss(pred: Tensor, target: Any, delta: float = 1.0) -> Tensor:
     """L = mean(rho(pred - target)), rho the elementwise :func:`huber` penalty with ``delta``."""
     target = _as_tensor(target)
     _check_same_shape("huber_loss", pred, target)
     return huber(pred - target, delta).mean()
 
 
-def categorical_log_prob(logits: Tensor, actions) -> Tensor:
+def categorical_log_prob(logits: Tensor, actions: Any) -> Tensor:
     """log pi(a | s) = log_softmax(logits)[..., a] for logits (..., A) and integer actions (...)."""
     actions = np.asarray(actions.data if isinstance(actions, Tensor) else actions)
     if not np.issubdtype(actions.dtype, np.integer):
@@ -125,7 +126,7 @@ def categorical_log_prob(logits: Tensor, actions) -> Tensor:
     return log_probs.gather(-1, actions[..., None]).squeeze(-1)
 
 
-def cross_entropy(logits: Tensor, targets) -> Tensor:
+def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
     """L = -mean_i log softmax(logits_i)[y_i] for integer class targets."""
     return -categorical_log_prob(logits, targets).mean()
 
@@ -136,7 +137,7 @@ def categorical_entropy(logits: Tensor) -> Tensor:
     return -(log_probs.exp() * log_probs).sum(axis=-1)
 
 
-def normal_log_prob(mean: Tensor, log_std: Tensor, x) -> Tensor:
+def normal_log_prob(mean: Tensor, log_std: Tensor, x: Any) -> Tensor:
     """log N(x; mu, sigma^2) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi)/2, elementwise.
 
     Parameterised by log sigma so sigma stays positive; sum over the action dimension for a

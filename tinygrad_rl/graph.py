@@ -42,11 +42,11 @@ class CustomOp(Op):
     """The op unit behind :func:`custom_op`: its forward is the value the caller computed, its backward
     the caller's, checked to return one gradient per parent."""
 
-    def forward(self, *arrays_and_op):
+    def forward(self, *arrays_and_op: Any) -> np.ndarray:
         *_, self.name, value, self.user_backward = arrays_and_op
         return value
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         grads, n = self.user_backward(g), len(self.inputs)
         if not isinstance(grads, (tuple, list)) or len(grads) != n:
             got = f"{type(grads).__name__} of length {len(grads)}" if isinstance(grads, (tuple, list)) \
@@ -123,7 +123,7 @@ def nodes(root: Tensor) -> list[Tensor]:
     return order
 
 
-def named_tensors(names) -> tuple[dict[int, str], dict[int, str]]:
+def named_tensors(names: Any) -> tuple[dict[int, str], dict[int, str]]:
     """``(by tensor id, by array id)``: the labels ``names`` gives (see the module docstring).
 
     A dict's values may be Modules (anything with ``named_parameters()``), Tensors or ndarrays;
@@ -175,7 +175,7 @@ def _grad_norm(t: Tensor) -> float | None:
 # ----------------------------------------------------------------------------- text
 
 
-def summary(root: Tensor, names=None) -> str:
+def summary(root: Tensor, names: Any = None) -> str:
     """A table of ``nodes(root)``, one row per tensor: its index, op (``leaf`` for a parameter,
     ``const`` for a constant), shape, dtype, name (from ``names``), the indices of its parents,
     and the norm of the gradient it holds (``-`` when it holds none).
@@ -229,7 +229,7 @@ def _scalar_text(t: Tensor) -> str:
     return f"{t.data.item():.4g}"
 
 
-def _display(graph: list, names, grads: bool) -> tuple[list, list]:
+def _display(graph: list, names: Any, grads: bool) -> tuple[list, list]:
     """(drawn nodes, edges) shared by DOT and the drawing: nodes as dicts (kind, label lines),
     edges as (parent index, child index, shape text) between drawn nodes."""
     tensors, arrays = named_tensors(names)
@@ -291,7 +291,7 @@ _DOT_STYLE = {
 }
 
 
-def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
+def to_dot(root: Tensor, names: Any = None, grads: bool = False) -> str:
     """Graphviz DOT text of the graph of ``root`` (render with ``dot -Tpng``): parameters as green
     boxes labelled by name and shape, constants grey, ops as ellipses labelled by kind (a scalar
     constant is written into its op's label), ``root`` orange; each edge carries the shape of the
@@ -314,7 +314,7 @@ def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
 MAX_DRAWN = 400  # boxes; beyond that a drawing is neither readable nor cheap to lay out
 
 
-def draw(root: Tensor, path, names=None, grads: bool = False, title: str | None = None):
+def draw(root: Tensor, path: Any, names: Any = None, grads: bool = False, title: str | None = None) -> str:
     """Draw the graph of ``root`` to ``path`` (``.png``, ``.svg`` or ``.pdf``) with matplotlib,
     inputs at the top and ``root`` at the bottom: parameters (green) labelled by their names in
     ``names``, constants (grey; no gradient flows into them, e.g. a TD target), ops (blue)

@@ -116,7 +116,7 @@ def apply(op: type[Op], inputs: tuple, *settings) -> Tensor:
 class _Freed(Op):
     """Stands in for an op whose backward has run: its saved arrays are gone."""
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         raise RuntimeError("backward through a graph that was already freed: each backward() frees "
                            "the graph it walked; recompute the forward pass to differentiate again")
 

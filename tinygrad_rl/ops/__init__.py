@@ -17,11 +17,11 @@ gradient times the local derivative, written in a comment beside it::
     class Softsign(Op):
         name = "softsign"                   # x / (1 + |x|)
 
-        def forward(self, x):
+        def forward(self, x: np.ndarray) -> np.ndarray:
             self.d = 1 + np.abs(x)
             return x / self.d
 
-        def backward(self, g):
+        def backward(self, g: np.ndarray) -> tuple:
             return (g / (self.d * self.d),)   # d/dx x / (1 + |x|) = 1 / (1 + |x|)^2
 
     y = apply(Softsign, (x,))               # tinygrad_rl.apply: the one dispatch every Tensor method uses

@@ -9,6 +9,8 @@ derivative comment. Nothing here knows about ``Tensor``: :func:`tinygrad_rl.tens
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["Op", "unbroadcast", "normalise_axis", "single_axis", "softmax_axes", "shape_arg", "expand_reduced",
@@ -58,7 +60,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: str = "broadcast") -> np.nda
     return grad
 
 
-def normalise_axis(axis, ndim: int, op: str = "reduce") -> tuple | None:
+def normalise_axis(axis: Any, ndim: int, op: str = "reduce") -> tuple | None:
     """``axis`` (None, an int or a tuple of ints; negative counts from the end) as a tuple of
     non-negative axes. A 0-d tensor accepts axis 0 and -1 (as PyTorch) and reduces over nothing."""
     if axis is None:
@@ -77,7 +79,7 @@ def normalise_axis(axis, ndim: int, op: str = "reduce") -> tuple | None:
     return tuple(out) if ndim else ()
 
 
-def single_axis(axis, ndim: int, op: str) -> int:
+def single_axis(axis: Any, ndim: int, op: str) -> int:
     """One axis of a tensor with at least one dimension, as a non-negative int."""
     if ndim == 0:
         raise ValueError(f"{op}: a 0-d tensor has no axis {axis!r}; reshape it to (1,) first")
@@ -86,7 +88,7 @@ def single_axis(axis, ndim: int, op: str) -> int:
     return normalise_axis(axis, ndim, op)[0]
 
 
-def softmax_axes(axis, ndim: int, op: str) -> tuple:
+def softmax_axes(axis: Any, ndim: int, op: str) -> tuple:
     """The axes a softmax-like op normalises over, as a tuple (None: all of them)."""
     axes = normalise_axis(axis, ndim, op)
     return tuple(range(ndim)) if axes is None else axes
@@ -110,7 +112,7 @@ def expand_reduced(g: np.ndarray, shape: tuple, axis: tuple | None, keepdims: bo
     return g
 
 
-def broadcasting(op: str, fn, *arrays) -> np.ndarray:
+def broadcasting(op: str, fn: Any, *arrays: Any) -> np.ndarray:
     """``fn(*arrays)``, with a shape error that names the op and every shape."""
     try:
         return fn(*arrays)
@@ -119,7 +121,7 @@ def broadcasting(op: str, fn, *arrays) -> np.ndarray:
         raise ValueError(f"{op}: shapes {shapes} do not broadcast") from None
 
 
-def mean_of(x: np.ndarray, axes: tuple | None, keepdims: bool, count: int):
+def mean_of(x: np.ndarray, axes: tuple | None, keepdims: bool, count: int) -> np.ndarray:
     """np.mean: for floating x, the sum divided by the count (the same bits as np.mean, which divides
     in float64 and rounds back: that double rounding is exact for a quotient), without np.mean's
     Python overhead."""

@@ -11,7 +11,7 @@ INV_SQRT_2PI = 0.3989422804014327      # 1 / sqrt(2 pi)
 SQRT_HALF = 0.7071067811865476         # 1 / sqrt(2)
 SQRT_2_OVER_PI = 0.7978845608028654    # sqrt(2 / pi)
 
-def _polyval(coefficients, x):
+def _polyval(coefficients: tuple, x: np.ndarray) -> np.ndarray:
     """sum_k c_k x^(n-k) by Horner's rule; Python-float coefficients keep x's dtype."""
     result = coefficients[0]
     for c in coefficients[1:]:

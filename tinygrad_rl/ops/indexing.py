@@ -2,6 +2,8 @@
 backward scatters the gradient into zeros at the selected positions."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .base import Op, single_axis
@@ -14,14 +16,14 @@ class GetItem(Op):
     position, so its gradient is assigned back; any other may (``x[[1, 1]]``), so its gradient is scatter-added."""
     name = "getitem"
 
-    def forward(self, x, index):
+    def forward(self, x: np.ndarray, index: Any) -> np.ndarray:
         (self.index, self.basic), self.shape, self.dtype = index_parts(index), x.shape, x.dtype
         try:
             return x[self.index]
         except IndexError as err:
             raise IndexError(f"getitem: {err} (tensor shape {x.shape}, index {describe_index(self.index)})") from None
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         # d x[index] / d x = 1 at the selected positions, 0 elsewhere
         full = np.zeros(self.shape, dtype=self.dtype)
         if self.basic:
@@ -36,12 +38,12 @@ class Gather(Op):
     has index's shape, and index.shape[d] <= x.shape[d] on every other axis d."""
     name = "gather"
 
-    def forward(self, x, axis, index):
+    def forward(self, x: np.ndarray, axis: Any, index: Any) -> np.ndarray:
         self.where = gather_positions(x.shape, axis, index)
         self.shape, self.dtype = x.shape, x.dtype
         return x[self.where]
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         # d out / d x = 1 at the gathered positions: scatter-add (repeats accumulate)
         full = np.zeros(self.shape, dtype=self.dtype)
         np.add.at(full, self.where, g)
@@ -51,7 +53,7 @@ class Gather(Op):
 _BASIC_INDEX_TYPES = (int, np.integer, slice, type(None), type(Ellipsis))
 
 
-def index_parts(index) -> tuple:
+def index_parts(index: Any) -> tuple:
     """``(index, basic)``: the index with arrays for sequences (lists, tuples inside the index tuple)
     and for anything with ``.data`` (a Tensor), as NumPy reads them; ``basic`` when every part is an
     int, slice, None or ... (no part can repeat a position)."""
@@ -72,14 +74,14 @@ def index_parts(index) -> tuple:
     return (tuple(converted) if top_tuple else converted[0]), basic
 
 
-def describe_index(index) -> str:
+def describe_index(index: Any) -> str:
     """An index for an error message, with arrays shown by dtype and shape."""
     parts = index if type(index) is tuple else (index,)
     shown = [f"{p.dtype} array {p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts]
     return "(" + ", ".join(shown) + ")" if type(index) is tuple else shown[0]
 
 
-def gather_positions(shape: tuple, axis, index: np.ndarray) -> tuple:
+def gather_positions(shape: tuple, axis: Any, index: np.ndarray) -> tuple:
     """The NumPy index of every gathered element, after checking ``index`` as PyTorch does
     (integers, as many dimensions as the tensor, values in [0, n): negatives are refused)."""
     if not np.issubdtype(index.dtype, np.integer):

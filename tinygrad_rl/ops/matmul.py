@@ -2,6 +2,8 @@
 For C = A B the chain rule gives dA = G B^T and dB = A^T G; each op below is that rule on its shapes."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .base import Op, unbroadcast
@@ -13,11 +15,11 @@ class Matmul(Op):
     """NumPy's matmul on 1-d, 2-d and batched operands (a vector is a row on the left, a column on the right)."""
     name = "@"
 
-    def forward(self, a, b):
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         self.a, self.b = a, b
         return checked_matmul(a, b)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         a, b, ga, gb = self.a, self.b, None, None
         a2, b2, g2 = as_matrices(a, b, g)
         # C = A B  =>  dA = G B^T ,  dB = A^T G  (summed over broadcast batch axes)
@@ -32,7 +34,7 @@ class Linear(Op):
     """y = x W + b for x (..., in), W (in, out), b (out,): the affine layer as one op (the bias optional)."""
     name = "linear"
 
-    def forward(self, x, w, b=None):
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         if x.shape[-1] != w.shape[0]:
             raise ValueError(f"linear: input shape {x.shape} does not match weight shape {w.shape} (in, out)")
         self.x, self.w, self.bias = x, w, b is not None
@@ -41,7 +43,7 @@ class Linear(Op):
             out += b
         return out
 
-    def backward(self, G):
+    def backward(self, G: np.ndarray) -> tuple:
         # dL/dx = G W^T ,  dL/dW = x^T G (summed over batch dims) ,  dL/db = sum over batch of G
         X, W = self.x, self.w
         gx = G @ W.T if self.inputs[0].requires_grad else None
@@ -54,12 +56,12 @@ class Einsum(Op):
     """NumPy's einsum for one or two operands, ``forward(*arrays, subscripts)``."""
     name = "einsum"
 
-    def forward(self, *operands_and_spec):
+    def forward(self, *operands_and_spec: Any) -> np.ndarray:
         *self.arrays, subscripts = operands_and_spec
         self.subs, self.output = einsum_spec(subscripts, [a.shape for a in self.arrays])
         return np.einsum(",".join(self.subs) + "->" + self.output, *self.arrays)
 
-    def backward(self, g):
+    def backward(self, g: np.ndarray) -> tuple:
         # d/dA of einsum("ij,jk->ik", A, B) is einsum("ik,jk->ij", G, B): the output takes A's place
         return tuple(einsum_grad(self.subs, self.arrays, self.output, i, g) if t.requires_grad else None
                      for i, t in enumerate(self.inputs))
