@@ -111,6 +111,12 @@ def test_matmul(sa, sb):
     check_op(lambda a, b: a @ b, np.matmul, [sa, sb])
 
 
+@pytest.mark.parametrize("sx", [(5, 3), (2, 4, 3), (3,)], ids=str)
+def test_linear_with_and_without_bias(sx):
+    check_op(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w + b, [sx, (3, 4), (4,)])
+    check_op(lambda x, w: F.linear(x, w), lambda x, w: x @ w, [sx, (3, 4)])
+
+
 # ----------------------------------------------------------------------------- reductions
 
 AXES = {  # per shape: every axis form (None, int, negative, tuples mixing signs)
