@@ -292,6 +292,7 @@ class Tensor(ArrayMethods, Creation):
 
     def logsumexp(self, axis: Axis = -1, keepdims: bool = False) -> Tensor:
         return apply(ops.Logsumexp, (self,), axis, keepdims)
+
     def log_softmax(self, axis: Axis = -1) -> Tensor: return apply(ops.LogSoftmax, (self,), axis)
     def softmax(self, axis: Axis = -1) -> Tensor: return apply(ops.Softmax, (self,), axis)
 

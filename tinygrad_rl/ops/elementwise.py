@@ -139,8 +139,12 @@ class Sigmoid(Unary):
         return (g * out * (1 - out),)  # d/dx s(x) = s(x) (1 - s(x))
 
 
-class Relu(Unary):
-    name, fn = "relu", staticmethod(lambda x: np.maximum(x, 0))
+class Relu(Op):
+    name = "relu"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.maximum(x, 0)
 
     def backward(self, g: np.ndarray) -> tuple:
         return (g * (self.x > 0),)  # d/dx max(x, 0) = 1 where x > 0, else 0 (the subgradient at 0 is 0)
@@ -198,8 +202,12 @@ class Gelu(Op):
         return (g * self.slope,)
 
 
-class Softplus(Unary):
-    name, fn = "softplus", staticmethod(lambda x: np.logaddexp(0, x))  # log(1 + e^x) without overflow
+class Softplus(Op):
+    name = "softplus"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.logaddexp(0, x)  # log(1 + e^x) without overflow
 
     def backward(self, g: np.ndarray) -> tuple:
         return (g * sigmoid_of(self.x),)  # d/dx log(1 + e^x) = sigmoid(x)
