@@ -44,8 +44,7 @@ state)``, and only *reads* it; the loop calls ``state.after_update(env_step, {te
 each gradient step, and that is the only place it changes. So the state is saved in the resume
 checkpoint (``--resume`` continues with it), ``gradcheck`` and ``graph`` evaluate the loss with a
 fresh state that the finite differences cannot move, and ``eval`` never builds it (it is not a
-network: nothing of it goes to ``model.npz``). A learning step that reads such a state is run eagerly,
-never replayed by ``tinygrad_rl.jit`` (which would keep the value it recorded).
+network: nothing of it goes to ``model.npz``).
 
 Plugins: :func:`load_plugin` imports a user's file or module. It is called only with what the
 user names on the command line (``--plugin``), never with anything read from a run folder.

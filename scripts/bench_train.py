@@ -1,11 +1,9 @@
 """Training throughput (env steps per second) of our DQN, A2C and PPO on CartPole-v1 and SAC and TD3 on
-Pendulum-v1 with the learning step jitted (the default) and run eagerly (``jit = false``), and of
-Stable-Baselines3 with the same hyperparameters, all in the same process (SB3 when installed:
-``pip install -e ".[compare]"``).
-Prints one row per algorithm: both of our speeds, the jit's speed-up, SB3's speed and our ratio to it,
-in env steps per second of this process's CPU time (waiting for a core on a shared machine is not
-counted; every contender runs on one thread).
-With ``--repeats N`` each of ours runs N times, jit and eager alternating, and the medians are shown.
+Pendulum-v1, and of Stable-Baselines3 with the same hyperparameters, all in the same process (SB3 when
+installed: ``pip install -e ".[compare]"``).
+Prints one row per algorithm: our speed, SB3's speed and our ratio to it, in env steps per second of
+this process's CPU time (waiting for a core on a shared machine is not counted; every contender runs
+on one thread). With ``--repeats N`` ours runs N times and the median is shown.
 
 DQN uses rl-baselines3-zoo's CartPole preset: [256, 256] ReLU net, batch 64, train_freq 256,
 gradient_steps 128, target_update_interval 10, learning_starts 1000 (``--dqn preset``: our CartPole
@@ -53,9 +51,9 @@ def config_for(algo: str, **overrides):
     return load_preset(algo, env_of(algo), {**fixed, **overrides})
 
 
-def ours(algo: str, steps: int, seed: int, jit: bool = True) -> float:
+def ours(algo: str, steps: int, seed: int) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
-    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1, jit=jit)
+    config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
     start = time.process_time()
     result = train(algo, env_of(algo), config)
     return result.env_steps / (time.process_time() - start)
@@ -127,7 +125,7 @@ def main(argv=None) -> int:
     parser.add_argument("--td3-steps", type=int, default=3_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated subset of {','.join(ALGOS)}")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of ours per setting, jit and eager alternating")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of ours per algorithm (the median is shown)")
     parser.add_argument("--no-sb3", action="store_true", help="measure ours only")
     parser.add_argument("--dqn", choices=("zoo", "preset"), default="zoo",
                         help="DQN settings: rl-baselines3-zoo's (batch 64, the default) or our preset's (batch 128)")
@@ -148,19 +146,15 @@ def main(argv=None) -> int:
         except ImportError:
             print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env,env_steps,jit_steps_per_s,eager_steps_per_s,jit_speedup,sb3_steps_per_s,jit_over_sb3", flush=True)
+    print("algo,env,env_steps,steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
     for algo, steps in steps_of.items():
         if algo not in algos:
             continue
-        speeds = {True: [], False: []}
-        for r in range(args.repeats):
-            for flag in ((True, False) if r % 2 == 0 else (False, True)):
-                speeds[flag].append(ours(algo, steps, args.seed, jit=flag))
-        jitted, eager = statistics.median(speeds[True]), statistics.median(speeds[False])
-        row = f"{algo},{env_of(algo)},{steps},{jitted:.0f},{eager:.0f},{jitted / eager:.2f}"
+        speed = statistics.median(ours(algo, steps, args.seed) for _ in range(args.repeats))
+        row = f"{algo},{env_of(algo)},{steps},{speed:.0f}"
         if have_sb3:
             theirs = sb3(algo, steps, args.seed)
-            row += f",{theirs:.0f},{jitted / theirs:.2f}"
+            row += f",{theirs:.0f},{speed / theirs:.2f}"
         else:
             row += ",,"
         print(row, flush=True)

@@ -113,18 +113,22 @@ def test_a_resume_with_another_budget_is_refused(tmp_path, capsys, stderr_lines)
 
 
 def test_records_made_before_a_speed_only_setting_existed_are_still_the_sweeps(tmp_path, capsys):
-    """``jit`` changes how fast a deep cell runs, not what it computes: records without it (made
-    before it existed) or with another value are resumed into, not refused."""
+    """``jit`` never changed what a deep cell computes (and is ignored now): records without it (made
+    before it existed) or with another value (made while it was on by default) are resumed into, not refused."""
     out = tmp_path / "o"
     args = ["--algos", "dqn", "--envs", "CartPole-v1", "--seeds", "1", "--budget", "200", "--workers", "1",
             "--no-progress", "--no-figures", "--out", str(out)]
     assert main(args) == 0
     records = [json.loads(line) for line in (out / RUNS_FILE).read_text().splitlines()]
-    assert records[0]["config"]["jit"] is True
-    del records[0]["config"]["jit"]
-    (out / RUNS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
-    capsys.readouterr()
-    assert main(args) == 0 and "1 already done, 0 run now" in capsys.readouterr().out
+    assert records[0]["config"]["jit"] is False
+    for made_with in (True, None):
+        if made_with is None:
+            del records[0]["config"]["jit"]
+        else:
+            records[0]["config"]["jit"] = made_with
+        (out / RUNS_FILE).write_text("".join(json.dumps(r) + "\n" for r in records))
+        capsys.readouterr()
+        assert main(args) == 0 and "1 already done, 0 run now" in capsys.readouterr().out
 
 
 def test_a_resume_after_the_settings_changed_is_refused(tmp_path, capsys, monkeypatch, stderr_lines):

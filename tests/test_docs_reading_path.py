@@ -46,3 +46,28 @@ def test_the_fixer_moves_an_anchor_to_the_line_that_holds_the_code(tmp_path):
     assert "line 3 does not hold" in module.check(fix=False, docs=docs)[0]
     assert module.check(fix=True, docs=docs) == []
     assert page.read_text() == "[`ratio = log_ratio.exp()`](../../algorithms/losses.py#L5)\n"
+
+
+def resolve(reference: str):
+    """``pkg.module.Symbol.attr`` to the object it names: the longest importable module, then attributes."""
+    parts = reference.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(reference)
+
+
+def test_the_engine_reading_path_names_code_that_exists():
+    """docs/engine/reading_path.md follows one DQN update by symbol; every symbol it names must exist."""
+    text = (ROOT / "docs" / "engine" / "reading_path.md").read_text()
+    references = set(re.findall(r"`((?:algorithms|tinygrad_rl)(?:\.\w+)+)`", text))
+    assert {"algorithms.losses.dqn_loss", "tinygrad_rl.tensor.apply", "tinygrad_rl.tensor.Tensor.backward",
+            "tinygrad_rl.optim.Adam", "algorithms.trainers.train_off_policy"} <= references
+    for reference in sorted(references):
+        assert resolve(reference) is not None, reference
+    assert "#L" not in text  # by symbol, never by line number

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from opcheck import away_from_zero, check_op, distinct, positive, uniform
 
 import tinygrad_rl.functional as F
-from tinygrad_rl import Tensor, concatenate, einsum, one_hot, stack, where
+from tinygrad_rl import Tensor, concatenate, custom_op, einsum, one_hot, stack, where
 
 SHAPES = [(), (5,), (3, 4), (2, 3, 2, 3)]
 SHAPE_IDS = ["scalar", "vector", "matrix", "4d"]
@@ -112,6 +112,12 @@ def test_matmul(sa, sb):
     check_op(lambda a, b: a @ b, np.matmul, [sa, sb])
 
 
+@pytest.mark.parametrize("sx", [(5, 3), (2, 4, 3), (3,)], ids=str)
+def test_linear_with_and_without_bias(sx):
+    check_op(lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w + b, [sx, (3, 4), (4,)])
+    check_op(lambda x, w: F.linear(x, w), lambda x, w: x @ w, [sx, (3, 4)])
+
+
 # ----------------------------------------------------------------------------- reductions
 
 AXES = {  # per shape: every axis form (None, int, negative, tuples mixing signs)
@@ -201,13 +207,29 @@ def test_softmax_family(shape, axis):
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("shape,axis", [(s, a) for s in SHAPES for a in [None, 0, -1, 1]
-                                        if s != () and (a is None or -len(s) <= a < len(s))], ids=str)
+                                        if a is None or -max(len(s), 1) <= a < max(len(s), 1)], ids=str)
 def test_cumsum(shape, axis, reverse):
+    """A 0-d tensor takes axis 0 or -1 and keeps its shape (PyTorch); axis None flattens (NumPy)."""
     def reference(x):
+        if x.ndim == 0 and axis is not None:
+            return x.copy()
         flat = x.reshape(-1) if axis is None else x
         ax = 0 if axis is None else axis
         return np.flip(np.cumsum(np.flip(flat, ax), ax), ax) if reverse else np.cumsum(flat, ax)
     check_op(lambda t: t.cumsum(axis, reverse=reverse), reference, [shape])
+
+
+def test_cumsum_of_a_0d_tensor_refuses_other_axes():
+    with pytest.raises(ValueError, match="cumsum: axis 1 is out of range for a tensor with 0 dimensions"):
+        Tensor(2.0).cumsum(1)
+
+
+def test_tile_pads_short_reps_with_ones_as_numpy_and_pytorch_tile():
+    """``tile`` is NumPy's (and torch.tile): reps shorter than the dimensions count from the last axis.
+    PyTorch's ``Tensor.repeat`` is the same op when reps cover every dimension, and refuses shorter reps."""
+    x = Tensor(np.arange(6.0).reshape(1, 2, 3))
+    np.testing.assert_array_equal(x.tile((2, 2)).data, np.tile(x.data, (1, 2, 2)))
+    assert x.tile(2).shape == (1, 2, 6)
 
 
 def test_reverse_cumsum_is_the_return_to_go():
@@ -433,9 +455,8 @@ def test_transpose_rejects_non_permutations():
 
 def test_a_wrongly_shaped_gradient_raises_instead_of_being_reshaped():
     """The engine's shape repair only undoes broadcasting: a transposed gradient is a bug, loudly."""
-    from tinygrad_rl.tensor import Tensor as T
-    x = T(np.ones((2, 3)), requires_grad=True)
-    bad = T._result(x.data * 2, (x,), lambda g: (g.T,), "bad_op")
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    bad = custom_op("bad_op", x.data * 2, (x,), lambda g: (g.T,))
     with pytest.raises(RuntimeError, match=r"bad_op: backward produced a gradient of shape \(3, 2\)"):
         bad.backward(np.ones((2, 3)))
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 import linecache
 import os
 import sys
+from typing import Any, Callable
 
 import numpy as np
 
-from . import tensor as _tensor
+from .tensor import anomaly_checks, set_anomaly_checks
 
 __all__ = ["detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 
@@ -55,15 +56,14 @@ class detect_anomaly:
     state on exit."""
 
     def __enter__(self):
-        self._previous = _tensor._anomaly
-        _tensor._anomaly = _CHECKS
+        self._previous = set_anomaly_checks(_CHECKS)
         return self
 
     def __exit__(self, *exc):
-        _tensor._anomaly = self._previous
+        set_anomaly_checks(self._previous)
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: Callable) -> Callable:
         def wrapped(*args, **kwargs):
             with detect_anomaly():
                 return fn(*args, **kwargs)
@@ -72,10 +72,10 @@ class detect_anomaly:
 
 
 def is_anomaly_enabled() -> bool:
-    return _tensor._anomaly is not None
+    return anomaly_checks() is not None
 
 
-def _user_frames(frame) -> tuple:
+def _user_frames(frame: Any) -> tuple:
     """(file, line, function) of the first frame outside tinygrad_rl, then a few of its callers."""
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
@@ -86,7 +86,7 @@ def _user_frames(frame) -> tuple:
     return tuple(frames)
 
 
-def _non_finite(a) -> bool:
+def _non_finite(a: Any) -> bool:
     a = np.asarray(a)
     return a.dtype.kind in "fc" and not np.isfinite(a).all()
 
@@ -113,21 +113,21 @@ def _where(frames: tuple | None) -> str:
 
 
 class _Checks:
-    """The checker the engine calls while the mode is on (``tensor._anomaly``)."""
+    """The checker the engine calls while the mode is on (installed by ``tensor.set_anomaly_checks``)."""
 
-    def forward(self, out, parents) -> None:
+    def forward(self, out: Any, parents: tuple) -> None:
         if _non_finite(out.data):
             self._forward_error(out, parents, _user_frames(sys._getframe(1)))
         if out._parents:  # recorded: remember who made it, for an error in the backward pass
             out._site = _user_frames(sys._getframe(1))
 
-    def backward(self, node, grads) -> None:
+    def backward(self, node: Any, grads: tuple) -> None:
         for i, (parent, g) in enumerate(zip(node._parents, grads)):
             if g is not None and parent.requires_grad and _non_finite(g):
                 self._backward_error(node, i, g)
 
     @staticmethod
-    def _forward_error(out, parents, frames) -> None:
+    def _forward_error(out: Any, parents: tuple, frames: tuple) -> None:
         shapes = [p.shape for p in parents]
         kinds, where = _describe_values(out.data)
         bad_inputs = [i for i, p in enumerate(parents) if _non_finite(p.data)]
@@ -143,7 +143,7 @@ class _Checks:
             site=frames[0] if frames else None)
 
     @staticmethod
-    def _backward_error(node, i: int, g) -> None:
+    def _backward_error(node: Any, i: int, g: np.ndarray) -> None:
         shapes = [p.shape for p in node._parents]
         frames = getattr(node, "_site", None)
         kinds, where = _describe_values(g)

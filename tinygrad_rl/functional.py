@@ -1,15 +1,17 @@
 """Losses and distributions over Tensors, numerically stable for logits of any magnitude.
 
-Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it) except ``linear``, a
-fused op with its own backward because it is the hot path of every network.
+Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it); ``linear`` is one op of its own
+(:class:`tinygrad_rl.ops.Linear`, forward and backward fused) because it is the hot path of every network.
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, one_hot, traceable, where
+from .ops import Linear
+from .tensor import Tensor, apply, one_hot, where
 
 __all__ = [
     "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
@@ -20,35 +22,13 @@ __all__ = [
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def _as_tensor(x) -> Tensor:
+def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-@traceable
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W + b for x (..., in), W (in, out), b (out,), as one op.
-
-    Backward (the chain rule for an affine map):
-        dL/dx = G W^T,   dL/dW = x^T G (summed over batch dims),   dL/db = sum over batch of G.
-    """
-    x = _as_tensor(x)
-    X, W = x.data, weight.data
-    if X.shape[-1] != W.shape[0]:
-        raise ValueError(f"linear: input shape {X.shape} does not match weight shape {W.shape} "
-                         f"(expected last input dim {W.shape[0]})")
-    out = X @ W
-    if bias is not None:
-        out += bias.data
-    parents = (x, weight) if bias is None else (x, weight, bias)
-
-    def backward(G):
-        gx = G @ W.T if x.requires_grad else None
-        X2, G2 = (X, G) if X.ndim == 2 else (X.reshape(-1, X.shape[-1]), G.reshape(-1, G.shape[-1]))
-        gW = X2.T @ G2 if weight.requires_grad else None
-        if bias is None:
-            return gx, gW
-        return gx, gW, G2.sum(axis=0)
-    return Tensor._result(out, parents, backward, "linear")
+    """y = x W + b for x (..., in), W (in, out), b (out,), as one op (:class:`tinygrad_rl.ops.Linear`)."""
+    return apply(Linear, (_as_tensor(x), weight) if bias is None else (_as_tensor(x), weight, bias))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -86,8 +66,7 @@ def _check_same_shape(name: str, pred: Tensor, target: Tensor) -> None:
         raise ValueError(f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ")
 
 
-@traceable(block=True)
-def mse_loss(pred: Tensor, target) -> Tensor:
+def mse_loss(pred: Tensor, target: Any) -> Tensor:
     """L = mean((pred - target)^2)."""
     target = _as_tensor(target)
     _check_same_shape("mse_loss", pred, target)
@@ -111,15 +90,14 @@ def huber(d: Tensor, delta: float = 1.0) -> Tensor:
     return where(abs_d.data <= delta, 0.5 * d * d, delta * (abs_d - 0.5 * delta))
 
 
-@traceable(block=True)
-def huber_loss(pred: Tensor, target, delta: float = 1.0) -> Tensor:
+def huber_loss(pred: Tensor, target: Any, delta: float = 1.0) -> Tensor:
     """L = mean(rho(pred - target)), rho the elementwise :func:`huber` penalty with ``delta``."""
     target = _as_tensor(target)
     _check_same_shape("huber_loss", pred, target)
     return huber(pred - target, delta).mean()
 
 
-def categorical_log_prob(logits: Tensor, actions) -> Tensor:
+def categorical_log_prob(logits: Tensor, actions: Any) -> Tensor:
     """log pi(a | s) = log_softmax(logits)[..., a] for logits (..., A) and integer actions (...)."""
     actions = np.asarray(actions.data if isinstance(actions, Tensor) else actions)
     if not np.issubdtype(actions.dtype, np.integer):
@@ -134,7 +112,7 @@ def categorical_log_prob(logits: Tensor, actions) -> Tensor:
     return log_probs.gather(-1, actions[..., None]).squeeze(-1)
 
 
-def cross_entropy(logits: Tensor, targets) -> Tensor:
+def cross_entropy(logits: Tensor, targets: Any) -> Tensor:
     """L = -mean_i log softmax(logits_i)[y_i] for integer class targets."""
     return -categorical_log_prob(logits, targets).mean()
 
@@ -145,7 +123,7 @@ def categorical_entropy(logits: Tensor) -> Tensor:
     return -(log_probs.exp() * log_probs).sum(axis=-1)
 
 
-def normal_log_prob(mean: Tensor, log_std: Tensor, x) -> Tensor:
+def normal_log_prob(mean: Tensor, log_std: Tensor, x: Any) -> Tensor:
     """log N(x; mu, sigma^2) = -(x - mu)^2 / (2 sigma^2) - log sigma - log(2 pi)/2, elementwise.
 
     Parameterised by log sigma so sigma stays positive; sum over the action dimension for a

@@ -18,7 +18,7 @@ each term against the inputs it trains instead (``tinygrad-rl gradcheck`` does t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class GradcheckResult:
                 f"{self.failing} of {int(np.prod(self.shape, dtype=np.int64))} elements fail")
 
 
-def _named_inputs(inputs) -> list[tuple[str, object]]:
+def _named_inputs(inputs: Any) -> list[tuple[str, object]]:
     """(name, input) pairs: a Module gives its parameters by dotted name, a dict its keys (a
     Module value is expanded with its key as prefix), pairs are kept; anything else is
     ``input i``."""
@@ -77,7 +77,7 @@ def _named_inputs(inputs) -> list[tuple[str, object]]:
     return [(f"input {i}", x) for i, x in enumerate(items)]
 
 
-def gradcheck(fn: Callable[..., Tensor], inputs, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck(fn: Callable[..., Tensor], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
               rtol: float = 1e-4) -> bool:
     """Compare ``backward()`` of ``fn(*inputs)`` with central differences for every element.
 
@@ -103,7 +103,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs, eps: float = 1e-6, atol: float 
     return True
 
 
-def gradcheck_report(fn: Callable[..., Tensor], inputs, eps: float = 1e-6, atol: float = 1e-5,
+def gradcheck_report(fn: Callable[..., Tensor], inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
                      rtol: float = 1e-4, stop_at_failure: bool = False) -> list[GradcheckResult]:
     """The check of :func:`gradcheck`, one :class:`GradcheckResult` per floating-point input
     (integer inputs pass through unchecked), without raising on a mismatch."""
@@ -129,7 +129,7 @@ def gradcheck_report(fn: Callable[..., Tensor], inputs, eps: float = 1e-6, atol:
             t.data, t.grad, t.requires_grad = data, grad, requires_grad
 
 
-def _scalar_output(fn, tensors, weights: list) -> Tensor:
+def _scalar_output(fn: Callable, tensors: list, weights: list) -> Tensor:
     out = fn(*tensors)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
@@ -153,7 +153,7 @@ def compare(name: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, r
                            atol + rtol * abs(float(numeric[worst])) if numeric.size else atol)
 
 
-def _check(fn, tensors: list[Tensor], names: list[str], eps: float, atol: float, rtol: float,
+def _check(fn: Callable, tensors: list[Tensor], names: list[str], eps: float, atol: float, rtol: float,
            stop_at_failure: bool) -> list[GradcheckResult]:
     weights: list = []
     out = _scalar_output(fn, tensors, weights)

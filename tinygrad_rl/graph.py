@@ -16,43 +16,62 @@ ndarray names the constant tensor that wraps it, such as a batch's observations)
 ``(name, tensor)``. ``backward()`` frees the backward closures but keeps ``op`` and ``parents``,
 so all of this works after a backward too, and ``grads=True`` then shows each tensor's gradient.
 
-:func:`custom_op` defines a differentiable op the way every built-in op is defined: a forward
-value computed with NumPy, the parents, and a backward closure.
+:func:`custom_op` defines a differentiable op from a forward value computed with NumPy, the parents,
+and a backward closure; it reaches the engine through the same dispatch as every built-in op.
 """
 from __future__ import annotations
 
 import os
 import secrets
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
-from .tensor import Tensor, traceable
+from .ops import Op
+from .tensor import Tensor, apply
 
 __all__ = ["nodes", "summary", "to_dot", "draw", "custom_op", "named_tensors", "detect_anomaly",
-           "is_anomaly_enabled", "AnomalyError", "program_summary"]
+           "is_anomaly_enabled", "AnomalyError", "CustomOp"]
 
 
 # ----------------------------------------------------------------------------- custom ops
 
 
-@traceable
-def custom_op(name: str, value, parents, backward: Callable) -> Tensor:
-    """A new differentiable op: its forward ``value`` (an ndarray computed from the parents'
-    ``.data``), its ``parents`` (Tensors, or arrays taken as constants) and ``backward(g)``, which
-    maps the gradient ``g`` of the output (an ndarray of the output's shape) to one gradient per
-    parent (an ndarray of the parent's shape or broadcastable to it, or None for no gradient).
+class CustomOp(Op):
+    """The op unit behind :func:`custom_op`: its forward is the value the caller computed, its backward
+    the caller's, checked to return one gradient per parent."""
 
-    This is how every built-in op is written. For example, softsign(x) = x / (1 + |x|), whose
-    derivative is 1 / (1 + |x|)^2::
+    def forward(self, *arrays_and_op: Any) -> np.ndarray:
+        *_, self.name, value, self.user_backward = arrays_and_op
+        return value
+
+    def backward(self, g: np.ndarray) -> tuple:
+        grads, n = self.user_backward(g), len(self.inputs)
+        if not isinstance(grads, (tuple, list)) or len(grads) != n:
+            got = f"{type(grads).__name__} of length {len(grads)}" if isinstance(grads, (tuple, list)) \
+                else type(grads).__name__
+            raise TypeError(f"custom op {self.name!r}: backward must return a tuple of {n} gradient(s), one per "
+                            f"parent (None for no gradient), got a {got}")
+        return tuple(None if x is None else np.asarray(x) for x in grads)
+
+
+def custom_op(name: str, value: np.ndarray, parents: Any, backward: Callable) -> Tensor:
+    """A new differentiable op from a value and a backward closure: its forward ``value`` (an ndarray
+    computed from the parents' ``.data``), its ``parents`` (Tensors, or arrays taken as constants) and
+    ``backward(g)``, which maps the gradient ``g`` of the output (an ndarray of the output's shape) to one
+    gradient per parent (an ndarray of the parent's shape or broadcastable to it, or None for no gradient).
+
+    For example, softsign(x) = x / (1 + |x|), whose derivative is 1 / (1 + |x|)^2::
 
         def softsign(x: Tensor) -> Tensor:
             d = 1 + np.abs(x.data)
             return custom_op("softsign", x.data / d, (x,), lambda g: (g / (d * d),))
 
     The backward must multiply by ``g`` (the chain rule) and return a tuple even for one parent.
-    Check it with ``gradcheck``: a wrong derivative, or a forgotten ``g``, fails it.
+    Check it with ``gradcheck``: a wrong derivative, or a forgotten ``g``, fails it. The built-in ops
+    are written as :class:`tinygrad_rl.ops.Op` classes reached through :func:`tinygrad_rl.apply`; an op
+    you mean to keep reads best that way too (see :mod:`tinygrad_rl.ops`).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"custom_op: name must be a non-empty string, got {name!r}")
@@ -65,18 +84,7 @@ def custom_op(name: str, value, parents, backward: Callable) -> Tensor:
     if not parents:
         raise ValueError(f"custom_op {name!r}: needs at least one parent")
     parents = tuple(p if isinstance(p, Tensor) else Tensor(p) for p in parents)
-    value = np.asarray(value)
-    n = len(parents)
-
-    def checked_backward(g):
-        grads = backward(g)
-        if not isinstance(grads, (tuple, list)) or len(grads) != n:
-            got = f"{type(grads).__name__} of length {len(grads)}" if isinstance(grads, (tuple, list)) \
-                else type(grads).__name__
-            raise TypeError(f"custom op {name!r}: backward must return a tuple of {n} gradient(s), one per "
-                            f"parent (None for no gradient), got a {got}")
-        return tuple(None if x is None else np.asarray(x) for x in grads)
-    return Tensor._result(value, parents, checked_backward, name)
+    return apply(CustomOp, parents, name, np.asarray(value), backward)
 
 
 # ----------------------------------------------------------------------------- walking the graph
@@ -115,7 +123,7 @@ def nodes(root: Tensor) -> list[Tensor]:
     return order
 
 
-def named_tensors(names) -> tuple[dict[int, str], dict[int, str]]:
+def named_tensors(names: Any) -> tuple[dict[int, str], dict[int, str]]:
     """``(by tensor id, by array id)``: the labels ``names`` gives (see the module docstring).
 
     A dict's values may be Modules (anything with ``named_parameters()``), Tensors or ndarrays;
@@ -167,7 +175,7 @@ def _grad_norm(t: Tensor) -> float | None:
 # ----------------------------------------------------------------------------- text
 
 
-def summary(root: Tensor, names=None) -> str:
+def summary(root: Tensor, names: Any = None) -> str:
     """A table of ``nodes(root)``, one row per tensor: its index, op (``leaf`` for a parameter,
     ``const`` for a constant), shape, dtype, name (from ``names``), the indices of its parents,
     and the norm of the gradient it holds (``-`` when it holds none).
@@ -221,7 +229,7 @@ def _scalar_text(t: Tensor) -> str:
     return f"{t.data.item():.4g}"
 
 
-def _display(graph: list, names, grads: bool) -> tuple[list, list]:
+def _display(graph: list, names: Any, grads: bool) -> tuple[list, list]:
     """(drawn nodes, edges) shared by DOT and the drawing: nodes as dicts (kind, label lines),
     edges as (parent index, child index, shape text) between drawn nodes."""
     tensors, arrays = named_tensors(names)
@@ -283,7 +291,7 @@ _DOT_STYLE = {
 }
 
 
-def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
+def to_dot(root: Tensor, names: Any = None, grads: bool = False) -> str:
     """Graphviz DOT text of the graph of ``root`` (render with ``dot -Tpng``): parameters as green
     boxes labelled by name and shape, constants grey, ops as ellipses labelled by kind (a scalar
     constant is written into its op's label), ``root`` orange; each edge carries the shape of the
@@ -300,22 +308,13 @@ def to_dot(root: Tensor, names=None, grads: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def program_summary(step) -> str:
-    """What a jitted step (:func:`tinygrad_rl.jit`) recorded, as text: for each recorded path, its
-    ops in call order (the op, its replay kernel or ``eager``, which earlier ops and parameters it
-    read, the output's shape and dtype, whether it needs a gradient) and where ``backward()`` ran."""
-    if not hasattr(step, "programs") or not hasattr(step, "summary"):
-        raise TypeError(f"program_summary: expected a function wrapped by tinygrad_rl.jit, got {step!r}")
-    return step.summary()
-
-
 # ----------------------------------------------------------------------------- drawing
 
 
 MAX_DRAWN = 400  # boxes; beyond that a drawing is neither readable nor cheap to lay out
 
 
-def draw(root: Tensor, path, names=None, grads: bool = False, title: str | None = None):
+def draw(root: Tensor, path: Any, names: Any = None, grads: bool = False, title: str | None = None) -> str:
     """Draw the graph of ``root`` to ``path`` (``.png``, ``.svg`` or ``.pdf``) with matplotlib,
     inputs at the top and ``root`` at the bottom: parameters (green) labelled by their names in
     ``names``, constants (grey; no gradient flows into them, e.g. a TD target), ops (blue)

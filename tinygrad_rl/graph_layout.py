@@ -13,6 +13,8 @@ The layout is the classic one for data-flow graphs (Sugiyama, Tagawa & Toda 1981
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 CHAR_WIDTH = 0.068      # inches per character at FONT_SIZE (DejaVu Sans, a little generous)
@@ -88,7 +90,7 @@ def _crossings(layers: list, up: list, slot: dict) -> int:
     return total
 
 
-def layout(drawn: list, edges: list):
+def layout(drawn: list, edges: list) -> tuple:
     """Positions (inches) of the drawn nodes, and for every edge the points it passes through."""
     n = len(drawn)
     widths, heights = _sizes(drawn)
@@ -134,7 +136,7 @@ def layout(drawn: list, edges: list):
             own = {v: i for i, v in enumerate(layers[r])}
             links = up if sweep % 2 == 0 else down
 
-            def key(v):
+            def key(v: int) -> tuple:
                 if sweep % 2 == 0:
                     linked = [pos[u] for u in links[v] if u in pos]
                 else:  # towards the inputs' order of the node below
@@ -154,7 +156,7 @@ def layout(drawn: list, edges: list):
             x[v] = offset + v_width[v] / 2
             offset += v_width[v] + GAP
         x[layer] -= offset / 2
-    def pull(v):
+    def pull(v: int) -> float:
         linked = up[v] + down[v]
         if not linked:
             return x[v]
@@ -180,7 +182,7 @@ def layout(drawn: list, edges: list):
     return x, y, widths, heights, routes
 
 
-def render(drawn: list, edges: list, file, fmt: str, title: str | None = None) -> None:
+def render(drawn: list, edges: list, file: Any, fmt: str, title: str | None = None) -> None:
     """Draw the laid-out graph into ``file`` (a path or a binary file object) in format ``fmt``."""
     import matplotlib
     matplotlib.use("Agg")

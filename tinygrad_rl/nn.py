@@ -8,13 +8,13 @@ layer is ``x @ W + b`` with no transpose. Parameters are always updated *in plac
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 from .arrays import make_rng
 from .functional import linear
-from .tensor import Tensor, traceable
+from .tensor import Tensor
 
 __all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity", "activation",
            "copy_params", "polyak_update", "init_weight"]
@@ -23,7 +23,7 @@ __all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity", 
 class Module:
     """Base class: finds parameters in attributes, recursively and in definition order."""
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -68,7 +68,7 @@ class Module:
         for name, p in params.items():
             p.data[...] = state[name]
 
-    def to_dtype(self, dtype) -> "Module":
+    def to_dtype(self, dtype: Any) -> "Module":
         """Cast every parameter (e.g. to float64 for a gradcheck). Do it before building an optimiser."""
         for p in self.parameters():
             p.data = p.data.astype(dtype)
@@ -79,7 +79,7 @@ class Module:
         return sum(p.size for p in self.parameters())
 
 
-def _named_params_of(value, name: str):
+def _named_params_of(value: Any, name: str) -> Iterator[tuple[str, Tensor]]:
     if isinstance(value, Tensor):
         if value.requires_grad:
             yield name, value
@@ -121,7 +121,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, init: str = "default",
-                 gain: float = 1.0, rng: np.random.Generator | int | None = None, dtype=np.float32):
+                 gain: float = 1.0, rng: np.random.Generator | int | None = None, dtype: Any = np.float32):
         for name, n in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(n, (int, np.integer)) or n <= 0:
                 raise ValueError(f"Linear: {name} must be a positive int, got {n!r}")
@@ -138,7 +138,7 @@ class Linear(Module):
                 b = np.zeros(out_features)
             self.bias = Tensor(b.astype(dtype), requires_grad=True)
 
-    def forward(self, x) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         return linear(x, self.weight, self.bias)
 
     def __repr__(self) -> str:
@@ -180,22 +180,17 @@ def activation(name: str) -> Module:
 
 
 class Sequential(Module):
-    """Apply modules (or callables) one after another.
-
-    Under :mod:`tinygrad_rl.jit`, a Sequential of ``Linear``, ``ReLU``, ``Tanh`` and ``Identity``
-    layers on a 2-d input is recorded and replayed as one fused op (forward and backward of all
-    its layers, into buffers); any other is recorded layer by layer."""
+    """Apply modules (or callables) one after another."""
 
     def __init__(self, *layers):
         self.layers = list(layers)
 
-    @traceable(block=True)
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         for layer in self.layers:
             x = layer(x)
         return x
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Any:
         return self.layers[i]
 
     def __len__(self) -> int:
@@ -212,9 +207,9 @@ class MLP(Sequential):
     last layer's init gain separately (e.g. 0.01 for a policy head with orthogonal init).
     """
 
-    def __init__(self, sizes, activation: str = "relu", init: str = "default", gain: float = 1.0,
+    def __init__(self, sizes: Any, activation: str = "relu", init: str = "default", gain: float = 1.0,
                  output_gain: float | None = None, rng: np.random.Generator | int | None = None,
-                 dtype=np.float32):
+                 dtype: Any = np.float32):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least an input and an output size, got {sizes}")

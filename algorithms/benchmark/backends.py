@@ -64,8 +64,8 @@ BACKENDS = ("local", "ray")
 #: make floating-point sums depend on the thread count; worker processes get these (unless the
 #: user set them) from the environment at their start, before NumPy loads.
 WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-#: Config keys that change how fast a cell runs, never what it computes (the jit replays the eager
-#: step bit for bit): records made with another value, or before the key existed, are still this sweep's.
+#: Config keys that never change what a cell computes (``jit`` selected a replay of the eager step, bit
+#: for bit; it is ignored now): records made with another value, or before the key existed, are still this sweep's.
 SPEED_ONLY_SETTINGS = frozenset({"jit"})
 RAY_INSTALL_HINT = 'install it with: pip install -e ".[ray]"  (or: pip install ray)'
 #: Times Ray runs a cell again after its worker process or node was lost (never after an exception).

@@ -30,7 +30,7 @@ def train_off_policy_continuous(run: TrainingRun) -> int:
     ``policy_delay``-th update: the loss adds its actor terms only then, and after such an update
     every ``X_target`` net is Polyak-averaged towards ``X`` with ``tau`` (TD3's delayed policy and
     target updates; SAC and DDPG have a delay of 1). Each update is one :meth:`TrainingRun.learn` (each
-    term applied by its own optimiser; jitted, one recorded path per value of ``update_actor``).
+    term applied by its own optimiser).
     A resumed run keeps the buffer and the update count (the delay's phase). Returns env steps taken."""
     c: ContinuousOffPolicyConfig = run.config
     if run.spaces.discrete:

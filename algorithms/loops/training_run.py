@@ -31,7 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from envs_wrappers.registry import make_plain_env
-from tinygrad_rl import Tensor, jit, optim
+from tinygrad_rl import Tensor, optim
 from tinygrad_rl.arrays import linear_schedule
 
 from ..configs import CommonConfig
@@ -156,23 +156,16 @@ class TrainingRun:
             self.keep(name, part)
         self.bar = tqdm(total=self.config.total_steps, initial=self.env_steps, unit="step",
                         disable=not self.progress, dynamic_ncols=True, mininterval=0.5)
-        # The learning step, recorded once and replayed (bit-identical to running it eagerly); not when
-        # the loss reads a state that changes between updates, whose recorded value a replay would keep.
-        self._learn = jit(self._learn_step, enabled=getattr(self.config, "jit", True) and self.loss_state is None)
 
     def learn(self, step: int, batch) -> tuple[float, dict]:
         """One learning step on ``batch``: the loss, then :meth:`optimize`; returns the loss value
-        and the terms (per-row outputs such as ``td_error`` included: the step's Python runs on every
-        call, so they are this call's). Replayed by ``tinygrad_rl.jit`` unless the config says ``jit = false``."""
-        loss, terms = self._learn(step, batch)
+        and the terms (per-row outputs such as ``td_error`` included)."""
+        loss, terms = self.loss(batch)
+        loss = self.optimize(step, loss, terms)
         if self.loss_state is not None:
             values = {name: float(value.data) for name, value in terms.items() if isinstance(value, Tensor)}
             self.loss_state.after_update(step, {TOTAL: loss, **values})
         return loss, terms
-
-    def _learn_step(self, step: int, batch) -> tuple[float, dict]:
-        loss, terms = self.loss(batch)
-        return self.optimize(step, loss, terms), terms
 
     # -- resuming (see algorithms.runs.resume): what a loop keeps, where it may be checkpointed
 
