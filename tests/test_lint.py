@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# tinygrad_rl joins this list once its redesign (in its own branch) passes the same rules.
-PATHS = ("algorithms", "envs_wrappers", "scripts", "tests")
+PATHS = ("tinygrad_rl", "algorithms", "envs_wrappers", "scripts", "tests")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed: pip install -e '.[test]'")

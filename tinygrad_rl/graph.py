@@ -28,6 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .graph_layout import render  # imports matplotlib only when it draws
 from .ops import Op
 from .tensor import Tensor, apply
 
@@ -323,7 +324,6 @@ def draw(root: Tensor, path: Any, names: Any = None, grads: bool = False, title:
     ``grads=True`` (after ``root.backward()``) writes the norm of each tensor's gradient in its
     box. The file is written to a temporary name and renamed into place. Returns the path.
     """
-    from .graph_layout import render  # matplotlib only when drawing
     drawn, edges = _display(nodes(root), names, grads)
     if len(drawn) > MAX_DRAWN:
         raise ValueError(f"draw: the graph has {len(drawn)} tensors to draw; a drawing stays readable up to "

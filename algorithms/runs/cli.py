@@ -39,8 +39,15 @@ from ..loops.training_run import NonFiniteLossError, build_networks, env_spaces
 from ..presets import load_preset, preset_envs, preset_source
 from ..registry import algorithm_names, get_algorithm
 from . import compare_runs, study
-from .arguments import (PROG, UsageError, add_plugin_argument, check_env_available, config_from_args, int_at_least,
-                        load_plugins)
+from .arguments import (
+    PROG,
+    UsageError,
+    add_plugin_argument,
+    check_env_available,
+    config_from_args,
+    int_at_least,
+    load_plugins,
+)
 from .experiment import evaluate_run, read_resume_checkpoint, read_run_config, resume_training, run_training
 from .record import add_record_arguments, record_from_args
 from .resume import DEFAULT_CHECKPOINT_SECONDS, CheckpointError, StopSignals

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from .arguments import UsageError
 from .checkpoint import read_json
 from .plots import plt, rolling_mean, save_figure
 from .summary import reward_threshold
-from .arguments import UsageError
 
 __all__ = ["METRICS", "RunCurve", "RunGroup", "read_run", "find_runs", "group_runs", "bootstrap_mean_ci",
            "plot_runs", "add_parser", "run"]

@@ -20,20 +20,19 @@ import gymnasium as gym
 
 from envs_wrappers.registry import check_plain_env_id, make_plain_env
 
-from .checkpoint import load_weights, read_json, remove_stray_temporaries, save_weights, write_json
 from ..configs import apply_overrides
-from .plots import plot_learning_curve
-from ..registry import get_algorithm
-from .resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, CheckpointError, StopSignals,
-                     read_checkpoint)
-from ..loops.env_runner import greedy_episodes_returns
-from .run_folder import FolderError, RunFolder, claim
-from .summary import reward_threshold
-from .tensorboard_log import TensorBoardSink
 from ..loops.actors import greedy_actor
+from ..loops.env_runner import greedy_episodes_returns
 from ..loops.metrics_log import MetricsLog
 from ..loops.seeding import RunSeeds
 from ..loops.training_run import NonFiniteLossError, build_networks, train
+from ..registry import get_algorithm
+from .checkpoint import load_weights, read_json, remove_stray_temporaries, save_weights, write_json
+from .plots import plot_learning_curve
+from .resume import DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, CheckpointError, StopSignals, read_checkpoint
+from .run_folder import FolderError, RunFolder, claim
+from .summary import reward_threshold
+from .tensorboard_log import TensorBoardSink
 
 __all__ = ["FINAL_EVAL_EPISODES", "run_training", "resume_training", "read_run_config", "read_resume_checkpoint",
            "load_run", "evaluate_run", "env_dependency_hint"]

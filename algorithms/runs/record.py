@@ -26,17 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 import gymnasium as gym
+import numpy as np
 
 from envs_wrappers import make_env
 
 from ..loops.actors import greedy_actor
 from ..loops.seeding import RunSeeds
-from .experiment import load_run
-
 from .checkpoint import atomic_write
+from .experiment import load_run
 
 __all__ = ["Recording", "RunPolicy", "run_policy", "record_episodes", "kept_frame_steps",
            "add_record_arguments", "record_from_args"]
@@ -165,7 +163,7 @@ def _write_frames(path: Path, frames: list[np.ndarray], durations_ms: list[float
         atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
                                                     duration=durations, loop=0))
     elif suffix == ".mp4":
-        import imageio.v3 as iio           # its FFMPEG plugin runs imageio-ffmpeg's ffmpeg
+        import imageio.v3 as iio  # its FFMPEG plugin runs imageio-ffmpeg's ffmpeg
         # a video has one frame rate: the held end frames are repeated instead
         repeated = [frame for frame, d in zip(frames, durations_ms) for _ in range(max(1, round(d * fps / 1000)))]
         tmp = path.with_name(f".{path.name}.tmp.mp4")      # ffmpeg writes to a path, then we rename

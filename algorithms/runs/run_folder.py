@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from ..buffers import ReplayBuffer
-
 from .checkpoint import read_json, remove_stray_temporaries, write_json
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",

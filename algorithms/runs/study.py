@@ -242,7 +242,8 @@ def format_report(check: LossCheck) -> str:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("algo", help="a registered algorithm (dqn, double_dqn, a2c, ppo, reinforce, sac, td3, ddpg, or a plugin's)")
+    p.add_argument("algo", help="a registered algorithm (dqn, double_dqn, a2c, ppo, reinforce, sac, td3, ddpg, "
+                                "or a plugin's)")
     p.add_argument("env", help="a registered gymnasium id, e.g. CartPole-v1")
     p.add_argument("--batch", type=str, default="16", help="rows of the real batch (default 16)")
     p.add_argument("--seed", type=str, help="run seed (networks and batch, as `train --seed`; default 0)")
@@ -293,9 +294,9 @@ def run_gradcheck(args) -> int:
           f"|analytic - numeric| <= {args.atol:g} + {args.rtol:g} |numeric|.")
     print(f"Plan: {check.plan}.\n")
     print(format_report(check))
+    sampled = any(r.elements_checked < np.prod(r.shape) for r in check.parameters)
     print(f"({n_elements} elements checked in {seconds:.1f} s" +
-          ("; --elements all checks every element)" if any(r.elements_checked < np.prod(r.shape) for r in check.parameters)
-           else ")"))
+          ("; --elements all checks every element)" if sampled else ")"))
     return 0 if check.passed else 1
 
 
