@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import importlib
 import json
 import os
@@ -32,6 +33,9 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+from .startup import restore_default_interrupt
+from .streams import OUTPUT_LOST_STATUS, GuardedStdout, StdoutError
 
 PROG = "tinygrad-rl"
 __all__ = ["COMMANDS", "build_parser", "main", "UsageError"]
@@ -86,6 +90,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
+    p.add_argument("--memory-limit", metavar="SIZE", default=None,
+                   help="refuse a run whose estimated memory (replay buffer, networks, batch, env copies) is above "
+                        "SIZE, e.g. 4GiB, 500MB or 50%% (default: $TINYGRAD_RL_MEMORY_LIMIT, else 80%% of the "
+                        "physical memory)")
     p.add_argument("--anomaly", action="store_true",
                    help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
                         "(slow; for hunting a non-finite loss)")
@@ -155,7 +163,7 @@ def config_from_args(args):
         source = preset_source(args.algo, args.env, preset_file=args.preset)
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
-    _check_env_available(args.env, args.algo, config)
+    _check_env_available(args.env, args.algo, config, getattr(args, "memory_limit", None))
     return config, source
 
 
@@ -201,7 +209,7 @@ def _resume(args, every: float) -> int:
             if read_resume_checkpoint(folder.path, algo, env_id, config) is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
                       "training again from step 0", file=sys.stderr)
-            _check_env_available(env_id, algo, config)
+            _check_env_available(env_id, algo, config, args.memory_limit)
             _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)
         except (FileNotFoundError, ValueError) as err:
@@ -230,13 +238,14 @@ def _report(args, out: Path, train_fn) -> int:
     from tinygrad_rl import AnomalyError, detect_anomaly
     from .resume import CheckpointError
     from .runfolder import FolderError
+    from .safe_files import UnsafeFileError
     from .summary import training_report
     from .trainers import NonFiniteLossError
     start = time.perf_counter()
     try:
         with detect_anomaly() if args.anomaly else nullcontext():
             summary = train_fn()
-    except (FolderError, CheckpointError) as err:
+    except (FolderError, CheckpointError, UnsafeFileError) as err:
         raise UsageError(str(err)) from None
     except AnomalyError as err:
         print(f"{PROG}: error: anomaly mode stopped training: {err}; {out} is marked failed", file=sys.stderr)
@@ -261,17 +270,28 @@ def _report(args, out: Path, train_fn) -> int:
     return 0
 
 
-def _check_env_available(env_id: str, algo: str, config) -> dict:
-    """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
-    spaces do not fit the algorithm's networks; returns the networks."""
+def _check_env_available(env_id: str, algo: str, config, memory_limit: str | None = None) -> dict:
+    """Fail before writing anything if the env cannot be made (e.g. box2d not installed), the run's
+    estimated memory is above the limit (before any network is built), or the env's spaces do not
+    fit the algorithm's networks; returns the networks."""
     import gymnasium as gym
     from envs_wrappers.registry import make_plain_env
     from .experiment import env_dependency_hint
+    from .networks import EnvSpaces
+    from .registry import get_algorithm
+    from .resources import ResourceError, check_run
+    from .resources import memory_limit as limit_of
     from .trainers import build_networks
     try:
-        make_plain_env(env_id).close()
+        env = make_plain_env(env_id)
     except gym.error.DependencyNotInstalled as err:
         raise UsageError(env_dependency_hint(env_id, err)) from None
+    try:
+        check_run(config, EnvSpaces.of(env), get_algorithm(algo).loop.name, limit_of(memory_limit))
+    except ResourceError as err:
+        raise UsageError(str(err)) from None
+    finally:
+        env.close()
     try:
         return build_networks(algo, env_id, config, seed=0)
     except ValueError as err:
@@ -403,9 +423,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restore_default_interrupt()            # the imports are done: Ctrl-C is a KeyboardInterrupt from here on
     args = build_parser().parse_args(argv)
+    stdout, sys.stdout = sys.stdout, GuardedStdout(sys.stdout)
     try:
-        return _resolve(args._run)(args)
+        status = _resolve(args._run)(args)
+        sys.stdout.flush()
+        return status
+    except StdoutError as err:
+        if err.errno == errno.EPIPE:       # `tinygrad-rl list | head -1`: as below
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+            return 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
+        # The command's work is done (a run is finished and says so in status.json); only its
+        # report is lost. Python's final flush must not fail again: stdout goes to /dev/null.
+        print(f"{PROG} {args.command}: error: cannot write to standard output ({err.strerror}); the command "
+              f"itself completed, its output is lost (exit {OUTPUT_LOST_STATUS})", file=sys.stderr)
+        _silence(stdout)
+        return OUTPUT_LOST_STATUS
     except UsageError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -419,6 +453,22 @@ def main(argv: list[str] | None = None) -> int:
         # Point stdout at /dev/null so Python's final flush does not fail a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
+    except OSError as err:
+        # An output the command could not write (a read-only folder, a full disk...): one line.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"{PROG} {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+def _silence(stream) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so the interpreter's last flush of it cannot fail."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):          # not a real file (a test's capture): nothing will flush it
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
 
 
 if __name__ == "__main__":

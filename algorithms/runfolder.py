@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 from pathlib import Path
@@ -22,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import read_json, remove_stray_temporaries, write_json
+from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
            "try_lock", "check_resources", "estimate_run_bytes", "available_memory", "format_bytes"]
 
 LOCK_FILE = ".lock"
+MAX_STATUS_BYTES = 4096          # one block: overwriting it in place needs no free space
 STATUS_FILE = "status.json"
 #: Every file a training run writes (a failed run's folder is cleared of exactly these when reused).
 RUN_FILES = ("config.json", "metrics.csv", "terms.csv", "model.npz", "checkpoint.json", "resume.npz", "eval.json",
@@ -56,6 +59,20 @@ class RunFolder:
         """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``."""
         write_json(self.path / STATUS_FILE, {"status": status, "pid": os.getpid(), **info})
 
+    def mark_in_place(self, status: str, **info) -> None:
+        """:meth:`mark` for a full disk: overwrite status.json's own blocks (a temporary file for an
+        atomic rename could not be created), then cut it to the new length."""
+        if "error" in info:
+            info["error"] = str(info["error"])[:MAX_STATUS_BYTES // 4]
+        text = json.dumps({"status": status, "pid": os.getpid(), **info}, indent=2) + "\n"
+        fd = open_fd(self.path / STATUS_FILE, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.pwrite(fd, text.encode(), 0)
+            os.ftruncate(fd, len(text.encode()))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._fd is not None:
             _unlock(self._fd)
@@ -83,11 +100,23 @@ class RunFolder:
 
 
 def _read_status(path: Path) -> dict | None:
+    """status.json checked field by field: None if there is none, one FolderError if it is not ours."""
+    where = path / STATUS_FILE
     try:
-        status = read_json(path / STATUS_FILE)
-    except (OSError, ValueError):
+        status = read_json(where)
+    except FileNotFoundError:
         return None
-    return status if isinstance(status, dict) else None
+    except (OSError, ValueError) as err:
+        raise FolderError(f"{where} cannot be read: {getattr(err, 'strerror', None) or err}") from None
+    states = ("running", "interrupted", "failed", "finished")
+    if not isinstance(status, dict) or status.get("status") not in states:
+        found = status.get("status") if isinstance(status, dict) else status
+        raise FolderError(f"{where}: 'status' must be one of {', '.join(states)}, got {str(found)[:60]!r}")
+    for key in ("pid", "env_step"):
+        value = status.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FolderError(f"{where}: {key!r} must be an int >= 0, got {str(value)[:60]!r}")
+    return status
 
 
 def _lock(fd: int) -> bool:
@@ -121,15 +150,25 @@ def _unlock(fd: int) -> None:
 
 def _holder(path: Path) -> str:
     try:
-        pid = (path / LOCK_FILE).read_text().strip()
-    except OSError:
+        pid = read_bytes(path / LOCK_FILE, 64).decode("ascii").strip()
+    except (OSError, ValueError):
         pid = ""
     return f"process {pid}" if pid.isdigit() else "another process"
 
 
 def _try_lock(path: Path, created: list[Path]) -> RunFolder | None:
-    """Lock ``path`` (an existing folder); None if another process holds it."""
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    """Lock ``path`` (an existing folder); None if another process holds it.
+
+    The lock file is created new (``O_EXCL``); one left by an earlier run (its lock went with its
+    process) is reused only if it is the folder's own regular file: a symlink, FIFO, device or a file
+    hard-linked elsewhere is refused (FolderError) before anything is written."""
+    try:
+        fd = open_fd(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        try:
+            fd = open_fd(path / LOCK_FILE, os.O_RDWR)
+        except UnsafeFileError as err:
+            raise FolderError(f"cannot lock {path}: {err}") from None
     try:
         if not _lock(fd):
             os.close(fd)
@@ -213,9 +252,13 @@ def claim(path: str | Path, resume: bool = False) -> RunFolder:
         raise FolderError(f"{path} is in use by {_holder(path)} (a run is writing into it); wait for it to end "
                           "or choose another folder")
     try:
+        check_regular_files(path, RUN_FILES)
         remove_stray_temporaries(path)
         if not resume:
             _check_reusable(path)
+    except UnsafeFileError as err:
+        folder.release()
+        raise FolderError(str(err)) from None
     except BaseException:
         folder.release()
         raise
