@@ -206,9 +206,13 @@ def _resume(args, every: float) -> int:
             raise UsageError(str(err)) from None
         try:
             algo, env_id, config = read_run_config(folder.path)
-            if read_resume_checkpoint(folder.path, algo, env_id, config) is None:
+            checkpoint = read_resume_checkpoint(folder.path, algo, env_id, config)
+            if checkpoint is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
                       "training again from step 0", file=sys.stderr)
+            else:
+                print(f"{PROG}: note: continuing {folder.path} from its checkpoint at env step {checkpoint.env_step}",
+                      file=sys.stderr)
             _check_env_available(env_id, algo, config, args.memory_limit)
             _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)

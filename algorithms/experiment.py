@@ -249,7 +249,7 @@ def load_run(run_dir: str | Path) -> tuple[str, str, object, dict]:
     file for exactly these networks, with finite values. Any problem is one ``ValueError``.
     """
     run = Path(run_dir)
-    if not (run / "model.npz").is_file() and (run / "config.json").is_file():
+    if not os.path.lexists(run / "model.npz") and (run / "config.json").is_file():
         raise FileNotFoundError(f"{run} is not a training run folder: model.npz is missing")
     algo, env_id, config = read_run_config(run)
     where = run / "config.json"

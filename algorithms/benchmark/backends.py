@@ -47,7 +47,7 @@ from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
 from algorithms.benchmark.sweep import Cell, SweepSpec
-from algorithms.runfolder import try_lock
+from algorithms.runfolder import FolderError, try_lock
 
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
 
@@ -238,7 +238,11 @@ def _run_ray(cells: list[Cell], in_flight_limit: int) -> Iterator[dict]:
 
 
 def _lock_sweep_folder(out_dir: Path):
-    lock = try_lock(out_dir)
+    try:
+        lock = try_lock(out_dir)
+    except (FolderError, OSError) as err:       # a .lock that is a symlink or FIFO; a read-only folder
+        raise RecordsError(f"cannot lock the sweep folder {out_dir}: {getattr(err, 'strerror', None) or err}") \
+            from None
     if lock is None:
         raise RecordsError(f"{out_dir} is in use by another sweep; wait for it to end, or use another --out")
     return lock
@@ -308,7 +312,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
         use_ray = backend == "ray" and bool(pending)
         in_flight_limit = _start_ray(workers, address) if use_ray else workers  # before anything is written
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:          # a read-only file system, a parent that is a file
+                raise RecordsError(f"cannot create the sweep folder {out_dir}: {err.strerror or err}") from None
             if not locks:
                 locks.append(_lock_sweep_folder(out_dir))
             _wait_for_earlier_workers(out_dir / WORKERS_LOCK)
