@@ -34,7 +34,10 @@ def atomic_write(path: str | Path, write: Callable, mode: str = "wb") -> None:
     # Not tempfile.mkstemp: it creates files 0600. Mode 0666 filtered by the umask gives the
     # temporary file (and so the renamed result) the permissions a plain open() would.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:          # name the file asked for, not the temporary beside it
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f)

@@ -217,7 +217,7 @@ def read_run_config(run_dir: str | Path) -> tuple[str, str, object]:
     """
     run = Path(run_dir)
     where = run / "config.json"
-    if not where.is_file():
+    if not os.path.lexists(where):
         raise FileNotFoundError(f"{run} is not a training run folder: config.json is missing")
     saved = read_json(where)
     if not isinstance(saved, dict):

@@ -56,8 +56,12 @@ class RunFolder:
         return _read_status(self.path)
 
     def mark(self, status: str, **info) -> None:
-        """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``."""
+        """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``.
+        Marking it ``running`` (the run is accepted) also writes this process's pid into the lock file."""
         write_json(self.path / STATUS_FILE, {"status": status, "pid": os.getpid(), **info})
+        if status == "running" and self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def mark_in_place(self, status: str, **info) -> None:
         """:meth:`mark` for a full disk: overwrite status.json's own blocks (a temporary file for an
@@ -173,8 +177,6 @@ def _try_lock(path: Path, created: list[Path]) -> RunFolder | None:
         if not _lock(fd):
             os.close(fd)
             return None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BaseException:
         os.close(fd)
         raise
@@ -242,7 +244,7 @@ def claim(path: str | Path, resume: bool = False) -> RunFolder:
             pass
     if not path.is_dir():
         raise FolderError(f"{path} is not a folder" if path.exists() else f"{path} does not exist")
-    if resume and not (path / "config.json").is_file():     # no lock file left in a folder of something else
+    if resume and not os.path.lexists(path / "config.json"):     # no lock file left in a folder of something else
         raise FolderError(f"{path} is not a training run folder: config.json is missing")
     try:
         folder = _try_lock(path, created)
@@ -256,6 +258,8 @@ def claim(path: str | Path, resume: bool = False) -> RunFolder:
         remove_stray_temporaries(path)
         if not resume:
             _check_reusable(path)
+        else:
+            _read_status(path)               # checked before anything else of the folder is read
     except UnsafeFileError as err:
         folder.release()
         raise FolderError(str(err)) from None

@@ -126,7 +126,9 @@ def _entry_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
         except ValueError as err:
-            raise UnsafeFileError(f"{where}: entry {info.filename!r} is not a plain array ({err})") from None
+            detail = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UnsafeFileError(f"{where}: entry {info.filename.removesuffix('.npy')!r} is not a plain array "
+                                  f"({detail})") from None
         return shape, dtype, f.tell()
 
 
