@@ -19,7 +19,9 @@ Usage errors (unknown algorithm, env or key, a bad value, a corrupt or foreign f
 little memory or disk, an output folder that is taken or unwritable) print one line on stderr
 and exit with status 2 before anything is written. ``train`` exits 1 when the run fails after
 it started (its folder is then marked failed), 130 / 143 when SIGINT / SIGTERM stopped it
-(everything is written and ``--resume DIR`` continues it).
+(everything is written and ``--resume DIR`` continues it). Any command whose work is done but whose
+output cannot be written (stdout full or closed) prints one line on stderr and exits 120, as CPython does
+when its final flush fails; Ctrl-C while the modules are still being imported is one line and 130.
 """
 from __future__ import annotations
 
@@ -468,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _silence(stream) -> None:
     """Point ``stream``'s descriptor at /dev/null, so the interpreter's last flush of it cannot fail."""
+    if stream is None:                     # descriptor 1 was closed from the start: nothing will flush it
+        return
     try:
         fd = stream.fileno()
     except (OSError, ValueError):          # not a real file (a test's capture): nothing will flush it

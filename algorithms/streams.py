@@ -4,9 +4,12 @@
 happens to flush. :class:`GuardedStdout` wraps ``sys.stdout`` for the length of a command and turns
 any such failure into :class:`StdoutError`, so the CLI can tell "the output could not be written"
 (exit :data:`OUTPUT_LOST_STATUS`, the status Python itself uses when its final flush of stdout fails)
-from a failure of the work itself. Everything else is passed to the wrapped stream.
+from a failure of the work itself. Everything else is passed to the wrapped stream. A process started
+with descriptor 1 closed (``sys.stdout`` is None) fails at its first write the same way.
 """
 from __future__ import annotations
+
+import errno
 
 __all__ = ["StdoutError", "GuardedStdout", "OUTPUT_LOST_STATUS"]
 
@@ -25,6 +28,8 @@ class GuardedStdout:
         self.stream = stream
 
     def write(self, text: str) -> int:
+        if self.stream is None:            # started with descriptor 1 closed: Python set sys.stdout to None
+            raise StdoutError(errno.EBADF, "standard output is closed")
         try:
             return self.stream.write(text)
         except OSError as err:
@@ -33,6 +38,8 @@ class GuardedStdout:
             raise StdoutError(None, str(err)) from None
 
     def flush(self) -> None:
+        if self.stream is None:
+            return
         try:
             self.stream.flush()
         except OSError as err:

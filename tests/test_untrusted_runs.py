@@ -388,15 +388,17 @@ def test_sigint_while_importing_is_one_line_exit_130(tmp_path):
     assert "interrupted by SIGINT while starting" in proc.stderr and one_line(proc.stderr), proc.stderr
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_full_stdout_is_one_line_exit_120_and_the_run_is_still_finished(tmp_path):
-    with open("/dev/full", "w") as full:
-        listed = cli("list", "dqn", cwd=tmp_path, stdout=full)
-        trained = cli("train", "dqn", "CartPole-v1", "--steps", "300", *TINY, "--out", "run", cwd=tmp_path,
-                      stdout=full)
-    for proc in (listed, trained):
+@pytest.mark.skipif(not os.path.exists("/dev/full") or shutil.which("sh") is None, reason="needs /dev/full and sh")
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_a_full_or_closed_stdout_is_one_line_exit_120_and_the_run_is_still_finished(stdout, tmp_path):
+    # "$0" "$@" >/dev/full (or >&-: descriptor 1 closed): the shell applies the redirection, then runs the CLI.
+    redirect = ">/dev/full" if stdout == "full" else ">&-"
+    reason = "No space left on device" if stdout == "full" else "standard output is closed"
+    for args in (["list", "dqn"], ["train", "dqn", "CartPole-v1", "--steps", "300", *TINY, "--out", "run"]):
+        proc = subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "algorithms", *args],
+                              cwd=tmp_path, env=env_with_root(), stderr=subprocess.PIPE, text=True, timeout=120)
         assert proc.returncode == 120, proc.stderr
-        assert "cannot write to standard output (No space left on device)" in proc.stderr and one_line(proc.stderr)
+        assert f"cannot write to standard output ({reason})" in proc.stderr and one_line(proc.stderr), proc.stderr
     assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "finished"
 
 
