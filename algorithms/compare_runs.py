@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import read_json
+from .safe_files import opener
 
 __all__ = ["METRICS", "RunCurve", "RunGroup", "read_run", "find_runs", "group_runs", "bootstrap_mean_ci",
            "plot_runs", "add_parser", "run"]
@@ -93,7 +94,7 @@ def read_run(run_dir: str | Path) -> RunCurve:
     if not isinstance(saved, dict) or not isinstance(saved.get("algo"), str) or \
             not isinstance(saved.get("env_id"), str) or not isinstance(saved.get("config"), dict):
         raise ValueError(f"{run / 'config.json'}: expected {{\"algo\": str, \"env_id\": str, \"config\": {{...}}}}")
-    with open(run / "metrics.csv", newline="") as f:
+    with open(run / "metrics.csv", newline="", opener=opener) as f:     # a regular file, never through a link
         reader = csv.DictReader(f)
         if reader.fieldnames is None or "env_step" not in reader.fieldnames:
             raise ValueError(f"{run / 'metrics.csv'}: expected a CSV with an env_step column")

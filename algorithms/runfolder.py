@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import read_json, remove_stray_temporaries, write_json
+from .resources import describe_bytes
 from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
@@ -292,11 +293,7 @@ def _check_reusable(path: Path) -> None:
 
 
 def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
+    return describe_bytes(n)
 
 
 def available_memory() -> int | None:
