@@ -208,6 +208,7 @@ def _resume(args, every: float) -> int:
             raise UsageError(str(err)) from None
         try:
             algo, env_id, config = read_run_config(folder.path)
+            _check_env_available(env_id, algo, config, args.memory_limit)     # before resume.npz is sized by it
             checkpoint = read_resume_checkpoint(folder.path, algo, env_id, config)
             if checkpoint is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
@@ -215,7 +216,6 @@ def _resume(args, every: float) -> int:
             else:
                 print(f"{PROG}: note: continuing {folder.path} from its checkpoint at env step {checkpoint.env_step}",
                       file=sys.stderr)
-            _check_env_available(env_id, algo, config, args.memory_limit)
             _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)
         except (FileNotFoundError, ValueError) as err:

@@ -199,8 +199,9 @@ def _train_into(folder: RunFolder, algo, env_id, config, checkpoint, progress, c
 
 
 def _mark_failed(folder: RunFolder, err: BaseException, env_step: int, status: str = "failed", **info) -> None:
-    """Best effort: the disk that made the run fail may refuse this small file too. A full disk
-    still gets its word in: the status is then written in place over the old one (no temporary)."""
+    """Mark the folder ``status`` (``failed``, with the error; or ``interrupted``, with ``info``). The
+    disk that made the run fail may refuse the temporary file of an atomic write: the status is then
+    written in place over the old one."""
     info = info or {"error": f"{type(err).__name__}: {err}".splitlines()[0]}
     try:
         folder.mark(status, env_step=env_step, **info)

@@ -46,7 +46,6 @@ from .registry import TOTAL, Loop, get_algorithm, register_loop
 from .resume import (DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, Checkpointer, LoopState, NetsState,
                      RngState, StopSignals)
 from .rollout import VectorEnvRunner, greedy_episodes_returns
-from .safe_files import opener
 from .threads import reuse_freed_memory, single_blas_thread
 
 __all__ = ["RunSeeds", "NonFiniteLossError", "MetricsLog", "METRIC_COLUMNS", "TERM_COLUMNS", "TrainResult",
@@ -171,7 +170,7 @@ class MetricsLog:
 
 
 def _csv_writer(path, columns, append=False):
-    f = open(path, "a" if append else "w", newline="", opener=opener)     # never through a symlink
+    f = open(path, "a" if append else "w", newline="")
     writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
     if not append:
         writer.writeheader()
@@ -188,7 +187,7 @@ def _size(f) -> int | None:
 
 def _read_rows(path, columns: list[str], int_columns: set[str]) -> list[dict]:
     """Rows of one of our CSVs as MetricsLog keeps them (empty cells left out)."""
-    with open(path, newline="", opener=opener) as f:
+    with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames != columns:
             raise ValueError(f"{path}: header {reader.fieldnames} != {columns}")
