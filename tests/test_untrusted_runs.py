@@ -158,6 +158,22 @@ def test_a_lock_file_that_is_not_the_folders_own_is_refused_and_nothing_outside_
     assert outside.read_text() == "precious\n" and snapshot(folder) == before
 
 
+@pytest.mark.parametrize("name", ["runs.jsonl", ".workers.lock"])
+def test_a_sweep_folder_whose_files_are_symlinks_is_refused_and_nothing_outside_is_written(name, tmp_path, capsys):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / name).symlink_to(outside)
+    before = snapshot(tmp_path / "sweep")
+    assert main(["benchmark", "--algos", "q_learning", "--envs", "FrozenLake-v1", "--seeds", "1", "--budget", "100",
+                 "--no-progress", "--no-figures", "--out", str(tmp_path / "sweep")]) == 2
+    err = capsys.readouterr().err
+    assert f"{name} is a symbolic link" in err and one_line(err), err
+    after = snapshot(tmp_path / "sweep")
+    assert after.pop(".lock") == b""                     # the lock taken to look, empty: nothing was written
+    assert outside.read_text() == "precious\n" and after == before
+
+
 @pytest.mark.parametrize("name", ["metrics.csv", "terms.csv"])
 def test_resume_refuses_symlinked_metrics_and_leaves_the_outside_file_whole(name, run_copy, capsys):
     outside = run_copy.parent / "outside.csv"

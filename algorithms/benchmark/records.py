@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from algorithms.checkpoint import atomic_write
-from algorithms.safe_files import opener
+from algorithms.safe_files import UnsafeFileError, opener
 
 __all__ = ["RUNS_FILE", "RecordsError", "append_record", "load_records", "latest_by_cell",
            "repair_torn_tail", "write_text_atomic", "comparable", "cell_key", "arm_label"]
@@ -43,8 +43,11 @@ def append_record(path: str | Path, record: dict) -> None:
 
 def _read_lines(path: Path) -> tuple[list[str], bool]:
     """Complete lines, and whether a torn (newline-less) fragment follows them."""
-    with open(path, encoding="utf-8", opener=opener) as handle:         # a regular file: a FIFO cannot hang it
-        text = handle.read()
+    try:
+        with open(path, encoding="utf-8", opener=opener) as handle:     # a regular file: a FIFO cannot hang it
+            text = handle.read()
+    except UnsafeFileError as err:
+        raise RecordsError(str(err)) from None
     if not text:
         return [], False
     lines = text.split("\n")
