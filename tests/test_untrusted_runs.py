@@ -34,8 +34,9 @@ TINY = ["--set", "hidden=8", "--set", "eval_every=500", "--set", "eval_episodes=
 DQN = ["train", "dqn", "CartPole-v1", "--steps", "1500", *TINY]
 
 # A child that runs the CLI after arranging one fault: SIGKILL once the n-th resume checkpoint is
-# complete (at every episode's end with --checkpoint-every 0), SIGTERM while the
-# on-policy loop builds its envs, or every atomic write failing with ENOSPC after the first n.
+# complete (at every episode's end with --checkpoint-every 0), a signal when the training code calls
+# a function (the on-policy loop building its envs; the run setting up its jit-compiled step), or
+# every atomic write failing with ENOSPC after the first n.
 DRIVER = '''
 import errno, os, signal, sys
 fault, args = sys.argv[1], sys.argv[2:]
@@ -49,13 +50,14 @@ if kind == "kill_after_checkpoint":
         if calls[0] == int(n):
             os.kill(os.getpid(), signal.SIGKILL)
     resume.write_checkpoint = write_checkpoint
-elif kind == "sigterm_building_envs":
+elif kind == "signal":                 # signal:SIGTERM:make_plain_vec_env -- that signal as the loops call it
     import algorithms.trainers as trainers
-    real = trainers.make_plain_vec_env
-    def make(*a, **k):
-        os.kill(os.getpid(), signal.SIGTERM)
+    name, _, function = n.partition(":")
+    real = getattr(trainers, function)
+    def call(*a, **k):
+        os.kill(os.getpid(), getattr(signal, name))
         return real(*a, **k)
-    trainers.make_plain_vec_env = make
+    setattr(trainers, function, call)
 elif kind == "disk_full_after":
     import algorithms.checkpoint as checkpoint, algorithms.resume as resume
     real, calls = checkpoint.atomic_write, [0]
@@ -376,13 +378,16 @@ def test_absurd_steps_and_bad_limits_are_one_line(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.skipif(not LINUX, reason="kill")
-def test_sigterm_while_the_envs_are_built_stops_cleanly_and_says_so(tmp_path):
+@pytest.mark.parametrize("sig, during", [("SIGTERM", "make_plain_vec_env"), ("SIGINT", "make_plain_vec_env"),
+                                         ("SIGTERM", "jit"), ("SIGINT", "jit")])
+def test_a_signal_during_setup_stops_cleanly_and_status_json_says_interrupted(sig, during, tmp_path):
     proc = cli("train", "ppo", "CartPole-v1", "--steps", "200", "--set", "hidden=8", "--set", "n_envs=2",
                "--set", "n_steps=16", "--set", "n_minibatches=2", "--no-progress", "--out", "run",
-               cwd=tmp_path, fault="sigterm_building_envs:")
-    assert proc.returncode == 143, proc.stderr
-    assert "interrupted by SIGTERM" in proc.stderr and "Traceback" not in proc.stderr
-    assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "interrupted"
+               cwd=tmp_path, fault=f"signal:{sig}:{during}")
+    assert proc.returncode == 128 + getattr(signal, sig), proc.stderr
+    assert f"interrupted by {sig}" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["signal"] == sig
 
 
 def test_sigint_while_importing_is_one_line_exit_130(tmp_path):
