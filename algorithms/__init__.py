@@ -4,7 +4,8 @@ through one registry (:func:`register_algorithm`), and tabular methods (:mod:`al
     from algorithms import register_algorithm, OffPolicyConfig
     register_algorithm("my_dqn", loss=my_loss, loop="off_policy", config=MyConfig, presets="dqn")
 """
-from . import builtin  # noqa: F401  (registers the built-in algorithms)
+from . import startup  # noqa: F401, I001  (first: Ctrl-C while the rest is imported is one line, exit 130)
+from . import builtin  # noqa: F401, I001  (registers the built-in algorithms)
 from .configs import CommonConfig, EpisodicConfig, OffPolicyConfig, OnPolicyConfig, PPOConfig, RainbowConfig
 from .registry import (
     AlgorithmSpec,

@@ -48,12 +48,15 @@ LAYERS = [
          "algorithms.benchmark")),
     (4, ("algorithms.runs.experiment", "algorithms.runs.record", "algorithms.runs.summary",
          "algorithms.runs.run_folder", "algorithms.runs.plots", "algorithms.runs.tensorboard_log",
+         "algorithms.runs.resources", "algorithms.runs.checkpoint_checks",
          "algorithms.presets", "algorithms.builtin")),
     (3, ("algorithms.loops", "algorithms.trainers")),
     (2, ("algorithms.losses", "algorithms.buffers", "algorithms.networks", "algorithms.model_based",
          "algorithms.registry", "algorithms.configs", "algorithms.tabular")),
     # What the loops write through: atomic files and weights, resumable state, process settings.
-    (1, ("algorithms.runs.checkpoint", "algorithms.runs.resume", "algorithms.runs.threads")),
+    (1, ("algorithms.runs.checkpoint", "algorithms.runs.resume", "algorithms.runs.threads",
+         "algorithms.runs.safe_files", "algorithms.runs.memory_limits", "algorithms.runs.streams",
+         "algorithms.startup")),
     (0, ("tinygrad_rl", "envs_wrappers")),
 ]
 PACKAGE_FACES = {"algorithms": 4, "algorithms.runs": 1}   # algorithms/__init__ registers the built-ins

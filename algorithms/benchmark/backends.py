@@ -54,7 +54,8 @@ from algorithms.benchmark.report import write_summary
 from algorithms.benchmark.runners import ALGORITHMS, base_record, run_cell
 from algorithms.benchmark.stats import aggregate, aggregate_solve_rates
 from algorithms.benchmark.sweep import Cell, SweepSpec
-from algorithms.runs.run_folder import try_lock
+from algorithms.runs.run_folder import FolderError, try_lock
+from algorithms.runs.safe_files import UnsafeFileError, check_regular_files, open_fd
 
 __all__ = ["BACKENDS", "BackendError", "SweepResult", "check_backend", "run_sweep"]
 
@@ -100,7 +101,7 @@ def _worker_start(parent_pid: int, workers_lock: str | None) -> None:
     otherwise outlive a parent killed with SIGKILL (its pipe is never closed)."""
     if workers_lock is not None:
         import fcntl
-        fd = os.open(workers_lock, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_fd(workers_lock, os.O_RDWR | os.O_CREAT)     # checked a regular file by the parent
         fcntl.flock(fd, fcntl.LOCK_SH)       # kept open (and locked) until this process exits
 
     def watch():
@@ -163,10 +164,13 @@ except ImportError:
 
 def _wait_for_earlier_workers(path: Path) -> None:
     """Block until no worker of an earlier sweep holds ``path`` (they exit once their parent is gone)."""
-    if not _HAS_FLOCK or not path.exists():
+    if not _HAS_FLOCK:
         return
     import fcntl
-    fd = os.open(path, os.O_RDWR)
+    try:
+        fd = open_fd(path, os.O_RDWR | os.O_CREAT)   # the folder's own regular file, never through a symlink
+    except (UnsafeFileError, OSError) as err:
+        raise RecordsError(f"cannot use {path}: {getattr(err, 'strerror', None) or err}") from None
     try:
         deadline = time.monotonic() + _WORKERS_EXIT_TIMEOUT_SECONDS
         while True:
@@ -245,9 +249,18 @@ def _run_ray(cells: list[Cell], in_flight_limit: int) -> Iterator[dict]:
 
 
 def _lock_sweep_folder(out_dir: Path):
-    lock = try_lock(out_dir)
+    try:
+        lock = try_lock(out_dir)
+    except (FolderError, OSError) as err:       # a .lock that is a symlink or FIFO; a read-only folder
+        raise RecordsError(f"cannot lock the sweep folder {out_dir}: {getattr(err, 'strerror', None) or err}") \
+            from None
     if lock is None:
         raise RecordsError(f"{out_dir} is in use by another sweep; wait for it to end, or use another --out")
+    try:
+        check_regular_files(out_dir, (RUNS_FILE, WORKERS_LOCK))     # no symlink, FIFO or hard link to follow out
+    except UnsafeFileError as err:
+        lock.release()
+        raise RecordsError(str(err)) from None
     return lock
 
 
@@ -315,7 +328,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, backend: str = "local", work
         use_ray = backend == "ray" and bool(pending)
         in_flight_limit = _start_ray(workers, address) if use_ray else workers  # before anything is written
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:          # a read-only file system, a parent that is a file
+                raise RecordsError(f"cannot create the sweep folder {out_dir}: {err.strerror or err}") from None
             if not locks:
                 locks.append(_lock_sweep_folder(out_dir))
             _wait_for_earlier_workers(out_dir / WORKERS_LOCK)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from algorithms.runs.checkpoint import atomic_write
+from algorithms.runs.safe_files import UnsafeFileError, opener
 
 __all__ = ["RUNS_FILE", "RecordsError", "append_record", "load_records", "latest_by_cell",
            "repair_torn_tail", "write_text_atomic", "comparable", "cell_key", "arm_label"]
@@ -34,7 +35,7 @@ class RecordsError(ValueError):
 def append_record(path: str | Path, record: dict) -> None:
     """Append ``record`` as one JSON line, then flush and fsync so it survives a crash."""
     line = json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n"
-    with open(path, "a", encoding="utf-8") as handle:
+    with open(path, "a", encoding="utf-8", opener=opener) as handle:      # never through a symlink
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
@@ -42,7 +43,11 @@ def append_record(path: str | Path, record: dict) -> None:
 
 def _read_lines(path: Path) -> tuple[list[str], bool]:
     """Complete lines, and whether a torn (newline-less) fragment follows them."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        with open(path, encoding="utf-8", opener=opener) as handle:     # a regular file: a FIFO cannot hang it
+            text = handle.read()
+    except UnsafeFileError as err:
+        raise RecordsError(str(err)) from None
     if not text:
         return [], False
     lines = text.split("\n")
@@ -83,7 +88,7 @@ def repair_torn_tail(path: str | Path) -> str | None:
         return None
     keep = sum(len(line.encode("utf-8")) + 1 for line in lines)
     size = path.stat().st_size
-    with open(path, "r+b") as handle:
+    with open(path, "r+b", opener=opener) as handle:
         handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())

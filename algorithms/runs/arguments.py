@@ -10,9 +10,13 @@ from envs_wrappers.registry import check_plain_env_id, make_plain_env
 
 from ..configs import parse_value
 from ..loops.training_run import build_networks
+from ..networks import EnvSpaces
 from ..presets import load_preset, preset_source
 from ..registry import get_algorithm, load_plugin
 from .experiment import env_dependency_hint
+from .memory_limits import ResourceError
+from .memory_limits import memory_limit as limit_of
+from .resources import check_run
 
 __all__ = ["PROG", "UsageError", "add_plugin_argument", "load_plugins", "parse_overrides", "int_at_least",
            "config_from_args", "check_env_available"]
@@ -71,17 +75,24 @@ def config_from_args(args):
         source = preset_source(args.algo, args.env, preset_file=args.preset)
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
-    check_env_available(args.env, args.algo, config)
+    check_env_available(args.env, args.algo, config, getattr(args, "memory_limit", None))
     return config, source
 
 
-def check_env_available(env_id: str, algo: str, config) -> dict:
-    """Fail before writing anything if the env cannot be made (e.g. box2d not installed) or its
-    spaces do not fit the algorithm's networks; returns the networks."""
+def check_env_available(env_id: str, algo: str, config, memory_limit: str | None = None) -> dict:
+    """Fail before writing anything if the env cannot be made (e.g. box2d not installed), the run's
+    estimated memory is above the limit (before any network is built), or the env's spaces do not
+    fit the algorithm's networks; returns the networks."""
     try:
-        make_plain_env(env_id).close()
+        env = make_plain_env(env_id)
     except gym.error.DependencyNotInstalled as err:
         raise UsageError(env_dependency_hint(env_id, err)) from None
+    try:
+        check_run(config, EnvSpaces.of(env), get_algorithm(algo).loop.name, limit_of(memory_limit))
+    except ResourceError as err:
+        raise UsageError(str(err)) from None
+    finally:
+        env.close()
     try:
         return build_networks(algo, env_id, config, seed=0)
     except ValueError as err:

@@ -18,10 +18,14 @@ from typing import Callable
 
 import numpy as np
 
+from .memory_limits import memory_limit
+from .safe_files import MAX_JSON_BYTES, UnsafeFileError, open_fd, read_bytes, read_npz_arrays
+
 __all__ = ["atomic_write", "write_json", "read_json", "save_weights", "load_weights", "weights_state",
            "load_weights_state", "read_npz", "remove_stray_temporaries"]
 
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def atomic_write(path: str | Path, write: Callable, mode: str = "wb") -> None:
@@ -30,7 +34,10 @@ def atomic_write(path: str | Path, write: Callable, mode: str = "wb") -> None:
     # Not tempfile.mkstemp: it creates files 0600. Mode 0666 filtered by the umask gives the
     # temporary file (and so the renamed result) the permissions a plain open() would.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:          # name the file asked for, not the temporary beside it
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
@@ -50,8 +57,7 @@ def write_json(path: str | Path, obj) -> None:
 def read_json(path: str | Path):
     path = Path(path)
     try:
-        with open(path) as f:
-            return json.load(f)
+        return json.loads(read_bytes(path, MAX_JSON_BYTES))     # a regular file, not followed through a symlink
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
     except IsADirectoryError:
@@ -70,20 +76,33 @@ def weights_state(nets: dict) -> dict[str, np.ndarray]:
             for net_name, net in nets.items() for key, value in net.state_dict().items()}
 
 
-def read_npz(path: str | Path, what: str = "weights") -> dict[str, np.ndarray]:
+def read_npz(path: str | Path, what: str = "weights", max_bytes: int | None = None,
+             expected: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     """Every array of the ``.npz`` at ``path``, read without pickle.
 
     Whatever is wrong with the file (missing, empty, truncated, random bytes, object arrays, a
     plain ``.npy``) becomes one ``ValueError`` (``FileNotFoundError`` if it is missing) that says
-    what the file should have been; nothing read is ever unpickled.
+    what the file should have been; nothing read is ever unpickled. The file must be a regular
+    file (no symlink, FIFO or device), and no entry is inflated before its declared size has been
+    checked: at most ``expected[name]`` bytes for a name given there, and at most ``max_bytes``
+    (default: the memory limit, see :mod:`algorithms.resources`) for one entry and for all together.
     """
     path = Path(path)
+    limit = max_bytes if max_bytes is not None else memory_limit()
+    limit = limit if limit is not None else 2 ** 63
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):   # a plain .npy: one array
+        fd = open_fd(path)
+        with os.fdopen(fd, "rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
+        if magic == _NPY_MAGIC:                          # a plain .npy: one array
             raise ValueError(f"{path} is not a {what} file: it holds one array, not an .npz archive")
-        with data:
-            return {key: data[key] for key in data.files}
+        if not magic:
+            raise EOFError("No data left in file")
+        if not magic.startswith(b"PK"):
+            raise ValueError("not an .npz archive of plain arrays: it would have to be unpickled")
+        return read_npz_arrays(path, limit, limit, expected)
+    except UnsafeFileError:
+        raise
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} is missing") from None
     except IsADirectoryError:
@@ -114,7 +133,10 @@ def load_weights(path: str | Path, nets: dict, allow_nonfinite: bool = False) ->
     Any problem is one ``ValueError`` naming the file: unreadable (see :func:`read_npz`), weights
     for other networks, or NaN/inf values (refused unless ``allow_nonfinite=True``).
     """
-    load_weights_state(nets, read_npz(path), str(path), allow_nonfinite)
+    # Each entry may hold at most its network's array in 8-byte numbers; all of them, the networks' size.
+    expected = {key: 8 * value.size for key, value in weights_state(nets).items()}
+    limit = max(sum(expected.values()), 2 ** 16)
+    load_weights_state(nets, read_npz(path, max_bytes=limit, expected=expected), str(path), allow_nonfinite)
 
 
 def load_weights_state(nets: dict, arrays: dict[str, np.ndarray], where: str, allow_nonfinite: bool = False) -> None:

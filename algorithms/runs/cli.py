@@ -18,12 +18,15 @@ Usage errors (unknown algorithm, env or key, a bad value, a corrupt or foreign f
 little memory or disk, an output folder that is taken or unwritable) print one line on stderr
 and exit with status 2 before anything is written. ``train`` exits 1 when the run fails after
 it started (its folder is then marked failed), 130 / 143 when SIGINT / SIGTERM stopped it
-(everything is written and ``--resume DIR`` continues it).
+(everything is written and ``--resume DIR`` continues it). Any command whose work is done but whose
+output cannot be written (stdout full or closed) prints one line on stderr and exits 120, as CPython does
+when its final flush fails; Ctrl-C while the modules are still being imported is one line and 130.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -38,6 +41,7 @@ from ..benchmark import cli as benchmark_cli
 from ..loops.training_run import NonFiniteLossError, build_networks, env_spaces
 from ..presets import load_preset, preset_envs, preset_source
 from ..registry import algorithm_names, get_algorithm
+from ..startup import restore_default_interrupt
 from . import compare_runs, study
 from .arguments import (
     PROG,
@@ -52,6 +56,8 @@ from .experiment import evaluate_run, read_resume_checkpoint, read_run_config, r
 from .record import add_record_arguments, record_from_args
 from .resume import DEFAULT_CHECKPOINT_SECONDS, CheckpointError, StopSignals
 from .run_folder import FolderError, check_resources, claim, claim_next_free, estimate_run_bytes
+from .safe_files import UnsafeFileError
+from .streams import OUTPUT_LOST_STATUS, GuardedStdout, StdoutError
 from .summary import training_report
 from .tensorboard_log import require_tensorboardx
 
@@ -89,6 +95,10 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON line instead of words")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard event files into the run folder (pip install -e '.[tensorboard]')")
+    p.add_argument("--memory-limit", metavar="SIZE", default=None,
+                   help="refuse a run whose estimated memory (replay buffer, networks, batch, env copies) is above "
+                        "SIZE, e.g. 4GiB, 500MB or 50%% (default: $TINYGRAD_RL_MEMORY_LIMIT, else 80%% of the "
+                        "physical memory)")
     p.add_argument("--anomaly", action="store_true",
                    help="train in anomaly mode: stop at the first NaN/inf naming the op and the line that made it "
                         "(slow; for hunting a non-finite loss)")
@@ -152,10 +162,14 @@ def _resume(args, every: float) -> int:
             raise UsageError(str(err)) from None
         try:
             algo, env_id, config = read_run_config(folder.path)
-            if read_resume_checkpoint(folder.path, algo, env_id, config) is None:
+            check_env_available(env_id, algo, config, args.memory_limit)     # before resume.npz is sized by it
+            checkpoint = read_resume_checkpoint(folder.path, algo, env_id, config)
+            if checkpoint is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
                       "training again from step 0", file=sys.stderr)
-            check_env_available(env_id, algo, config)
+            else:
+                print(f"{PROG}: note: continuing {folder.path} from its checkpoint at env step {checkpoint.env_step}",
+                      file=sys.stderr)
             _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)
         except (FileNotFoundError, ValueError) as err:
@@ -183,7 +197,7 @@ def _report(args, out: Path, train_fn) -> int:
     try:
         with detect_anomaly() if args.anomaly else nullcontext():
             summary = train_fn()
-    except (FolderError, CheckpointError) as err:
+    except (FolderError, CheckpointError, UnsafeFileError) as err:
         raise UsageError(str(err)) from None
     except AnomalyError as err:
         print(f"{PROG}: error: anomaly mode stopped training: {err}; {out} is marked failed", file=sys.stderr)
@@ -307,9 +321,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restore_default_interrupt()            # the imports are done: Ctrl-C is a KeyboardInterrupt from here on
     args = build_parser().parse_args(argv)
+    stdout, sys.stdout = sys.stdout, GuardedStdout(sys.stdout)
     try:
-        return args._run(args)
+        status = args._run(args)
+        sys.stdout.flush()
+        return status
+    except StdoutError as err:
+        if err.errno == errno.EPIPE:       # `tinygrad-rl list | head -1`: as below
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())
+            return 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
+        # The command's work is done (a run is finished and says so in status.json); only its
+        # report is lost. Python's final flush must not fail again: stdout goes to /dev/null.
+        print(f"{PROG} {args.command}: error: cannot write to standard output ({err.strerror}); the command "
+              f"itself completed, its output is lost (exit {OUTPUT_LOST_STATUS})", file=sys.stderr)
+        _silence(stdout)
+        return OUTPUT_LOST_STATUS
     except UsageError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -323,6 +351,24 @@ def main(argv: list[str] | None = None) -> int:
         # Point stdout at /dev/null so Python's final flush does not fail a second time.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + int(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else 1
+    except OSError as err:
+        # An output the command could not write (a read-only folder, a full disk...): one line.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"{PROG} {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout = stdout
+
+
+def _silence(stream) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so the interpreter's last flush of it cannot fail."""
+    if stream is None:                     # descriptor 1 was closed from the start: nothing will flush it
+        return
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):          # not a real file (a test's capture): nothing will flush it
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
 
 
 if __name__ == "__main__":

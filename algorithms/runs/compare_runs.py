@@ -36,6 +36,7 @@ from matplotlib.ticker import FuncFormatter
 from .arguments import UsageError
 from .checkpoint import read_json
 from .plots import plt, rolling_mean, save_figure
+from .safe_files import opener
 from .summary import reward_threshold
 
 __all__ = ["METRICS", "RunCurve", "RunGroup", "read_run", "find_runs", "group_runs", "bootstrap_mean_ci",
@@ -96,7 +97,7 @@ def read_run(run_dir: str | Path) -> RunCurve:
     if not isinstance(saved, dict) or not isinstance(saved.get("algo"), str) or \
             not isinstance(saved.get("env_id"), str) or not isinstance(saved.get("config"), dict):
         raise ValueError(f"{run / 'config.json'}: expected {{\"algo\": str, \"env_id\": str, \"config\": {{...}}}}")
-    with open(run / "metrics.csv", newline="") as f:
+    with open(run / "metrics.csv", newline="", opener=opener) as f:     # a regular file, never through a link
         reader = csv.DictReader(f)
         if reader.fieldnames is None or "env_step" not in reader.fieldnames:
             raise ValueError(f"{run / 'metrics.csv'}: expected a CSV with an env_step column")

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import gymnasium as gym
@@ -26,9 +27,13 @@ from ..loops.env_runner import greedy_episodes_returns
 from ..loops.metrics_log import MetricsLog
 from ..loops.seeding import RunSeeds
 from ..loops.training_run import NonFiniteLossError, build_networks, train
+from ..networks import EnvSpaces
 from ..registry import get_algorithm
 from .checkpoint import load_weights, read_json, remove_stray_temporaries, save_weights, write_json
+from .checkpoint_checks import check_checkpoint_values
+from .memory_limits import memory_limit
 from .plots import plot_learning_curve
+from .resources import checkpoint_bytes
 from .resume import DEFAULT_CHECKPOINT_SECONDS, RESUME_FILE, Checkpoint, CheckpointError, StopSignals, read_checkpoint
 from .run_folder import FolderError, RunFolder, claim
 from .summary import reward_threshold
@@ -125,12 +130,20 @@ def _finished(folder: RunFolder) -> bool:
 def read_resume_checkpoint(run_dir: str | Path, algo: str, env_id: str, config) -> Checkpoint | None:
     """The run folder's resume.npz (None if there is none), checked to belong to this run."""
     path = Path(run_dir) / RESUME_FILE
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    checkpoint = read_checkpoint(path)
+    # Nothing larger than this config's checkpoint can be (twice the estimate) is inflated.
+    env = make_plain_env(env_id)
+    try:
+        spaces, max_episode_steps = EnvSpaces.of(env), env.spec.max_episode_steps if env.spec else None
+    finally:
+        env.close()
+    limit = 2 * checkpoint_bytes(config, spaces, get_algorithm(algo).loop.name)
+    checkpoint = read_checkpoint(path, max_bytes=min(limit, memory_limit() or limit))
     if checkpoint.run != {"algo": algo, "env_id": env_id, "config": dataclasses.asdict(config)}:
         raise CheckpointError(f"{path} was written by another run than {Path(run_dir) / 'config.json'} describes "
                               "(config.json was edited, or the file was copied from elsewhere)")
+    check_checkpoint_values(checkpoint, config, max_episode_steps)
     return checkpoint
 
 
@@ -171,10 +184,14 @@ def _train_into(folder: RunFolder, algo, env_id, config, checkpoint, progress, c
             folder.mark("finished", env_step=result.env_steps)
             (out / RESUME_FILE).unlink(missing_ok=True)
         remove_stray_temporaries(out)
-    except (KeyboardInterrupt, CheckpointError):
+    except (KeyboardInterrupt, CheckpointError) as err:
         # A second signal during the final files, or a checkpoint whose state does not fit: the
-        # folder stays as it was (resumable, or to be inspected), not marked failed.
+        # folder stays as it was (resumable, or to be inspected), not marked failed. A signal says so
+        # in status.json (a run stopped while it was still setting up has no checkpoint to write).
         metrics.close()
+        if isinstance(err, KeyboardInterrupt):
+            name = str(err) if str(err) in ("SIGINT", "SIGTERM") else "SIGINT"
+            _mark_failed(folder, err, env_step, status="interrupted", signal=name)
         raise
     except BaseException as err:
         metrics.close()
@@ -184,12 +201,15 @@ def _train_into(folder: RunFolder, algo, env_id, config, checkpoint, progress, c
             **({"stopped_by": result.stopped_by} if result.interrupted else {})}
 
 
-def _mark_failed(folder: RunFolder, err: BaseException, env_step: int) -> None:
-    """Best effort: the disk that made the run fail may refuse this small file too."""
+def _mark_failed(folder: RunFolder, err: BaseException, env_step: int, status: str = "failed", **info) -> None:
+    """Mark the folder ``status`` (``failed``, with the error; or ``interrupted``, with ``info``). The
+    disk that made the run fail may refuse the temporary file of an atomic write: the status is then
+    written in place over the old one."""
+    info = info or {"error": f"{type(err).__name__}: {err}".splitlines()[0]}
     try:
-        folder.mark("failed", env_step=env_step, error=f"{type(err).__name__}: {err}".splitlines()[0])
+        folder.mark(status, env_step=env_step, **info)
     except OSError:
-        pass
+        folder.mark_in_place(status, env_step=env_step, **info)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[str, str, object]:
@@ -201,7 +221,7 @@ def read_run_config(run_dir: str | Path) -> tuple[str, str, object]:
     """
     run = Path(run_dir)
     where = run / "config.json"
-    if not where.is_file():
+    if not os.path.lexists(where):
         raise FileNotFoundError(f"{run} is not a training run folder: config.json is missing")
     saved = read_json(where)
     if not isinstance(saved, dict):
@@ -233,7 +253,7 @@ def load_run(run_dir: str | Path) -> tuple[str, str, object, dict]:
     file for exactly these networks, with finite values. Any problem is one ``ValueError``.
     """
     run = Path(run_dir)
-    if not (run / "model.npz").is_file() and (run / "config.json").is_file():
+    if not os.path.lexists(run / "model.npz") and (run / "config.json").is_file():
         raise FileNotFoundError(f"{run} is not a training run folder: model.npz is missing")
     algo, env_id, config = read_run_config(run)
     where = run / "config.json"

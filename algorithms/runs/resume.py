@@ -162,11 +162,12 @@ def write_checkpoint(path: str | Path, parts: dict[str, dict], run: dict, env_st
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`write_checkpoint`; any damage is one :class:`CheckpointError`."""
+def read_checkpoint(path: str | Path, max_bytes: int | None = None) -> Checkpoint:
+    """Read a checkpoint written by :func:`write_checkpoint`; any damage is one :class:`CheckpointError`.
+    No array is read before its declared size is checked against ``max_bytes`` (see ``read_npz``)."""
     path = Path(path)
     try:
-        arrays = read_npz(path, what="resume checkpoint")
+        arrays = read_npz(path, what="resume checkpoint", max_bytes=max_bytes)
     except ValueError as err:
         raise CheckpointError(str(err)) from None
     meta = None

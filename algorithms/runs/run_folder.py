@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 from pathlib import Path
@@ -23,11 +24,14 @@ import numpy as np
 
 from ..buffers import ReplayBuffer
 from .checkpoint import read_json, remove_stray_temporaries, write_json
+from .memory_limits import describe_bytes
+from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
            "try_lock", "check_resources", "estimate_run_bytes", "available_memory", "format_bytes"]
 
 LOCK_FILE = ".lock"
+MAX_STATUS_BYTES = 4096          # one block: overwriting it in place needs no free space
 STATUS_FILE = "status.json"
 #: Every file a training run writes (a failed run's folder is cleared of exactly these when reused).
 RUN_FILES = ("config.json", "metrics.csv", "terms.csv", "model.npz", "checkpoint.json", "resume.npz", "eval.json",
@@ -54,8 +58,26 @@ class RunFolder:
         return _read_status(self.path)
 
     def mark(self, status: str, **info) -> None:
-        """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``."""
+        """Write status.json: ``running`` / ``interrupted`` / ``failed`` / ``finished`` plus ``info``.
+        Marking it ``running`` (the run is accepted) also writes this process's pid into the lock file."""
         write_json(self.path / STATUS_FILE, {"status": status, "pid": os.getpid(), **info})
+        if status == "running" and self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def mark_in_place(self, status: str, **info) -> None:
+        """:meth:`mark` for a full disk: overwrite status.json's own blocks (a temporary file for an
+        atomic rename could not be created), then cut it to the new length."""
+        if "error" in info:
+            info["error"] = str(info["error"])[:MAX_STATUS_BYTES // 4]
+        text = json.dumps({"status": status, "pid": os.getpid(), **info}, indent=2) + "\n"
+        fd = open_fd(self.path / STATUS_FILE, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.pwrite(fd, text.encode(), 0)
+            os.ftruncate(fd, len(text.encode()))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._fd is not None:
@@ -84,11 +106,23 @@ class RunFolder:
 
 
 def _read_status(path: Path) -> dict | None:
+    """status.json checked field by field: None if there is none, one FolderError if it is not ours."""
+    where = path / STATUS_FILE
     try:
-        status = read_json(path / STATUS_FILE)
-    except (OSError, ValueError):
+        status = read_json(where)
+    except FileNotFoundError:
         return None
-    return status if isinstance(status, dict) else None
+    except (OSError, ValueError) as err:
+        raise FolderError(f"{where} cannot be read: {getattr(err, 'strerror', None) or err}") from None
+    states = ("running", "interrupted", "failed", "finished")
+    if not isinstance(status, dict) or status.get("status") not in states:
+        found = status.get("status") if isinstance(status, dict) else status
+        raise FolderError(f"{where}: 'status' must be one of {', '.join(states)}, got {str(found)[:60]!r}")
+    for key in ("pid", "env_step"):
+        value = status.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FolderError(f"{where}: {key!r} must be an int >= 0, got {str(value)[:60]!r}")
+    return status
 
 
 def _lock(fd: int) -> bool:
@@ -122,21 +156,29 @@ def _unlock(fd: int) -> None:
 
 def _holder(path: Path) -> str:
     try:
-        pid = (path / LOCK_FILE).read_text().strip()
-    except OSError:
+        pid = read_bytes(path / LOCK_FILE, 64).decode("ascii").strip()
+    except (OSError, ValueError):
         pid = ""
     return f"process {pid}" if pid.isdigit() else "another process"
 
 
 def _try_lock(path: Path, created: list[Path]) -> RunFolder | None:
-    """Lock ``path`` (an existing folder); None if another process holds it."""
-    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    """Lock ``path`` (an existing folder); None if another process holds it.
+
+    The lock file is created new (``O_EXCL``); one left by an earlier run (its lock went with its
+    process) is reused only if it is the folder's own regular file: a symlink, FIFO, device or a file
+    hard-linked elsewhere is refused (FolderError) before anything is written."""
+    try:
+        fd = open_fd(path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    except FileExistsError:
+        try:
+            fd = open_fd(path / LOCK_FILE, os.O_RDWR)
+        except UnsafeFileError as err:
+            raise FolderError(f"cannot lock {path}: {err}") from None
     try:
         if not _lock(fd):
             os.close(fd)
             return None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BaseException:
         os.close(fd)
         raise
@@ -204,7 +246,7 @@ def claim(path: str | Path, resume: bool = False) -> RunFolder:
             pass
     if not path.is_dir():
         raise FolderError(f"{path} is not a folder" if path.exists() else f"{path} does not exist")
-    if resume and not (path / "config.json").is_file():     # no lock file left in a folder of something else
+    if resume and not os.path.lexists(path / "config.json"):     # no lock file left in a folder of something else
         raise FolderError(f"{path} is not a training run folder: config.json is missing")
     try:
         folder = _try_lock(path, created)
@@ -214,9 +256,15 @@ def claim(path: str | Path, resume: bool = False) -> RunFolder:
         raise FolderError(f"{path} is in use by {_holder(path)} (a run is writing into it); wait for it to end "
                           "or choose another folder")
     try:
+        check_regular_files(path, RUN_FILES)
         remove_stray_temporaries(path)
         if not resume:
             _check_reusable(path)
+        else:
+            _read_status(path)               # checked before anything else of the folder is read
+    except UnsafeFileError as err:
+        folder.release()
+        raise FolderError(str(err)) from None
     except BaseException:
         folder.release()
         raise
@@ -246,11 +294,7 @@ def _check_reusable(path: Path) -> None:
 
 
 def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} PiB"
+    return describe_bytes(n)
 
 
 def available_memory() -> int | None:
