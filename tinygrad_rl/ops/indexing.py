@@ -51,6 +51,7 @@ class Gather(Op):
 
 
 _BASIC_INDEX_TYPES = (int, np.integer, slice, type(None), type(Ellipsis))
+_PLAIN_INDEX_TYPES = _BASIC_INDEX_TYPES + (np.ndarray,)  # parts NumPy reads as they are
 
 
 def index_parts(index: Any) -> tuple:
@@ -62,8 +63,10 @@ def index_parts(index: Any) -> tuple:
     basic = True
     converted = []
     for p in parts:
-        if isinstance(getattr(p, "data", None), np.ndarray) and not isinstance(p, np.ndarray):
-            p = p.data
+        if isinstance(p, _PLAIN_INDEX_TYPES):
+            pass
+        elif isinstance(getattr(p, "data", None), np.ndarray):
+            p = p.data  # a Tensor used as an index
         elif isinstance(p, (list, tuple)):
             p = np.asarray(p)
             if p.size == 0:
