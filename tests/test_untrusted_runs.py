@@ -26,6 +26,7 @@ from algorithms.runs.cli import main
 from algorithms.runs.memory_limits import parse_memory
 from algorithms.runs.resume import RESUME_FILE, read_checkpoint, write_checkpoint
 from algorithms.runs.safe_files import UnsafeFileError, open_fd, read_bytes
+from tinygrad_rl import Tensor, optim
 
 ROOT = Path(__file__).resolve().parents[1]
 LINUX = sys.platform.startswith("linux")
@@ -449,3 +450,40 @@ def test_an_output_that_cannot_be_created_is_one_line(command, where, run_copy, 
     status = main(args)
     err = capsys.readouterr().err
     assert status in (1, 2) and one_line(err) and (where in err or "a-file" in err), err
+
+
+# --------------------------------------------------------------------------- the library
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1e-3, "0.1", None])
+def test_an_lr_set_after_construction_is_refused_at_the_next_step_before_any_parameter_moves(bad):
+    w = Tensor(np.ones(3, np.float32), requires_grad=True)
+    for opt in (optim.Adam([w], lr=1e-2), optim.SGD([w], lr=1e-2), optim.RMSprop([w], lr=1e-2)):
+        (w * w).sum().backward()
+        opt.lr = bad
+        with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+            opt.step()
+        assert np.array_equal(w.data, np.ones(3, np.float32)) and opt.step_count == 0
+        w.grad = None
+
+
+def test_an_lr_of_zero_from_a_schedule_steps_without_changing_anything():
+    w = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.lr = 0.0
+    opt.step()
+    assert np.array_equal(w.data, np.ones(3)) and opt.step_count == 1
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.uint8])
+def test_an_integer_tensor_cannot_be_made_to_require_grad_after_construction(dtype):
+    t = Tensor(np.arange(3).astype(dtype))
+    with pytest.raises(ValueError, match=f"only floating-point tensors can require grad, got dtype {np.dtype(dtype)}"):
+        t.requires_grad = True
+    assert t.requires_grad is False
+    t.requires_grad = False                       # turning it off is always allowed
+    f = Tensor(np.zeros(2, np.float32))
+    f.requires_grad = True
+    (f * 2).sum().backward()
+    assert f.grad.dtype == np.float32

@@ -94,6 +94,14 @@ class Optimizer:
         return self._grad_slots[i]
 
     def step(self) -> None:
+        """One update of every parameter from its ``.grad``. ``lr`` may be changed between steps (a
+        schedule does); a value that is not a finite number >= 0 is refused here, before any parameter
+        moves (0 is a schedule's end: the step then changes nothing)."""
+        lr = self.lr
+        if not (isinstance(lr, (int, float, np.floating)) and not isinstance(lr, bool) and math.isfinite(lr)
+                and lr >= 0):
+            raise ValueError(f"{type(self).__name__}.step: lr must be a finite number >= 0, got {lr!r}; "
+                             "no parameter was changed")
         self.step_count += 1
         self._update(self.flat, self._gather_grads())
 

@@ -96,15 +96,15 @@ def apply(op: type[Op], inputs: tuple, *settings) -> Tensor:
     # reductions; a Tensor always holds an ndarray.
     out.data = data if type(data) is np.ndarray else np.asarray(data)
     out.grad = None
-    out.requires_grad = False
+    out._requires_grad = False
     out._op = fn.name
     out._parents = ()
     out._ctx = None
     if _grad_enabled:
         for t in inputs:
-            if t.requires_grad:
+            if t._requires_grad:
                 out._seq = _next_creation_number()
-                out.requires_grad = True
+                out._requires_grad = True
                 out._parents = fn.inputs = inputs
                 out._ctx = fn
                 break
@@ -135,7 +135,7 @@ class Tensor(ArrayMethods, Creation):
     Only floating-point tensors may require gradients.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_ctx", "_op", "_seq", "_site")
+    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_ctx", "_op", "_seq", "_site")
     # Make ``ndarray + Tensor`` hand over to ``Tensor.__radd__`` instead of broadcasting
     # the Tensor as an object array.
     __array_ufunc__ = None
@@ -144,14 +144,23 @@ class Tensor(ArrayMethods, Creation):
         if isinstance(data, Tensor):
             data = data.data
         data = np.asarray(data, dtype=dtype)
-        if requires_grad and not np.issubdtype(data.dtype, np.floating):
-            raise ValueError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
         self.grad = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         self._parents = ()
         self._ctx = None
         self._op = ""
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether backward() computes a gradient for this tensor (only a floating-point one can)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not np.issubdtype(self.data.dtype, np.floating):  # an integer gradient is meaningless
+            raise ValueError(f"only floating-point tensors can require grad, got dtype {self.data.dtype}")
+        self._requires_grad = bool(value)
 
     @property
     def op(self) -> str:
@@ -205,7 +214,7 @@ class Tensor(ArrayMethods, Creation):
             if node._ctx is not None:
                 nodes.append(node)
                 for parent in node._parents:
-                    if parent.requires_grad and id(parent) not in seen:
+                    if parent._requires_grad and id(parent) not in seen:
                         seen.add(id(parent))
                         stack.append(parent)
         nodes.sort(key=_creation_number, reverse=True)
@@ -217,7 +226,7 @@ class Tensor(ArrayMethods, Creation):
             if checks is not None:
                 checks.backward(node, grads)
             for parent, g in zip(node._parents, grads):
-                if g is None or not parent.requires_grad:
+                if g is None or not parent._requires_grad:
                     continue
                 data = parent.data
                 if g.shape != data.shape:
