@@ -79,10 +79,17 @@ def env_with_root(**extra):
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **extra}
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT as a terminal gives it. A shell without job control starts background jobs
+    (a test suite run with `&`) with SIGINT ignored, and children inherit that; Python then installs
+    no handler of its own and a signal test would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli(*args, cwd, fault=None, stdout=subprocess.PIPE, env=None, timeout=120):
     command = [sys.executable, "-c", DRIVER, fault] if fault else [sys.executable, "-m", "algorithms"]
     return subprocess.run([*command, *args], cwd=cwd, env=env or env_with_root(), stdout=stdout,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout)
+                          stderr=subprocess.PIPE, text=True, timeout=timeout, preexec_fn=default_sigint)
 
 
 def one_line(text: str) -> bool:
