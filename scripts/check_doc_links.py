@@ -113,7 +113,8 @@ def _holds(label: str, identifier: str, source: str) -> bool:
     if not label.startswith("`"):
         return True
     code = label.strip("`").replace("\\|", "|")   # a | in a table cell is written \|
-    if code in (identifier.rsplit(".", 1)[-1], identifier) or code.endswith("()") and code[:-2] in identifier:
+    name = code[:-2] if code.endswith("()") else code
+    if name == identifier or identifier.endswith("." + name):   # the symbol's own (dotted) name
         return True
     return _squash(code) in _squash(source)
 
