@@ -8,15 +8,25 @@
 - A code reference ``[label][module.Symbol.member]`` whose path has a private part (``_Run.optimize``)
   links to its nearest public parent, the object the API pages render; ``scripts/check_doc_links.py``
   checks the full path against the code.
+- ``<!-- command-output: ARGS -->`` runs ``python -m algorithms ARGS`` (the ``tinygrad-rl`` command) and
+  shows what it printed, or the file it wrote when ARGS names ``{out}/FILE``; ``<!-- run-example: PATH -->``
+  shows a Python example file and what running it printed. Shown output is made by the build, so it
+  cannot go stale; a command that fails fails the build.
 - ``engine/reading_path.md`` gets a placeholder while its author has not written it.
 
-Nothing here imports the project's code: TOML, CSV and JSON are read as data.
+Nothing here imports the project's code: TOML, CSV and JSON are read as data, and commands run in a
+subprocess.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -33,6 +43,8 @@ RESERVED = {"engine/reading_path.md": "# The path of one update\n\n"
 
 PRESETS = re.compile(r"<!--\s*presets:\s*([\w-]+)\s*-->")
 RESULTS = re.compile(r"<!--\s*results:\s*(report|tuning)\s*-->")
+COMMAND = re.compile(r"<!--\s*command-output:\s*(.+?)\s*-->")
+EXAMPLE = re.compile(r"<!--\s*run-example:\s*(\S+)\s*-->")
 CODE_REF = re.compile(r"\]\[((?:%s)(?:\.\w+)+)\]" % "|".join(PACKAGES))
 
 
@@ -179,6 +191,36 @@ def public_target(identifier: str) -> str:
     return identifier
 
 
+# ---------------------------------------------------------------- generated command output
+def _run(argv: list[str], cwd: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def command_output(args: str) -> str:
+    with tempfile.TemporaryDirectory() as out:
+        argv = [a.replace("{out}", out) for a in shlex.split(args)]
+        done = _run([sys.executable, "-m", "algorithms", *argv], out)
+        if done.returncode != 0:
+            raise RuntimeError(f"docs: `tinygrad-rl {args}` exited {done.returncode}:\n{done.stderr[-2000:]}")
+        files = [a for a in argv if a.startswith(out + os.sep)]
+        text = Path(files[0]).read_text() if files else done.stdout
+    return "```text\n" + text.rstrip() + "\n```"
+
+
+def run_example(path: str) -> str:
+    source = ROOT / path
+    with tempfile.TemporaryDirectory() as out:
+        done = _run([sys.executable, str(source)], out)
+    if done.returncode != 0:
+        raise RuntimeError(f"docs: example {path} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    shown = "```python\n" + source.read_text().rstrip() + "\n```"
+    printed = done.stdout.replace(str(ROOT) + os.sep, "").rstrip()
+    if printed:
+        shown += "\n\nIt prints (run when the site was built):\n\n```text\n" + printed + "\n```"
+    return shown
+
+
 # ---------------------------------------------------------------- mkdocs events
 def on_files(files, config):
     for src, content in RESERVED.items():
@@ -191,5 +233,7 @@ def on_page_markdown(markdown, page, config, files):
     page_dir = (DOCS / page.file.src_uri).parent
     markdown = PRESETS.sub(lambda m: preset_table(m.group(1)), markdown)
     markdown = RESULTS.sub(lambda m: records_markdown(m.group(1), page_dir), markdown)
+    markdown = COMMAND.sub(lambda m: command_output(m.group(1)), markdown)
+    markdown = EXAMPLE.sub(lambda m: run_example(m.group(1)), markdown)
     markdown = CODE_REF.sub(lambda m: f"][{public_target(m.group(1))}]", markdown)
     return markdown
