@@ -42,6 +42,7 @@ RESERVED = {"engine/reading_path.md": "# The path of one update\n\n"
             "parameters, op by op. It is being written together with the engine's new layout.\n"}
 
 PRESETS = re.compile(r"<!--\s*presets:\s*([\w-]+)\s*-->")
+PRESETS_INDEX = re.compile(r"<!--\s*presets-index\s*-->")
 RESULTS = re.compile(r"<!--\s*results:\s*(report|tuning)\s*-->")
 COMMAND = re.compile(r"<!--\s*command-output:\s*(.+?)\s*-->")
 EXAMPLE = re.compile(r"<!--\s*run-example:\s*(\S+)\s*-->")
@@ -109,6 +110,16 @@ def preset_table(name: str) -> str:
     if notes:
         out += ["", "The comments beside each preset, as written there:", "", *notes]
     return "\n".join(out)
+
+
+def presets_index() -> str:
+    """Which algorithm has a preset for which environment: one row per preset file."""
+    rows = ["| preset file | environment | algorithms with a table |", "|---|---|---|"]
+    for path in preset_files():
+        names = sorted(tomllib.loads(path.read_text()))
+        rows.append(f"| `{path.relative_to(ROOT).as_posix()}` | {path.stem} | "
+                    + ", ".join(f"`{n}`" for n in names) + " |")
+    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------- benchmark records
@@ -231,6 +242,7 @@ def on_files(files, config):
 
 def on_page_markdown(markdown, page, config, files):
     page_dir = (DOCS / page.file.src_uri).parent
+    markdown = PRESETS_INDEX.sub(lambda m: presets_index(), markdown)
     markdown = PRESETS.sub(lambda m: preset_table(m.group(1)), markdown)
     markdown = RESULTS.sub(lambda m: records_markdown(m.group(1), page_dir), markdown)
     markdown = COMMAND.sub(lambda m: command_output(m.group(1)), markdown)
