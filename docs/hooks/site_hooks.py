@@ -1,5 +1,7 @@
 """MkDocs hooks of the docs site: the parts of pages that are generated at build time, never typed.
 
+Each marker is an HTML comment on a line of its own.
+
 - ``<!-- presets: NAME -->`` becomes a table of the preset values of algorithm NAME, one column per
   environment, read from the preset TOML files (``extends`` resolved), with each section's comments.
 - ``<!-- results: report -->`` / ``<!-- results: tuning -->`` become the tables of the benchmark records
@@ -41,11 +43,11 @@ RESERVED = {"engine/reading_path.md": "# The path of one update\n\n"
             "!!! note \"Being written\"\n    This page follows one training update from the loss back to the "
             "parameters, op by op. It is being written together with the engine's new layout.\n"}
 
-PRESETS = re.compile(r"<!--\s*presets:\s*([\w-]+)\s*-->")
-PRESETS_INDEX = re.compile(r"<!--\s*presets-index\s*-->")
-RESULTS = re.compile(r"<!--\s*results:\s*(report|tuning)\s*-->")
-COMMAND = re.compile(r"<!--\s*command-output:\s*(.+?)\s*-->")
-EXAMPLE = re.compile(r"<!--\s*run-example:\s*(\S+)\s*-->")
+PRESETS = re.compile(r"(?m)^<!--\s*presets:\s*([\w-]+)\s*-->")
+PRESETS_INDEX = re.compile(r"(?m)^<!--\s*presets-index\s*-->")
+RESULTS = re.compile(r"(?m)^<!--\s*results:\s*(report|tuning)\s*-->")
+COMMAND = re.compile(r"(?m)^<!--\s*command-output:\s*(.+?)\s*-->")
+EXAMPLE = re.compile(r"(?m)^<!--\s*run-example:\s*(\S+)\s*-->")
 CODE_REF = re.compile(r"\]\[((?:%s)(?:\.\w+)+)\]" % "|".join(PACKAGES))
 
 
