@@ -23,7 +23,12 @@ TEMPLATE = ("## The update rule", "## Pseudocode", "## Each symbol in the code",
 
 def nav_pages() -> list[str]:
     yaml = pytest.importorskip("yaml", reason="PyYAML (installed with mkdocs) reads mkdocs.yml")
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+
+    class Loader(yaml.SafeLoader):   # mkdocs.yml's tags (!relative) are read as plain data here
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
 
     def walk(item):
         if isinstance(item, str):
@@ -120,3 +125,14 @@ def test_preset_tables_and_command_output_are_generated(site):
 def test_the_changelog_is_included(site):
     assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text()
     assert "Unreleased" in (site / "changelog" / "index.html").read_text()
+
+
+def test_the_built_search_finds_pages(site):
+    import shutil
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the site's search worker is JavaScript (apt-get install -y nodejs)")
+    done = subprocess.run([node, str(ROOT / "scripts" / "docs_search_check.js"), str(site), "prioritized sweeping"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "algorithms/prioritized_sweeping/" in json.loads(done.stdout)
