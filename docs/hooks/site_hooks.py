@@ -101,7 +101,7 @@ def preset_table(name: str) -> str:
         if value is None:
             return ""
         if isinstance(value, bool):
-            return "true" if value else "false"
+            return "`true`" if value else "`false`"
         return f"`{value}`"
 
     rows = ["| key | " + " | ".join(envs) + " |", "|---|" + "---|" * len(envs)]
