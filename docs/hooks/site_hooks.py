@@ -14,6 +14,7 @@ Each marker is an HTML comment on a line of its own.
   shows what it printed, or the file it wrote when ARGS names ``{out}/FILE``; ``<!-- run-example: PATH -->``
   shows a Python example file and what running it printed. Shown output is made by the build, so it
   cannot go stale; a command that fails fails the build.
+- Sphinx roles in docstrings (``:func:`x```) render as plain code in the API pages.
 - ``engine/reading_path.md`` gets a placeholder while its author has not written it.
 
 Nothing here imports the project's code: TOML, CSV and JSON are read as data, and commands run in a
@@ -240,6 +241,13 @@ def on_files(files, config):
         if files.get_file_from_path(src) is None:
             files.append(File.generated(config, src, content=content))
     return files
+
+
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:mod|func|class|meth|attr|data|obj|exc):(?=<code)")
+
+
+def on_page_content(html, page, config, files):
+    return SPHINX_ROLE.sub("", html)
 
 
 def on_page_markdown(markdown, page, config, files):
