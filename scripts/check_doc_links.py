@@ -9,8 +9,9 @@ The path must name a module file under ``tinygrad_rl/``, ``algorithms/`` or ``en
 symbol in it (a module-level function, class or assignment, a method of a class, or a name the module
 imports from another module of the project, followed). When the label is inline code other than the
 symbol's own name, that code must appear in the symbol's source (whitespace ignored). A path in inline
-code that names a project file (`` `scripts/minimal_dqn.py` ``) must exist, and no page may link to a
-line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
+code that names a project file (`` `scripts/minimal_dqn.py` ``) must exist, so must a dotted name in
+inline code (`` `algorithms.trainers` ``, `` `tinygrad_rl.graph.summary` ``) and every ``from ... import``
+of the project in a ```` ```python ```` block; and no page may link to a line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
 
 Code moves. ``--fix`` rewrites each reference that no longer resolves to the one symbol of the project
 whose name is the same (and whose source holds the code, for a code label), when there is exactly one.
@@ -32,6 +33,8 @@ PACKAGES = ("tinygrad_rl", "algorithms", "envs_wrappers")
 REF = re.compile(r"\[(`[^`]+`|[^\]]+)\]\[((?:%s)(?:\.\w+)*)\]" % "|".join(PACKAGES))
 LINE_ANCHOR = re.compile(r"\]\([^)\s]*#L\d+(?:-L\d+)?\)")
 FILE_SPAN = re.compile(r"`((?:%s|scripts|tests|docs)/[\w./-]+\.(?:py|toml|md))`" % "|".join(PACKAGES))
+DOTTED_SPAN = re.compile(r"`((?:%s)(?:\.\w+)*)`" % "|".join(PACKAGES))
+PY_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 SKIP = ("benchmark",)        # generated benchmark reports are not hand-written pages
 
 
@@ -159,6 +162,21 @@ def check(fix: bool = False, docs: Path = DOCS, root: Path = ROOT) -> list[str]:
         for match in FILE_SPAN.finditer(text):
             if not (root / match.group(1)).exists():
                 problems.append(f"{where}: `{match.group(1)}` does not exist")
+
+        for match in DOTTED_SPAN.finditer(text):
+            if resolve(match.group(1), root) is None:
+                problems.append(f"{where}: `{match.group(1)}` names no module or symbol of the project")
+        for block in PY_BLOCK.finditer(text):
+            try:
+                tree = ast.parse(block.group(1))
+            except SyntaxError as error:
+                problems.append(f"{where}: a python block does not parse: {error}")
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in PACKAGES:
+                    for alias in node.names:
+                        if resolve(f"{node.module}.{alias.name}", root) is None:
+                            problems.append(f"{where}: `from {node.module} import {alias.name}` does not resolve")
 
         def visit(match: re.Match) -> str:
             nonlocal changed

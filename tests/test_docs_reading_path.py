@@ -74,3 +74,13 @@ def test_the_fixer_follows_a_symbol_that_moved_to_another_module(tmp_path):
     assert "it is now algorithms.losses.ppo.ppo_loss" in module.check(fix=False, docs=docs, root=tmp_path)[0]
     assert module.check(fix=True, docs=docs, root=tmp_path) == []
     assert page.read_text() == "[`ratio = log_ratio.exp()`][algorithms.losses.ppo.ppo_loss]\n"
+
+
+def test_dotted_names_and_imports_in_python_blocks_must_resolve(tmp_path):
+    module = checker()
+    docs = _project(tmp_path, "def ppo_loss(batch):\n    return batch\n")
+    (docs / "x.md").write_text("`algorithms.losses` and `algorithms.losses.ppo_loss` and `algorithms.gone`\n\n"
+                               "```python\nfrom algorithms.losses import ppo_loss, a2c_loss\nimport numpy\n```\n")
+    problems = module.check(docs=docs, root=tmp_path)
+    assert problems == ["docs/x.md: `algorithms.gone` names no module or symbol of the project",
+                        "docs/x.md: `from algorithms.losses import a2c_loss` does not resolve"]
