@@ -11,7 +11,7 @@ imports from another module of the project, followed). When the label is inline 
 symbol's own name, that code must appear in the symbol's source (whitespace ignored). A path in inline
 code that names a project file (`` `scripts/minimal_dqn.py` ``) must exist, so must a dotted name in
 inline code (`` `algorithms.trainers` ``, `` `tinygrad_rl.graph.summary` ``) and every ``from ... import``
-of the project in a ```` ```python ```` block; and no page may link to a line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
+of the project in a ```` ```python ```` block, and every ``::: module`` of the API pages; and no page may link to a line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
 
 Code moves. ``--fix`` rewrites each reference that no longer resolves to the one symbol of the project
 whose name is the same (and whose source holds the code, for a code label), when there is exactly one.
@@ -34,6 +34,7 @@ REF = re.compile(r"\[(`[^`]+`|[^\]]+)\]\[((?:%s)(?:\.\w+)*)\]" % "|".join(PACKAG
 LINE_ANCHOR = re.compile(r"\]\([^)\s]*#L\d+(?:-L\d+)?\)")
 FILE_SPAN = re.compile(r"`((?:%s|scripts|tests|docs)/[\w./-]+\.(?:py|toml|md))`" % "|".join(PACKAGES))
 DOTTED_SPAN = re.compile(r"`((?:%s)(?:\.\w+)*)`" % "|".join(PACKAGES))
+API_DIRECTIVE = re.compile(r"^::: ([\w.]+)", re.M)
 PY_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 SKIP = ("benchmark",)        # generated benchmark reports are not hand-written pages
 
@@ -166,6 +167,9 @@ def check(fix: bool = False, docs: Path = DOCS, root: Path = ROOT) -> list[str]:
         for match in DOTTED_SPAN.finditer(text):
             if resolve(match.group(1), root) is None:
                 problems.append(f"{where}: `{match.group(1)}` names no module or symbol of the project")
+        for match in API_DIRECTIVE.finditer(text):
+            if resolve(match.group(1), root) is None:
+                problems.append(f"{where}: the API directive `::: {match.group(1)}` names no module of the project")
         for block in PY_BLOCK.finditer(text):
             try:
                 tree = ast.parse(block.group(1))
