@@ -15,7 +15,6 @@ Each marker is an HTML comment on a line of its own.
   shows a Python example file and what running it printed. Shown output is made by the build, so it
   cannot go stale; a command that fails fails the build.
 - Sphinx roles in docstrings (``:func:`x```) render as plain code in the API pages.
-- ``engine/reading_path.md`` gets a placeholder while its author has not written it.
 
 Nothing here imports the project's code: TOML, CSV and JSON are read as data, and commands run in a
 subprocess.
@@ -33,17 +32,11 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from mkdocs.structure.files import File
-
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 BENCHMARK = DOCS / "benchmark"
 REPORT_SEED_MIN = 100
 PACKAGES = ("tinygrad_rl", "algorithms", "envs_wrappers")
-RESERVED = {"engine/reading_path.md": "# The path of one update\n\n"
-            "!!! note \"Being written\"\n    This page follows one training update from the loss back to the "
-            "parameters, op by op. It is being written together with the engine's new layout.\n"}
-
 PRESETS = re.compile(r"(?m)^<!--\s*presets:\s*([\w-]+)\s*-->")
 PRESETS_INDEX = re.compile(r"(?m)^<!--\s*presets-index\s*-->")
 RESULTS = re.compile(r"(?m)^<!--\s*results:\s*(report|tuning)\s*-->")
@@ -236,13 +229,6 @@ def run_example(path: str) -> str:
 
 
 # ---------------------------------------------------------------- mkdocs events
-def on_files(files, config):
-    for src, content in RESERVED.items():
-        if files.get_file_from_path(src) is None:
-            files.append(File.generated(config, src, content=content))
-    return files
-
-
 SPHINX_ROLE = re.compile(r":(?:py:)?(?:mod|func|class|meth|attr|data|obj|exc):(?=<code)")
 
 
