@@ -11,7 +11,8 @@ imports from another module of the project, followed). When the label is inline 
 symbol's own name, that code must appear in the symbol's source (whitespace ignored). A path in inline
 code that names a project file (`` `scripts/minimal_dqn.py` ``) must exist, so must a dotted name in
 inline code (`` `algorithms.trainers` ``, `` `tinygrad_rl.graph.summary` ``) and every ``from ... import``
-of the project in a ```` ```python ```` block, and every ``::: module`` of the API pages; and no page may link to a line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
+of the project in a ```` ```python ```` block, and every ``::: module`` of the API pages; and no page may
+link to a line number (``#L89``). Nothing is imported: each module file is read with ``ast``.
 
 Code moves. ``--fix`` rewrites each reference that no longer resolves to the one symbol of the project
 whose name is the same (and whose source holds the code, for a code label), when there is exactly one.
