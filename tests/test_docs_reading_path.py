@@ -106,7 +106,7 @@ def test_the_engine_reading_path_names_code_that_exists():
     text = (ROOT / "docs" / "engine" / "reading_path.md").read_text()
     references = set(re.findall(r"`((?:algorithms|tinygrad_rl)(?:\.\w+)+)`", text))
     assert {"algorithms.losses.dqn_loss", "tinygrad_rl.tensor.apply", "tinygrad_rl.tensor.Tensor.backward",
-            "tinygrad_rl.optim.Adam", "algorithms.trainers.train_off_policy"} <= references
+            "tinygrad_rl.optim.Adam", "algorithms.loops.off_policy.train_off_policy"} <= references
     for reference in sorted(references):
         assert resolve(reference) is not None, reference
     assert "#L" not in text  # by symbol, never by line number

@@ -11,7 +11,8 @@ Each marker is an HTML comment on a line of its own.
   links to its nearest public parent, the object the API pages render; ``scripts/check_doc_links.py``
   checks the full path against the code.
 - ``<!-- command-output: ARGS -->`` runs ``python -m algorithms ARGS`` (the ``tinygrad-rl`` command) and
-  shows what it printed, or the file it wrote when ARGS names ``{out}/FILE``; ``<!-- run-example: PATH -->``
+  shows what it printed (``{out}/`` shown as ``runs/``), or the file it wrote when ARGS names ``{out}/FILE``;
+  ``<!-- run-example: PATH -->``
   shows a Python example file and what running it printed. Shown output is made by the build, so it
   cannot go stale; a command that fails fails the build.
 - Sphinx roles in docstrings (``:func:`x```) render as plain code in the API pages.
@@ -210,8 +211,9 @@ def command_output(args: str) -> str:
         done = _run([sys.executable, "-m", "algorithms", *argv], out)
         if done.returncode != 0:
             raise RuntimeError(f"docs: `tinygrad-rl {args}` exited {done.returncode}:\n{done.stderr[-2000:]}")
-        files = [a for a in argv if a.startswith(out + os.sep)]
+        files = [a for a in argv if a.startswith(out + os.sep) and Path(a).is_file()]
         text = Path(files[0]).read_text() if files else done.stdout
+        text = text.replace(out + os.sep, "runs/").replace(out, "runs")      # as if run with --out runs/...
     return "```text\n" + text.rstrip() + "\n```"
 
 
