@@ -106,3 +106,10 @@ def test_list_shows_the_tabular_methods_benchmark_runs(capsys):
         assert f"  {name}: envs FrozenLake-v1, CliffWalking-v1, Taxi-v4 (budget in episodes)" in tabular
     assert main(["list", "sarsa"]) == 0
     assert "sarsa: envs" in capsys.readouterr().out
+
+
+def test_the_readmes_graph_command_works_where_runs_does_not_exist_yet(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "dqn", "CartPole-v1", "--out", "runs/dqn_graph.txt", "--set", "hidden=32,32",
+                 "--batch", "32"]) == 0
+    assert (tmp_path / "runs" / "dqn_graph.txt").read_text().startswith("dqn loss")
