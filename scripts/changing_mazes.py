@@ -11,7 +11,7 @@ many runs the final greedy path is the shortest path of the changed maze.
 The book gives no step size or n for these examples; the env is deterministic, so alpha = 1 is
 the natural step size, and n = 10 planning steps. kappa = 1e-3 (Dyna-Q+'s bonus kappa * sqrt(tau)).
 
-    python scripts/changing_mazes.py --runs 50 --out docs/figures
+    python scripts/changing_mazes.py --runs 50 --out runs/figures
 """
 from __future__ import annotations
 

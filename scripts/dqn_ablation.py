@@ -8,7 +8,7 @@ LunarLander); this script only reads ``DIR/runs.jsonl``, keeping the cells of th
 with ``--sweep`` (a runs.jsonl may hold more). Settings are named by what they add to DQN.
 
     python scripts/dqn_ablation.py docs/benchmark/dqn_ablation_cartpole \
-        --sweep docs/benchmark/dqn_ablation_cartpole.toml --out docs/figures/dqn_ablation.png
+        --sweep docs/benchmark/dqn_ablation_cartpole.toml --out runs/figures/dqn_ablation.png
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Writes under --out:
 Prints the mean steps of episode 1, 2, 3, 5, 10 and of the last 10 episodes for each n, and how
 many runs' final greedy path is the 14-step shortest path.
 
-    python scripts/dyna_maze.py --runs 30 --episodes 50 --out docs/figures
+    python scripts/dyna_maze.py --runs 30 --episodes 50 --out runs/figures
 """
 from __future__ import annotations
 

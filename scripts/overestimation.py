@@ -9,7 +9,7 @@ CartPole truncates episodes at 500 steps, so G_t of a truncated episode misses t
 after the cut; only states at least 300 steps before a truncation are used (the missing
 tail is then at most gamma^300 / (1 - gamma) = 4.9 for gamma = 0.99).
 
-    nice -n 10 python scripts/overestimation.py --seeds 2 --out docs/figures/deep_overestimation.png
+    nice -n 10 python scripts/overestimation.py --seeds 2 --out runs/figures/deep_overestimation.png
 """
 from __future__ import annotations
 

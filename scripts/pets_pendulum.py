@@ -10,7 +10,7 @@ CPU time split into planning, model fitting and the final evaluation) and a Mark
 writes OUT/pets_pendulum.png: each seed's training episodes against env steps, with the final
 evaluations, and the same against wall-clock minutes.
 
-    nice -n 10 python scripts/pets_pendulum.py --seeds 100-104 --runs runs/pets_report --out docs/figures
+    nice -n 10 python scripts/pets_pendulum.py --seeds 100-104 --runs runs/pets_report --out runs/figures
     nice -n 10 python scripts/pets_pendulum.py --seeds 0-4 --runs runs/pets_tune --set horizon=20
 
 Seeds 0-4 are for tuning; seeds 100-104 are the report seeds, never tuned on.

@@ -5,7 +5,7 @@ Top: alpha = exp(log_alpha) against env steps (log scale). Bottom: the policy's 
 (``target_entropy_per_dim * |A|``): alpha falls while the entropy is above the target and rises
 when it is below (Haarnoja et al. 2018b, sec. 5).
 
-    python scripts/plot_sac_temperature.py runs/sac-Pendulum-v1-seed0 --out docs/figures/sac_temperature.png
+    python scripts/plot_sac_temperature.py runs/sac-Pendulum-v1-seed0 --out runs/figures/sac_temperature.png
 """
 from __future__ import annotations
 

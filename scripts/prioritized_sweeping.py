@@ -13,7 +13,7 @@ Writes under --out:
                                   one line per method and step size, every run as a dot.
 Prints the medians, the ratio Dyna-Q / prioritized sweeping, censored runs and the time taken.
 
-    python scripts/prioritized_sweeping.py --runs 5 --sizes 7 --out docs/figures
+    python scripts/prioritized_sweeping.py --runs 5 --sizes 7 --out runs/figures
 """
 from __future__ import annotations
 

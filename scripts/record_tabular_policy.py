@@ -5,7 +5,7 @@ deep preset, so this script solves them exactly (``algorithms.tabular.value_iter
 ``envs_wrappers.tabular_model``) and records the greedy policy with the same recorder.
 
     python scripts/record_tabular_policy.py FrozenLake-v1 --episodes 3 --fps 6 \
-        --out docs/figures/frozenlake_value_iteration.gif
+        --out runs/figures/frozenlake_value_iteration.gif
     python scripts/record_tabular_policy.py Taxi-v3 --out runs/taxi.gif
 """
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The algorithm seam: one registry, one loss contract, presets that extend, and user plugins.
 
-The README's "Write your own algorithm" example is run here exactly as printed, through the CLI
+The plugin example of the docs (docs/examples/munchausen_dqn.py, shown in the README and on the "Write your
+own algorithm" page) is run here exactly as printed, through the CLI
 in a subprocess; every registered algorithm is listed, trained briefly and evaluated, with and
 without a preset table.
 """
@@ -37,11 +38,17 @@ TINY = {"off_policy": ["--set", "learning_starts=50", "--set", "train_freq=4", "
                         "--set", "cem_iterations=1"]}
 
 
+PLUGIN_EXAMPLE = ROOT / "docs" / "examples" / "munchausen_dqn.py"
+
+
 def readme_plugin() -> str:
-    text = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- plugin example: munchausen_dqn.py -->\n```python\n(.*?)```", text, re.S)
-    assert match, "README lost its plugin example"
-    return match.group(1)
+    """The plugin example file; the how-to page includes it, and the README prints it verbatim."""
+    text = PLUGIN_EXAMPLE.read_text()
+    assert '--8<-- "docs/examples/munchausen_dqn.py"' in (ROOT / "docs" / "howto" / "own_algorithm.md").read_text()
+    match = re.search(r"<!-- plugin example: docs/examples/munchausen_dqn.py -->\n```python\n(.*?)```",
+                      (ROOT / "README.md").read_text(), re.S)
+    assert match and match.group(1) == text, "the README's plugin example differs from docs/examples/munchausen_dqn.py"
+    return text
 
 
 def cli(*args, cwd):

@@ -1,4 +1,5 @@
-"""docs/algorithms/: one page per algorithm whose code links point at the lines that hold the code."""
+"""docs/algorithms/: one page per algorithm whose code references name the symbol that holds the code."""
+import importlib
 import importlib.util
 import re
 import sys
@@ -18,7 +19,7 @@ def checker():
     return module
 
 
-def test_every_code_link_points_at_its_code():
+def test_every_code_reference_names_the_symbol_that_holds_its_code():
     problems = checker().check(fix=False)
     assert problems == [], "\n".join(problems) + "\n(run: python scripts/check_doc_links.py --fix)"
 
@@ -28,24 +29,62 @@ def test_each_page_has_the_rule_the_code_the_pitfalls_and_a_figure(page):
     text = (ROOT / "docs" / "algorithms" / f"{page}.md").read_text()
     for heading in ("## The update rule", "## Each symbol in the code", "## Pitfalls", "## The figure"):
         assert heading in text
-    assert len(re.findall(r"\]\(\.\./\.\./[^)]+#L\d+\)", text)) >= 4
+    assert len(re.findall(r"\]\[(?:algorithms|tinygrad_rl|envs_wrappers)(?:\.\w+)+\]", text)) >= 4
     assert "truncat" in text.lower() or page == "dp"
     for figure in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
         assert (ROOT / "docs" / "algorithms" / figure).resolve().is_file(), figure
 
 
-def test_the_fixer_moves_an_anchor_to_the_line_that_holds_the_code(tmp_path):
-    module = checker()
-    docs = tmp_path / "docs" / "algorithms"
-    docs.mkdir(parents=True)
-    page = docs / "x.md"
-    page.write_text("[`ratio = log_ratio.exp()`](../../algorithms/losses.py#L3)\n")
-    module.ROOT = tmp_path                   # the page is resolved relative to its own folder
+def _project(tmp_path, source):
     (tmp_path / "algorithms").mkdir()
-    (tmp_path / "algorithms" / "losses.py").write_text("a = 1\nb = 2\nc = 3\n\n    ratio = log_ratio.exp()\n")
-    assert "line 3 does not hold" in module.check(fix=False, docs=docs)[0]
-    assert module.check(fix=True, docs=docs) == []
-    assert page.read_text() == "[`ratio = log_ratio.exp()`](../../algorithms/losses.py#L5)\n"
+    (tmp_path / "algorithms" / "__init__.py").write_text("from .losses import ppo_loss\n")
+    (tmp_path / "algorithms" / "losses.py").write_text(source)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    return docs
+
+
+def test_a_reference_resolves_by_symbol_wherever_the_code_sits_in_the_file(tmp_path):
+    module = checker()
+    docs = _project(tmp_path, "import numpy\n\n\n\ndef ppo_loss(batch):\n    ratio = log_ratio.exp()\n")
+    (docs / "x.md").write_text("[`ratio = log_ratio.exp()`][algorithms.losses.ppo_loss] "
+                               "[`ppo_loss`][algorithms.ppo_loss]\n")
+    assert module.check(docs=docs, root=tmp_path) == []
+
+
+def test_a_missing_symbol_wrong_code_and_line_anchors_are_named(tmp_path):
+    module = checker()
+    docs = _project(tmp_path, "def ppo_loss(batch):\n    ratio = log_ratio.exp()\n")
+    (docs / "x.md").write_text("[`ratio = 2`][algorithms.losses.ppo_loss]\n[`a`][algorithms.losses.a2c_loss]\n"
+                               "[code](../algorithms/losses.py#L2)\n`scripts/nowhere.py`\n")
+    problems = "\n".join(module.check(docs=docs, root=tmp_path))
+    assert "does not hold `ratio = 2`" in problems
+    assert "[algorithms.losses.a2c_loss] does not resolve" in problems
+    assert "line anchor" in problems and "`scripts/nowhere.py` does not exist" in problems
+
+
+def test_the_fixer_follows_a_symbol_that_moved_to_another_module(tmp_path):
+    module = checker()
+    docs = _project(tmp_path, "")
+    (tmp_path / "algorithms" / "losses").mkdir()
+    (tmp_path / "algorithms" / "losses" / "__init__.py").write_text("")
+    (tmp_path / "algorithms" / "losses" / "ppo.py").write_text("def ppo_loss(batch):\n    ratio = log_ratio.exp()\n")
+    (tmp_path / "algorithms" / "losses.py").unlink()
+    page = docs / "x.md"
+    page.write_text("[`ratio = log_ratio.exp()`][algorithms.losses.ppo_loss]\n")
+    assert "it is now algorithms.losses.ppo.ppo_loss" in module.check(fix=False, docs=docs, root=tmp_path)[0]
+    assert module.check(fix=True, docs=docs, root=tmp_path) == []
+    assert page.read_text() == "[`ratio = log_ratio.exp()`][algorithms.losses.ppo.ppo_loss]\n"
+
+
+def test_dotted_names_and_imports_in_python_blocks_must_resolve(tmp_path):
+    module = checker()
+    docs = _project(tmp_path, "def ppo_loss(batch):\n    return batch\n")
+    (docs / "x.md").write_text("`algorithms.losses` and `algorithms.losses.ppo_loss` and `algorithms.gone`\n\n"
+                               "```python\nfrom algorithms.losses import ppo_loss, a2c_loss\nimport numpy\n```\n")
+    problems = module.check(docs=docs, root=tmp_path)
+    assert problems == ["docs/x.md: `algorithms.gone` names no module or symbol of the project",
+                        "docs/x.md: `from algorithms.losses import a2c_loss` does not resolve"]
 
 
 def resolve(reference: str):

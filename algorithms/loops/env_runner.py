@@ -31,7 +31,10 @@ class VectorEnvRunner:
 
     ``step(actions)`` returns a :class:`VectorStep`; for sub-envs that ended an episode on the
     previous call, ``valid`` is False (the action was ignored and ``next_obs`` is a reset
-    observation). Finished episodes are appended to ``finished`` as (return, length).
+    observation). Finished episodes are appended to ``finished`` as (return, length). ``step(actions,
+    counted)`` with a boolean mask counts only those sub-envs' steps (the others step, as a vector env
+    must, but are reported as not valid and add nothing to the episode statistics): how a run ends at
+    exactly its step budget.
     """
 
     def __init__(self, envs: gym.vector.VectorEnv, seed: int):
@@ -46,10 +49,11 @@ class VectorEnvRunner:
         self.running_length = np.zeros(self.num_envs, dtype=np.int64)
         self.finished: list[tuple[float, int]] = []
 
-    def step(self, actions: np.ndarray) -> VectorStep:
+    def step(self, actions: np.ndarray, counted: np.ndarray | None = None) -> VectorStep:
         obs = self.obs
         next_obs, rewards, terminated, truncated, _ = self.envs.step(actions)
-        valid = ~self.needs_reset
+        stepped = ~self.needs_reset
+        valid = stepped if counted is None else stepped & counted
         self.running_return += np.where(valid, rewards, 0.0)
         self.running_length += valid
         ended = (terminated | truncated) & valid
@@ -57,7 +61,7 @@ class VectorEnvRunner:
             self.finished.append((float(self.running_return[i]), int(self.running_length[i])))
         self.running_return[ended] = 0.0
         self.running_length[ended] = 0
-        self.needs_reset = ended
+        self.needs_reset = (terminated | truncated) & stepped
         self.obs = next_obs
         return VectorStep(obs, np.asarray(actions), np.asarray(rewards, dtype=np.float64), next_obs,
                           np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool), valid)

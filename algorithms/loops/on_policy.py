@@ -58,14 +58,21 @@ def train_on_policy(run: TrainingRun) -> int:
     step, last_loss = loop.step, loop.last_loss
     try:
         while step < c.total_steps:
-            # The last rollout is shortened so the run ends within n_envs steps of total_steps.
+            # The last rollout is shortened, and its last vector step counts only the sub-envs the step
+            # budget still allows, so the run ends at exactly total_steps env steps.
             n_steps = min(c.n_steps, math.ceil((c.total_steps - step) / c.n_envs))
             columns = {key: [] for key in ("obs", "next_obs", "actions", "rewards", "terminated", "truncated",
                                            "valid")}
+            budget = c.total_steps - step
             for _ in range(n_steps):
+                if budget <= 0:
+                    break
                 obs = run.observe(runner.obs)
                 actions = ac.act(obs, run.rng)
-                s = runner.step(ac.dist.to_env(actions))
+                live = ~runner.needs_reset
+                counted = None if live.sum() <= budget else np.cumsum(live) <= budget
+                s = runner.step(ac.dist.to_env(actions), counted)
+                budget -= int(s.valid.sum())
                 rewards = s.rewards
                 if scale_rewards is not None:
                     rewards = scale_rewards(rewards, s.valid, (s.terminated | s.truncated) & s.valid)
@@ -103,7 +110,8 @@ def _update_epochs(run: TrainingRun, rollout: Rollout, step: int) -> float | Non
 
 
 def on_policy_rollout(r: dict, ac, gamma: float, lam: float) -> Rollout:
-    """GAE over stacked (T, N) vector steps; keep only the valid (non-autoreset) rows.
+    """GAE over stacked (T, N) vector steps; keep only the valid rows (not autoreset, and counted
+    within the run's step budget).
 
     An autoreset row is given reward 0 and marked terminal so its (discarded) advantage
     stays finite; the row before it already ends its episode, so nothing leaks across.
@@ -115,6 +123,10 @@ def on_policy_rollout(r: dict, ac, gamma: float, lam: float) -> Rollout:
     rewards = np.where(valid, r["rewards"], 0.0)
     terminated = r["terminated"] | ~valid
     ends = terminated | r["truncated"]
+    # A row followed by a non-valid one ends the rollout of its sub-env there: after an autoreset row's
+    # predecessor (which ended its episode anyway) and where the step budget stopped counting that
+    # sub-env, so the advantage bootstraps from V(next_obs) and nothing leaks from an uncounted step.
+    ends[:-1] |= ~valid[1:]
     flat_actions = r["actions"].reshape(T * N, *r["actions"].shape[2:])
     with no_grad():
         log_probs, _, values = ac.evaluate(Tensor(r["obs"].reshape(T * N, -1)), flat_actions)

@@ -38,6 +38,7 @@ from pathlib import Path
 from tinygrad_rl import AnomalyError, detect_anomaly
 
 from ..benchmark import cli as benchmark_cli
+from ..benchmark.runners import ALGORITHMS as BENCHMARK_ALGORITHMS
 from ..loops.training_run import NonFiniteLossError, build_networks, env_spaces
 from ..presets import load_preset, preset_envs, preset_source
 from ..registry import algorithm_names, get_algorithm
@@ -213,7 +214,7 @@ def _report(args, out: Path, train_fn) -> int:
               f"--resume {out} once fixed, or reuse it with --out {out})", file=sys.stderr)
         return 1
     print(training_report(out, summary, time.perf_counter() - start, as_json=args.json,
-                          tensorboard=args.tensorboard))
+                          tensorboard=args.tensorboard, plugins=args.plugin))
     if summary["interrupted"]:
         name = summary.get("stopped_by") or "SIGINT"
         print(f"{PROG}: interrupted by {name} at env step {summary['env_steps']}; everything is written; "
@@ -264,15 +265,34 @@ def run_eval(args) -> int:
 
 
 def add_list_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("list", help="algorithms, their loops and presets; with ALGO, its hyperparameters")
+    p = subparsers.add_parser("list", help="algorithms, their loops and presets, then the tabular methods "
+                                           "benchmark runs; with ALGO, its hyperparameters")
     p.add_argument("algo", nargs="?", help="show this algorithm's hyperparameters on every env with a preset")
     p.add_argument("--preset", type=str, metavar="FILE.toml", help="also look in this preset file")
     add_plugin_argument(p)
     return p
 
 
+def tabular_benchmark_algorithms() -> dict:
+    """The tabular methods ``tinygrad-rl benchmark`` runs (not registered for ``train``): name -> entry."""
+    deep = set(algorithm_names())
+    entries = {name: BENCHMARK_ALGORITHMS[name] for name in BENCHMARK_ALGORITHMS if name not in deep}
+    return {name: entry for name, entry in entries.items() if entry.family == "tabular"}
+
+
+def _print_tabular(names: list[str], tabular: dict) -> None:
+    print("tabular (benchmark only: tinygrad-rl benchmark --algos NAME; train does not take them)")
+    for name in names:
+        entry = tabular[name]
+        print(f"  {name}: envs {', '.join(entry.defaults)} (budget in {entry.budget_unit})")
+
+
 def run_list(args) -> int:
     load_plugins(args)
+    tabular = tabular_benchmark_algorithms()
+    if args.algo in tabular:
+        _print_tabular([args.algo], tabular)
+        return 0
     names = [args.algo] if args.algo else algorithm_names()
     try:
         specs = [get_algorithm(name) for name in names]
@@ -295,6 +315,8 @@ def run_list(args) -> int:
                 print(f"\n  {env} (from {sources[env]})")
                 print("    " + " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}"
                                       for k, v in config.items()))
+    if not args.algo:
+        _print_tabular(list(tabular), tabular)
     return 0
 
 

@@ -198,7 +198,8 @@ def _train_into(folder: RunFolder, algo, env_id, config, checkpoint, progress, c
         _mark_failed(folder, err, env_step)
         raise
     return {**summary, "env_steps": result.env_steps, "interrupted": result.interrupted,
-            **({"stopped_by": result.stopped_by} if result.interrupted else {})}
+            **({"stopped_by": result.stopped_by} if result.interrupted else {}),
+            **({"resumed_from_step": checkpoint.env_step} if checkpoint is not None else {})}
 
 
 def _mark_failed(folder: RunFolder, err: BaseException, env_step: int, status: str = "failed", **info) -> None:

@@ -336,8 +336,8 @@ def run_graph(args) -> int:
     suffix = out.suffix.lower()
     if suffix not in _GRAPH_FORMATS:
         raise UsageError(f"--out {out}: the suffix picks the format; expected one of {', '.join(_GRAPH_FORMATS)}")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UsageError(f"--out {out}: {out.parent} is not a folder")
     spec, nets, batch, config, batch_size = _setup_from_args(args)
     loss, terms = _evaluate(spec, batch, nets, config, spec.new_state(config))
     if args.grads:
@@ -346,6 +346,7 @@ def run_graph(args) -> int:
         loss.backward()
     names = graph_names(nets, batch, loss, terms)
     title = args.title or f"{spec.name} loss ({spec.loss.__name__}) on {args.env}, a batch of {batch_size}"
+    out.parent.mkdir(parents=True, exist_ok=True)          # e.g. runs/ in a fresh clone, as plot does
     if suffix in (".png", ".svg", ".pdf"):
         graph.draw(loss, out, names=names, grads=args.grads, title=title)
     else:

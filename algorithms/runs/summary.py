@@ -6,6 +6,10 @@
     Run folder: runs/dqn-CartPole-v1-seed0
     Next: ...
 
+A resumed run says how many env steps this session ran and divides those (not the run's total) by
+this session's time. The "Next:" commands repeat the ``--plugin`` options the run was trained with, so
+they work for a plugin's algorithm too.
+
 "Solved" is the mean evaluation return against gymnasium's ``EnvSpec.reward_threshold``;
 an env whose spec has none is said to have none, and nothing is claimed.
 """
@@ -41,6 +45,8 @@ def training_summary(run_dir: str | Path, result: dict, wall_time: float) -> dic
     env_id = saved["env_id"]
     threshold = reward_threshold(env_id)
     env_steps = int(result["env_steps"])
+    resumed_from = int(result.get("resumed_from_step", 0))
+    session_steps = env_steps - resumed_from
     return {
         "algo": saved["algo"], "env_id": env_id, "seed": saved.get("config", {}).get("seed"),
         "mean_return": evaluation["mean_return"], "std_return": evaluation["std_return"],
@@ -49,7 +55,8 @@ def training_summary(run_dir: str | Path, result: dict, wall_time: float) -> dic
         "env_steps": env_steps, "total_steps": saved.get("config", {}).get("total_steps"),
         "interrupted": bool(result.get("interrupted", False)), "stopped_by": result.get("stopped_by"),
         "wall_time_s": round(wall_time, 3),
-        "steps_per_second": round(env_steps / wall_time, 1) if wall_time > 0 else None,
+        "resumed_from_step": resumed_from, "session_env_steps": session_steps,
+        "steps_per_second": round(session_steps / wall_time, 1) if wall_time > 0 else None,
         "out": str(run),
     }
 
@@ -58,12 +65,19 @@ def _quote(path) -> str:
     return shlex.quote(str(path))
 
 
-def format_training_summary(info: dict, tensorboard: bool = False) -> str:
-    """``info`` (from :func:`training_summary`) as a few lines of plain words and the next commands."""
+def format_training_summary(info: dict, tensorboard: bool = False, plugins: list[str] | tuple = ()) -> str:
+    """``info`` (from :func:`training_summary`) as a few lines of plain words and the next commands;
+    ``plugins`` are the ``--plugin`` values the run was trained with, repeated in those commands."""
     run, env_id = Path(info["out"]), info["env_id"]
     speed = f", {info['steps_per_second']:,.0f} env steps/s" if info["steps_per_second"] else ""
-    lines = [f"{info['algo']} on {env_id}, seed {info['seed']}: {info['env_steps']:,} env steps in "
-             f"{info['wall_time_s']:.1f} s{speed} (training and final evaluation)."]
+    resumed_from = info.get("resumed_from_step", 0)
+    if resumed_from:
+        lines = [f"{info['algo']} on {env_id}, seed {info['seed']}: resumed at env step {resumed_from:,}; "
+                 f"{info['session_env_steps']:,} env steps in this session in {info['wall_time_s']:.1f} s{speed} "
+                 f"(training and final evaluation), {info['env_steps']:,} in all."]
+    else:
+        lines = [f"{info['algo']} on {env_id}, seed {info['seed']}: {info['env_steps']:,} env steps in "
+                 f"{info['wall_time_s']:.1f} s{speed} (training and final evaluation)."]
     if info["interrupted"]:
         by = {"SIGTERM": "SIGTERM", "SIGINT": "Ctrl-C"}.get(info.get("stopped_by") or "SIGINT", info.get("stopped_by"))
         lines.append(f"Interrupted ({by}) at {info['env_steps']:,} of "
@@ -81,12 +95,13 @@ def format_training_summary(info: dict, tensorboard: bool = False) -> str:
                      "(gymnasium's env spec).")
     lines.append(f"Run folder: {run}")
     q = _quote(run)
-    next_steps = [("continue training", f"tinygrad-rl train --resume {q}")] if info["interrupted"] else []
+    plugin = "".join(f" --plugin {_quote(p)}" for p in plugins)
+    next_steps = [("continue training", f"tinygrad-rl train --resume {q}{plugin}")] if info["interrupted"] else []
     next_steps += [
-        ("evaluate on more episodes", f"tinygrad-rl eval {q} --episodes 100"),
+        ("evaluate on more episodes", f"tinygrad-rl eval {q} --episodes 100{plugin}"),
         ("look at the learning curve", f"{_quote(run / 'learning_curve.png')}"),
-        ("watch it play", f"tinygrad-rl eval {q} --record {_quote(run / 'episode.gif')}"),
-        ("compare with other runs", f"tinygrad-rl plot {q} OTHER_RUN ... --out compare.png"),
+        ("watch it play", f"tinygrad-rl eval {q} --record {_quote(run / 'episode.gif')}{plugin}"),
+        ("compare with other runs", f"tinygrad-rl plot {q} OTHER_RUN ... --out {_quote(run.parent / 'compare.png')}"),
     ]
     if tensorboard:
         next_steps.append(("see it in TensorBoard", f"tensorboard --logdir {_quote(run.parent)}"))
@@ -97,12 +112,15 @@ def format_training_summary(info: dict, tensorboard: bool = False) -> str:
 
 
 def training_report(run_dir: str | Path, result: dict, wall_time: float, as_json: bool = False,
-                    tensorboard: bool = False) -> str:
+                    tensorboard: bool = False, plugins: list[str] | tuple = ()) -> str:
     """What ``tinygrad-rl train`` prints: the plain-words summary, or with ``as_json`` one JSON line
     (the keys of ``result``, i.e. mean_return, std_return, episodes, env_steps, interrupted, and
-    out, plus wall_time_s, steps_per_second, reward_threshold and solved)."""
+    out, plus wall_time_s, steps_per_second, reward_threshold and solved; a resumed run adds
+    resumed_from_step and session_env_steps, and its steps_per_second is this session's)."""
     info = training_summary(run_dir, result, wall_time)
     if as_json:
-        extra = {k: info[k] for k in ("out", "wall_time_s", "steps_per_second", "reward_threshold", "solved")}
+        keys = ("out", "wall_time_s", "steps_per_second", "reward_threshold", "solved")
+        keys += ("session_env_steps",) if info["resumed_from_step"] else ()
+        extra = {k: info[k] for k in keys}
         return json.dumps({**result, **extra})
-    return format_training_summary(info, tensorboard=tensorboard)
+    return format_training_summary(info, tensorboard=tensorboard, plugins=plugins)

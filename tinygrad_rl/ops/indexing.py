@@ -34,8 +34,8 @@ class GetItem(Op):
 
 
 class Gather(Op):
-    """PyTorch's gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis=1, any rank and axis; the output
-    has index's shape, and index.shape[d] <= x.shape[d] on every other axis d."""
+    """PyTorch's gather: ``out[i][j][k] = x[i][index[i][j][k]][k]`` for axis=1, any rank and axis; the output
+    has index's shape, and ``index.shape[d] <= x.shape[d]`` on every other axis d."""
     name = "gather"
 
     def forward(self, x: np.ndarray, axis: Any, index: Any) -> np.ndarray:
