@@ -303,7 +303,11 @@ def test_pooling_keeps_the_dtype(dtype, forward, backward):
     (lambda: conv2d_forward(np.zeros((1, 3, 5, 5), bool), np.zeros((4, 3, 3, 3))),
      r"conv2d: input must be a floating-point array, got dtype bool"),
     (lambda: conv1d_forward(np.zeros((2, 3, 5, 5)), np.zeros((4, 3, 3))), r"conv1d: .*\(2, 3, 5, 5\)"),
-    (lambda: conv1d_forward(np.zeros((2, 3, 5)), np.zeros((4, 2, 3))), r"conv1d: input of shape \(2, 3, 1, 5\)"),
+    (lambda: conv1d_forward(np.zeros((2, 3, 5)), np.zeros((4, 2, 3))),
+     r"conv1d: input of shape \(2, 3, 5\) has 3 channels but weight of shape \(4, 2, 3\)"),
+    (lambda: conv1d_forward(np.zeros((2, 3, 5)), np.zeros((4, 3, 3)), dilation=3),
+     r"conv1d: input of shape \(2, 3, 5\) is too small along L: size 5 with padding 0 is less than the dilated "
+     r"kernel 7"),
     (lambda: max_pool2d_forward(np.zeros((2, 3, 5)), 2), r"max_pool2d: .*\(2, 3, 5\)"),
     (lambda: max_pool2d_forward(np.zeros((1, 1, 5, 5)), 2, padding=2), r"max_pool2d: padding \(2, 2\) must be"),
     (lambda: avg_pool2d_forward(np.zeros((1, 1, 1, 5)), 2), r"avg_pool2d: input of shape \(1, 1, 1, 5\) is too"),

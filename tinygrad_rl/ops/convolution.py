@@ -64,8 +64,8 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _check_fits(op: str, x_shape, kernel, stride, padding, dilation) -> None:
-    for axis, size, k, s, p, d in zip("HW", x_shape[2:], kernel, stride, padding, dilation):
+def _check_fits(op: str, x_shape, kernel, stride, padding, dilation, axes="HW") -> None:
+    for axis, size, k, s, p, d in zip(axes, x_shape[2:], kernel, stride, padding, dilation):
         if conv_output_size(size, k, s, p, d) < 1:
             raise ValueError(f"{op}: input of shape {tuple(x_shape)} is too small along {axis}: size {size} "
                              f"with padding {p} is less than the dilated kernel {d * (k - 1) + 1} "
@@ -117,9 +117,10 @@ class ConvContext(NamedTuple):
     op: str
 
 
-def _check_conv(op, x, w, b, groups):
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{op}: expected input (N, C, H, W) and weight (O, C/groups, kh, kw), "
+def _check_conv(op, x, w, b, groups, ndim=4):
+    if x.ndim != ndim or w.ndim != ndim:
+        x_layout, kernel = ("N, C, H, W", "kh, kw") if ndim == 4 else ("N, C, L", "k")
+        raise ValueError(f"{op}: expected input ({x_layout}) and weight (O, C/groups, {kernel}), "
                          f"got input of shape {x.shape} and weight of shape {w.shape}")
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
@@ -197,12 +198,11 @@ def conv1d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution of ``x`` (N, C, L) with ``w`` (O, C/groups, k): :func:`conv2d_forward` on a height
     of 1. ``stride``, ``padding``, ``dilation`` are ints. Returns ``(y, ctx)``, ``y`` of shape (N, O, OL)."""
     x, w = np.asarray(x), np.asarray(w)
-    if x.ndim != 3 or w.ndim != 3:
-        raise ValueError(f"conv1d: expected input (N, C, L) and weight (O, C/groups, k), "
-                         f"got input of shape {x.shape} and weight of shape {w.shape}")
+    _check_conv("conv1d", x, w, None if b is None else np.asarray(b), groups, ndim=3)
     for name, value, minimum in (("stride", stride, 1), ("padding", padding, 0), ("dilation", dilation, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"conv1d: {name} must be an int >= {minimum}, got {value!r}")
+    _check_fits("conv1d", x.shape, w.shape[2:], (stride,), (padding,), (dilation,), axes="L")
     y, ctx = _conv_forward("conv1d", x[:, :, None, :], w[:, :, None, :], b, (1, stride), (0, padding),
                            (1, dilation), groups)
     return y[:, :, 0, :], ctx
