@@ -258,6 +258,13 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum_like_pytorch():
     np.testing.assert_array_equal(grad[0, 0], expected)
 
 
+def test_max_pool_propagates_nan_like_pytorch():
+    x = np.array([[[[1.0, np.nan, 7.0, 2.0], [3.0, np.nan, 0.0, 5.0]]]])
+    y, ctx = max_pool2d_forward(x, 2)
+    assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 7.0
+    np.testing.assert_array_equal(max_pool2d_backward(np.ones_like(y), ctx)[0, 0], [[0, 1, 1, 0], [0, 0, 0, 0]])
+
+
 def test_max_pool_overlapping_windows_add_their_gradients_and_padding_is_never_chosen():
     x = -np.ones((1, 1, 3, 3))
     x[0, 0, 1, 1] = 2.0                      # the maximum of all four overlapping 2x2 windows

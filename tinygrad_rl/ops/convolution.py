@@ -257,7 +257,8 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0):
 
     Returns ``(y, ctx)`` with ``y`` of shape (N, C, OH, OW). Ties: like PyTorch, the gradient goes to the
     FIRST maximal element of the window in row-major order (NumPy's ``argmax`` picks the first one).
-    A NaN in a window is its maximum, as in PyTorch.
+    A NaN in a window is its maximum, as in PyTorch, and takes the gradient (the first NaN; PyTorch's CPU
+    kernel picks the last: either way the loss is NaN).
     """
     x, windows, kernel, stride, padding = _pool_windows("max_pool2d", x, kernel_size, stride, padding, -np.inf)
     flat = windows.reshape(*windows.shape[:4], -1)                       # (N, C, OH, OW, kh*kw), a copy
