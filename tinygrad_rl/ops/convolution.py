@@ -2,7 +2,9 @@
 
 Every ``*_forward`` returns ``(output, ctx)``; the matching ``*_backward(grad_output, ctx)`` maps the
 gradient of the loss with respect to the output to the gradients with respect to the inputs. ``ctx``
-is a small named tuple holding what the backward needs (the patch matrix, the weight, the shapes).
+is a small named tuple holding what the backward needs (the patch matrix, the weight, the shapes); it
+keeps a reference to the weight, not a copy, so update weights only after the backward. Inputs are
+never modified; outputs and gradients keep the inputs' floating dtypes (float32 stays float32).
 
 Sizes (Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning", arXiv:1603.07285):
 an input of size ``i`` with padding ``p``, kernel ``k``, dilation ``d`` and stride ``s`` gives
