@@ -1,6 +1,7 @@
-"""Convolution and pooling on NumPy arrays (NCHW, PyTorch's semantics): forward and backward in pairs.
+"""Convolution and pooling (NCHW, PyTorch's semantics): the op units ``Conv2d``, ``Conv1d``, ``MaxPool2d`` and
+``AvgPool2d`` first, then the NumPy kernels they call, forward and backward in pairs, then the shared helpers.
 
-Every ``*_forward`` returns ``(output, ctx)``; the matching ``*_backward(grad_output, ctx)`` maps the
+Every ``*_forward`` kernel returns ``(output, ctx)``; the matching ``*_backward(grad_output, ctx)`` maps the
 gradient of the loss with respect to the output to the gradients with respect to the inputs. ``ctx``
 is a small named tuple holding what the backward needs (the patch matrix, the weight, the shapes); it
 keeps a reference to the weight, not a copy, so update weights only after the backward. Inputs are
@@ -36,72 +37,73 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .base import Op
+
 __all__ = [
+    "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d",
     "conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
-    "im2col", "col2im", "conv_output_size",
+    "im2col", "col2im", "conv_output_size", "ConvContext", "PoolContext",
 ]
 
 
-# ----------------------------------------------------------------------------- shared helpers
+# ----------------------------------------------------------------------------- the op units
 
-def _pair(op: str, name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (each >= ``minimum``) as a pair; a clear error naming the op otherwise."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
-                                 for v in pair):
-        raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
+class Conv2d(Op):
+    """Y = W (*) X + b over x (N, C, H, W), w (O, C/groups, kh, kw), b (O,) or None (then a setting)."""
+    name = "conv2d"
 
+    def forward(self, x, w, b, stride, padding, dilation, groups) -> np.ndarray:
+        y, self.ctx = conv2d_forward(x, w, b, stride, padding, dilation, groups)
+        return y
 
-def _floating(op: str, name: str, a) -> np.ndarray:
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise TypeError(f"{op}: {name} must be a floating-point array, got dtype {a.dtype} (shape {a.shape})")
-    return a
+    def backward(self, g: np.ndarray) -> tuple:
+        # Y = W P (P the im2col patches)  =>  dW = dY P^T ,  dX = col2im(W^T dY) ,  db = sum of dY
+        gx, gw, gb = conv2d_backward(g, self.ctx, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
+        return (gx, gw) if gb is None else (gx, gw, gb)
 
 
-def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`` (Dumoulin & Visin 2016)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+class Conv1d(Op):
+    """Y = W (*) X + b over x (N, C, L), w (O, C/groups, k): a conv2d on a height of 1."""
+    name = "conv1d"
+
+    def forward(self, x, w, b, stride, padding, dilation, groups) -> np.ndarray:
+        y, self.ctx = conv1d_forward(x, w, b, stride, padding, dilation, groups)
+        return y
+
+    def backward(self, g: np.ndarray) -> tuple:
+        # as Conv2d: dW = dY P^T ,  dX = col2im(W^T dY) ,  db = sum of dY over batch and length
+        gx, gw, gb = conv1d_backward(g, self.ctx, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
+        return (gx, gw) if gb is None else (gx, gw, gb)
 
 
-def _check_fits(op: str, x_shape, kernel, stride, padding, dilation, axes="HW") -> None:
-    for axis, size, k, s, p, d in zip(axes, x_shape[2:], kernel, stride, padding, dilation):
-        if conv_output_size(size, k, s, p, d) < 1:
-            raise ValueError(f"{op}: input of shape {tuple(x_shape)} is too small along {axis}: size {size} "
-                             f"with padding {p} is less than the dilated kernel {d * (k - 1) + 1} "
-                             f"(kernel {k}, dilation {d})")
+class MaxPool2d(Op):
+    """y = max over each window of x (N, C, H, W); padding is -inf, never chosen."""
+    name = "max_pool2d"
+
+    def forward(self, x, kernel_size, stride, padding) -> np.ndarray:
+        y, self.ctx = max_pool2d_forward(x, kernel_size, stride, padding)
+        return y
+
+    def backward(self, g: np.ndarray) -> tuple:
+        # d max(window)/dx_i = 1 for the (first) maximal x_i, 0 for the others; overlapping windows add
+        return (max_pool2d_backward(g, self.ctx),)
 
 
-def im2col(x: np.ndarray, kernel, stride, padding, dilation, pad_value=0.0) -> np.ndarray:
-    """Every receptive field of ``x`` (N, C, H, W): a strided VIEW of shape (N, C, OH, OW, kh, kw).
+class AvgPool2d(Op):
+    """y = mean over each window of x (N, C, H, W); padded zeros count in the mean."""
+    name = "avg_pool2d"
 
-    ``[n, c, y, x, i, j]`` is ``Xpad[n, c, y*sh + i*dh, x*sw + j*dw]``; pads with ``pad_value``
-    (0 for convolution and average pooling, -inf for max pooling). No copy beyond the padding.
-    """
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    if ph or pw:
-        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
-    windows = sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+    def forward(self, x, kernel_size, stride, padding) -> np.ndarray:
+        y, self.ctx = avg_pool2d_forward(x, kernel_size, stride, padding)
+        return y
 
-
-def col2im(cols: np.ndarray, x_shape, stride, padding, dilation) -> np.ndarray:
-    """The adjoint of :func:`im2col`: add every patch entry of ``cols`` (N, C, OH, OW, kh, kw) back onto
-    the pixel it was copied from, then crop the padding. Returns an array of shape ``x_shape``."""
-    n, c, h, w = x_shape
-    _, _, oh, ow, kh, kw = cols.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    grad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i in range(kh):               # a kh*kw loop of whole-array adds: overlaps accumulate
-        for j in range(kw):
-            grad[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += \
-                cols[:, :, :, :, i, j]
-    return grad[:, :, ph: ph + h, pw: pw + w]
+    def backward(self, g: np.ndarray) -> tuple:
+        # d mean(window)/dx_i = 1/(kh kw) for every x_i of the window; overlapping windows add
+        return (avg_pool2d_backward(g, self.ctx),)
 
 
-# ----------------------------------------------------------------------------- conv2d
+# ----------------------------------------------------------------------------- the kernels: conv2d
 
 class ConvContext(NamedTuple):
     """What :func:`conv2d_backward` needs: the patch matrix per group (G, Cg*kh*kw, N*OH*OW), the weight,
@@ -159,20 +161,24 @@ def _conv_forward(op, x, w, b, stride, padding, dilation, groups):
     return y, ctx
 
 
-def _conv_backward(grad_y, ctx: ConvContext):
+def _conv_backward(grad_y, ctx: ConvContext, need_x: bool = True, need_w: bool = True):
     if grad_y.shape != ctx.y_shape:
         raise ValueError(f"{ctx.op}: upstream gradient of shape {grad_y.shape} does not match the output "
                          f"{ctx.y_shape} of input {ctx.x_shape} and weight {ctx.w.shape}")
     g, (n, c, _, _), (out_ch, _, kh, kw), (oh, ow) = ctx.groups, ctx.x_shape, ctx.w.shape, ctx.y_shape[2:]
     dy = grad_y.transpose(1, 0, 2, 3).reshape(g, out_ch // g, n * oh * ow)        # (G, Og, P)
-    # dL/dW = dL/dY P^T: for each weight, sum over positions of upstream gradient times the patch entry.
-    grad_w = np.matmul(dy, ctx.cols.transpose(0, 2, 1)).reshape(ctx.w.shape)
-    # dL/dP = W^T dL/dY, then col2im adds each patch entry's gradient back onto its pixel.
-    grad_cols = np.matmul(ctx.w.reshape(g, out_ch // g, -1).transpose(0, 2, 1), dy)   # (G, Cg*kh*kw, P)
-    grad_cols = grad_cols.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 4, 5, 1, 2)   # (N, C, OH, OW, kh, kw)
-    grad_x = col2im(grad_cols, ctx.x_shape, ctx.stride, ctx.padding, ctx.dilation)
+    grad_x = grad_w = None
+    if need_w:
+        # dL/dW = dL/dY P^T: for each weight, sum over positions of upstream gradient times the patch entry.
+        grad_w = np.matmul(dy, ctx.cols.transpose(0, 2, 1)).reshape(ctx.w.shape).astype(ctx.w.dtype, copy=False)
+    if need_x:
+        # dL/dP = W^T dL/dY, then col2im adds each patch entry's gradient back onto its pixel.
+        grad_cols = np.matmul(ctx.w.reshape(g, out_ch // g, -1).transpose(0, 2, 1), dy)   # (G, Cg*kh*kw, P)
+        grad_cols = grad_cols.reshape(c, kh, kw, n, oh, ow).transpose(3, 0, 4, 5, 1, 2)   # (N, C, OH, OW, kh, kw)
+        grad_x = col2im(grad_cols, ctx.x_shape, ctx.stride, ctx.padding, ctx.dilation)
+        grad_x = grad_x.astype(ctx.x_dtype, copy=False)
     grad_b = None if ctx.b_dtype is None else grad_y.sum(axis=(0, 2, 3)).astype(ctx.b_dtype, copy=False)
-    return grad_x.astype(ctx.x_dtype, copy=False), grad_w.astype(ctx.w.dtype, copy=False), grad_b
+    return grad_x, grad_w, grad_b
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
@@ -185,13 +191,14 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv_forward("conv2d", x, w, b, stride, padding, dilation, groups)
 
 
-def conv2d_backward(grad_y, ctx: ConvContext):
+def conv2d_backward(grad_y, ctx: ConvContext, need_x: bool = True, need_w: bool = True):
     """Gradients ``(grad_x, grad_w, grad_b)`` of the loss for upstream ``grad_y`` (N, O, OH, OW);
-    ``grad_b`` is None when the forward had no bias. Each has its input's shape and dtype.
+    ``grad_b`` is None when the forward had no bias, ``grad_x`` (``grad_w``) None when ``need_x``
+    (``need_w``) is False. Each has its input's shape and dtype.
 
     dL/dW = dL/dY P^T and dL/dX = col2im(W^T dL/dY) (the derivation is in the module doc).
     """
-    return _conv_backward(np.asarray(grad_y), ctx)
+    return _conv_backward(np.asarray(grad_y), ctx, need_x, need_w)
 
 
 # ----------------------------------------------------------------------------- conv1d
@@ -210,14 +217,15 @@ def conv1d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     return y[:, :, 0, :], ctx
 
 
-def conv1d_backward(grad_y, ctx: ConvContext):
-    """Gradients ``(grad_x, grad_w, grad_b)`` for upstream ``grad_y`` (N, O, OL); ``grad_b`` None without bias."""
+def conv1d_backward(grad_y, ctx: ConvContext, need_x: bool = True, need_w: bool = True):
+    """Gradients ``(grad_x, grad_w, grad_b)`` for upstream ``grad_y`` (N, O, OL); ``grad_b`` None without bias,
+    ``grad_x`` (``grad_w``) None when ``need_x`` (``need_w``) is False."""
     grad_y = np.asarray(grad_y)
     if grad_y.ndim != 3:
         raise ValueError(f"conv1d: upstream gradient of shape {grad_y.shape} does not match the output "
                          f"{ctx.y_shape[:2] + ctx.y_shape[3:]}")
-    grad_x, grad_w, grad_b = _conv_backward(grad_y[:, :, None, :], ctx)
-    return grad_x[:, :, 0, :], grad_w[:, :, 0, :], grad_b
+    grad_x, grad_w, grad_b = _conv_backward(grad_y[:, :, None, :], ctx, need_x, need_w)
+    return (None if grad_x is None else grad_x[:, :, 0, :]), (None if grad_w is None else grad_w[:, :, 0, :]), grad_b
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -302,3 +310,61 @@ def avg_pool2d_backward(grad_y, ctx: PoolContext):
     _check_pool_grad(grad_y, ctx, (n, c, oh, ow))
     grad_cols = np.broadcast_to((grad_y / (kh * kw))[..., None, None], (n, c, oh, ow, kh, kw))
     return col2im(grad_cols, ctx.x_shape, ctx.stride, ctx.padding, (1, 1)).astype(ctx.x_dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+def _pair(op: str, name: str, value, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints (each >= ``minimum``) as a pair; a clear error naming the op otherwise."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
+                                 for v in pair):
+        raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _floating(op: str, name: str, a) -> np.ndarray:
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(f"{op}: {name} must be a floating-point array, got dtype {a.dtype} (shape {a.shape})")
+    return a
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """``floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1`` (Dumoulin & Visin 2016)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _check_fits(op: str, x_shape, kernel, stride, padding, dilation, axes="HW") -> None:
+    for axis, size, k, s, p, d in zip(axes, x_shape[2:], kernel, stride, padding, dilation):
+        if conv_output_size(size, k, s, p, d) < 1:
+            raise ValueError(f"{op}: input of shape {tuple(x_shape)} is too small along {axis}: size {size} "
+                             f"with padding {p} is less than the dilated kernel {d * (k - 1) + 1} "
+                             f"(kernel {k}, dilation {d})")
+
+
+def im2col(x: np.ndarray, kernel, stride, padding, dilation, pad_value=0.0) -> np.ndarray:
+    """Every receptive field of ``x`` (N, C, H, W): a strided VIEW of shape (N, C, OH, OW, kh, kw).
+
+    ``[n, c, y, x, i, j]`` is ``Xpad[n, c, y*sh + i*dh, x*sw + j*dw]``; pads with ``pad_value``
+    (0 for convolution and average pooling, -inf for max pooling). No copy beyond the padding.
+    """
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    windows = sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def col2im(cols: np.ndarray, x_shape, stride, padding, dilation) -> np.ndarray:
+    """The adjoint of :func:`im2col`: add every patch entry of ``cols`` (N, C, OH, OW, kh, kw) back onto
+    the pixel it was copied from, then crop the padding. Returns an array of shape ``x_shape``."""
+    n, c, h, w = x_shape
+    _, _, oh, ow, kh, kw = cols.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    grad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):               # a kh*kw loop of whole-array adds: overlaps accumulate
+        for j in range(kw):
+            grad[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += \
+                cols[:, :, :, :, i, j]
+    return grad[:, :, ph: ph + h, pw: pw + w]
