@@ -183,7 +183,7 @@ class ReplayBuffer:
     def _check_exact(self, obs, name: str) -> None:
         stored = np.asarray(obs).astype(self.obs.dtype)
         if not np.array_equal(stored, obs):
-            bad = np.asarray(obs)[stored != obs].reshape(-1)[0]
+            bad = np.asarray(obs)[stored != obs].reshape(-1)[0].item()
             raise ValueError(f"ReplayBuffer.add: {name} holds {bad!r}, which {self.obs.dtype} observation storage "
                              f"cannot store exactly (only integers in [{np.iinfo(self.obs.dtype).min}, "
                              f"{np.iinfo(self.obs.dtype).max}]); store float32 observations (obs_storage=float32)")
