@@ -1,5 +1,5 @@
-"""Convolution and pooling (NCHW, PyTorch's semantics): the op units ``Conv2d``, ``Conv1d``, ``MaxPool2d`` and
-``AvgPool2d`` first, then the NumPy kernels they call, forward and backward in pairs, then the shared helpers.
+"""Convolution and pooling (NCHW, PyTorch's semantics): the NumPy kernels, forward and backward in pairs, then
+the shared helpers, then the op units ``Conv2d``, ``Conv1d``, ``MaxPool2d`` and ``AvgPool2d`` that call them.
 
 Every ``*_forward`` kernel returns ``(output, ctx)``; the matching ``*_backward(grad_output, ctx)`` maps the
 gradient of the loss with respect to the output to the gradients with respect to the inputs. ``ctx``
@@ -46,62 +46,6 @@ __all__ = [
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
     "im2col", "col2im", "conv_output_size", "ConvContext", "PoolContext",
 ]
-
-
-# ----------------------------------------------------------------------------- the op units
-
-class Conv2d(Op):
-    """Y = W (*) X + b over x (N, C, H, W), w (O, C/groups, kh, kw), b (O,) or None (then a setting)."""
-    name = "conv2d"
-
-    def forward(self, x, w, b, stride, padding, dilation, groups) -> np.ndarray:
-        y, self.ctx = conv2d_forward(x, w, b, stride, padding, dilation, groups)
-        return y
-
-    def backward(self, g: np.ndarray) -> tuple:
-        # Y = W P (P the im2col patches)  =>  dW = dY P^T ,  dX = col2im(W^T dY) ,  db = sum of dY
-        gx, gw, gb = conv2d_backward(g, self.ctx, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
-        return (gx, gw) if gb is None else (gx, gw, gb)
-
-
-class Conv1d(Op):
-    """Y = W (*) X + b over x (N, C, L), w (O, C/groups, k): a conv2d on a height of 1."""
-    name = "conv1d"
-
-    def forward(self, x, w, b, stride, padding, dilation, groups) -> np.ndarray:
-        y, self.ctx = conv1d_forward(x, w, b, stride, padding, dilation, groups)
-        return y
-
-    def backward(self, g: np.ndarray) -> tuple:
-        # as Conv2d: dW = dY P^T ,  dX = col2im(W^T dY) ,  db = sum of dY over batch and length
-        gx, gw, gb = conv1d_backward(g, self.ctx, self.inputs[0].requires_grad, self.inputs[1].requires_grad)
-        return (gx, gw) if gb is None else (gx, gw, gb)
-
-
-class MaxPool2d(Op):
-    """y = max over each window of x (N, C, H, W); padding is -inf, never chosen."""
-    name = "max_pool2d"
-
-    def forward(self, x, kernel_size, stride, padding) -> np.ndarray:
-        y, self.ctx = max_pool2d_forward(x, kernel_size, stride, padding)
-        return y
-
-    def backward(self, g: np.ndarray) -> tuple:
-        # d max(window)/dx_i = 1 for the (first) maximal x_i, 0 for the others; overlapping windows add
-        return (max_pool2d_backward(g, self.ctx),)
-
-
-class AvgPool2d(Op):
-    """y = mean over each window of x (N, C, H, W); padded zeros count in the mean."""
-    name = "avg_pool2d"
-
-    def forward(self, x, kernel_size, stride, padding) -> np.ndarray:
-        y, self.ctx = avg_pool2d_forward(x, kernel_size, stride, padding)
-        return y
-
-    def backward(self, g: np.ndarray) -> tuple:
-        # d mean(window)/dx_i = 1/(kh kw) for every x_i of the window; overlapping windows add
-        return (avg_pool2d_backward(g, self.ctx),)
 
 
 # ----------------------------------------------------------------------------- the kernels: conv2d
@@ -373,3 +317,48 @@ def col2im(cols: np.ndarray, x_shape, stride, padding, dilation) -> np.ndarray:
             grad[:, :, i * dh: i * dh + sh * (oh - 1) + 1: sh, j * dw: j * dw + sw * (ow - 1) + 1: sw] += \
                 cols[:, :, :, :, i, j]
     return grad[:, :, ph: ph + h, pw: pw + w]
+
+
+# ----------------------------------------------------------------------------- the op units
+
+class Conv2d(Op):
+    """Y = W (*) X + b over x (N, C, H, W), w (O, C/groups, kh, kw), b (O,) or None (then a setting)."""
+    name = "conv2d"
+    forward_kernel, backward_kernel = staticmethod(conv2d_forward), staticmethod(conv2d_backward)
+
+    def forward(self, x, w, b, stride, padding, dilation, groups) -> np.ndarray:
+        y, self.ctx = self.forward_kernel(x, w, b, stride, padding, dilation, groups)
+        return y
+
+    def backward(self, g: np.ndarray) -> tuple:
+        # Y_n = W P_n (P_n the im2col patches)  =>  dW = sum_n dY_n P_n^T ,  dX = col2im(W^T dY) ,  db = sum of dY
+        need_x, need_w = self.inputs[0].requires_grad, self.inputs[1].requires_grad
+        gx, gw, gb = self.backward_kernel(g, self.ctx, need_x, need_w)
+        return (gx, gw) if gb is None else (gx, gw, gb)
+
+
+class Conv1d(Conv2d):
+    """Y = W (*) X + b over x (N, C, L), w (O, C/groups, k): Conv2d on a height of 1, the same derivative."""
+    name = "conv1d"
+    forward_kernel, backward_kernel = staticmethod(conv1d_forward), staticmethod(conv1d_backward)
+
+
+class MaxPool2d(Op):
+    """y = max over each window of x (N, C, H, W); padding is -inf, never chosen."""
+    name = "max_pool2d"
+    forward_kernel, backward_kernel = staticmethod(max_pool2d_forward), staticmethod(max_pool2d_backward)
+
+    def forward(self, x, kernel_size, stride, padding) -> np.ndarray:
+        y, self.ctx = self.forward_kernel(x, kernel_size, stride, padding)
+        return y
+
+    def backward(self, g: np.ndarray) -> tuple:
+        # d max(window)/dx_i = 1 for the (first) maximal x_i, 0 for the others; overlapping windows add
+        return (self.backward_kernel(g, self.ctx),)
+
+
+class AvgPool2d(MaxPool2d):
+    """y = mean over each window of x (N, C, H, W), padded zeros counted: d mean(window)/dx_i = 1/(kh kw) for
+    every x_i of the window (overlapping windows add), MaxPool2d's unit on the averaging kernels."""
+    name = "avg_pool2d"
+    forward_kernel, backward_kernel = staticmethod(avg_pool2d_forward), staticmethod(avg_pool2d_backward)
