@@ -101,7 +101,7 @@ def minatar_rounds(steps: int, seed: int, rounds: int) -> str:
     if not have_torch:
         return row + ",,  # torch not installed: the reference was not run"
     ratio = statistics.median(a / b for a, b in zip(ours_speeds, theirs))
-    return row + f",{statistics.median(theirs):.0f},{ratio:.2f}  # reference: scripts/minatar_reference_dqn.py"
+    return row + f",{statistics.median(theirs):.0f},{ratio:.2f}"
 
 
 def sb3_actor_critic(algo: str, seed: int):
@@ -194,7 +194,8 @@ def main(argv=None) -> int:
         except ImportError:
             print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env,env_steps,steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
+    if set(algos) & set(ALGOS):
+        print("algo,env,env_steps,steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
     for algo, steps in steps_of.items():
         if algo not in algos:
             continue
@@ -207,6 +208,7 @@ def main(argv=None) -> int:
             row += ",,"
         print(row, flush=True)
     if "minatar_dqn" in algos:
+        print("algo,env,env_steps,steps_per_s,reference_steps_per_s,ours_over_reference", flush=True)
         print(minatar_rounds(args.minatar_steps, args.seed, args.repeats), flush=True)
     return 0
 
