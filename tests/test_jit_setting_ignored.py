@@ -5,8 +5,8 @@ import dataclasses
 import json
 
 from algorithms import registry
-from algorithms.cli import main
 from algorithms.presets import load_preset
+from algorithms.runs.cli import main
 from algorithms.trainers import train
 
 TINY = ["--set", "hidden=16,16", "--set", "learning_starts=100", "--set", "eval_every=300",
