@@ -208,12 +208,10 @@ class ActorCritic(nn.Module):
             self.policy_head = nn.Linear(hidden[-1], out, init="orthogonal", gain=0.01, rng=policy_seed)
             self.value_head = nn.Linear(hidden[-1], 1, init="orthogonal", gain=1.0, rng=value_seed)
         else:
-            self.policy = _after(first, nn.MLP([in_dim, *hidden, out], activation=activation,
-                                                     init="orthogonal", gain=math.sqrt(2), output_gain=0.01,
-                                                     rng=policy_seed))
-            self.value = _after(second, nn.MLP([in_dim, *hidden, 1], activation=activation,
-                                                    init="orthogonal", gain=math.sqrt(2), output_gain=1.0,
-                                                    rng=value_seed))
+            self.policy = _after(first, nn.MLP([in_dim, *hidden, out], activation=activation, init="orthogonal",
+                                               gain=math.sqrt(2), output_gain=0.01, rng=policy_seed))
+            self.value = _after(second, nn.MLP([in_dim, *hidden, 1], activation=activation, init="orthogonal",
+                                               gain=math.sqrt(2), output_gain=1.0, rng=value_seed))
         if spaces.discrete:
             self.dist = Categorical()
         else:
