@@ -98,6 +98,11 @@ class ReplayBuffer:
 
     Actions are integers by default (Discrete); ``action_shape=(n,), action_dtype=np.float32``
     stores Box actions.
+
+    Observations are stored as ``obs_dtype``. An integer dtype (``np.uint8`` for image frames of 0/1
+    or 0-255 pixels: a quarter of float32's memory) stores each observation exactly or refuses it:
+    ``add`` raises if a value would change in the cast, and sampled rows come back as float32 (every
+    uint8 is a float32 exactly), so the batch is the one float32 storage would give.
     """
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
@@ -112,6 +117,7 @@ class ReplayBuffer:
         self.gamma = gamma
         self.obs_shape = tuple(obs_shape)
         self.action_shape = tuple(action_shape)
+        self.compact_obs = np.dtype(obs_dtype).kind in "ui"     # integer storage, float32 batches
         for name, (shape, dtype) in self._columns(self.capacity, self.obs_shape, obs_dtype, self.action_shape,
                                                   action_dtype).items():
             setattr(self, name, np.zeros(shape, dtype=dtype))
@@ -157,6 +163,9 @@ class ReplayBuffer:
             raise ValueError(f"ReplayBuffer.add: obs shape {obs.shape} != expected {self.obs_shape}")
         if np.shape(action) != self.action_shape:
             raise ValueError(f"ReplayBuffer.add: action shape {np.shape(action)} != expected {self.action_shape}")
+        if self.compact_obs:
+            self._check_exact(obs, "obs")
+            self._check_exact(next_obs, "next_obs")
         if self.n_step == 1:
             discount = self.gamma if self.gamma is not None and not terminated else 0.0
             self._store(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), discount)
@@ -170,6 +179,14 @@ class ReplayBuffer:
                 self._store_window(bool(terminated), bool(truncated))
         elif self._window_len == self.n_step:
             self._store_window(False, False)
+
+    def _check_exact(self, obs, name: str) -> None:
+        stored = np.asarray(obs).astype(self.obs.dtype)
+        if not np.array_equal(stored, obs):
+            bad = np.asarray(obs)[stored != obs].reshape(-1)[0].item()
+            raise ValueError(f"ReplayBuffer.add: {name} holds {bad!r}, which {self.obs.dtype} observation storage "
+                             f"cannot store exactly (only integers in [{np.iinfo(self.obs.dtype).min}, "
+                             f"{np.iinfo(self.obs.dtype).max}]); store float32 observations (obs_storage=float32)")
 
     def cut_episode(self) -> None:
         """End the episode in progress where it is, as a time limit would (truncated: its last
@@ -207,7 +224,10 @@ class ReplayBuffer:
 
     def _rows(self, idx: np.ndarray, **extra) -> Transitions:
         discounts = self.discounts[idx] if self.gamma is not None else None
-        return Transitions(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+        obs, next_obs = self.obs[idx], self.next_obs[idx]
+        if self.compact_obs:
+            obs, next_obs = obs.astype(np.float32), next_obs.astype(np.float32)
+        return Transitions(obs, self.actions[idx], self.rewards[idx], next_obs,
                            self.terminated[idx], self.truncated[idx], discounts=discounts, **extra)
 
     def _check_sample(self, batch_size: int, beta: float) -> None:

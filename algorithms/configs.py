@@ -30,6 +30,10 @@ class CommonConfig:
     max_grad_norm: float = 0.0         # 0 = no gradient-norm clipping
     eval_every: int = 10_000           # env steps between evaluations (and checkpoints)
     eval_episodes: int = 5             # deterministic episodes per periodic evaluation
+    # Image observations (a 3-D Box, channels first): the networks of the DQN family, a2c and ppo start
+    # with one convolution of conv_channels filters conv_kernel x conv_kernel, then the hidden layers.
+    conv_channels: int = 16
+    conv_kernel: int = 3
     # Ignored, kept so run folders and overrides written while the engine had a jit still load:
     # the learning step always runs the eager engine (the jit bought 1.0-1.13x on whole training).
     jit: bool = False
@@ -47,6 +51,9 @@ class CommonConfig:
         _check(self.max_grad_norm >= 0.0, "max_grad_norm", self.max_grad_norm, "a float >= 0 (0 = off)")
         _check(self.eval_every > 0, "eval_every", self.eval_every, "an int > 0")
         _check(self.eval_episodes > 0, "eval_episodes", self.eval_episodes, "an int > 0")
+        _check(self.conv_channels > 0, "conv_channels", self.conv_channels, "an int > 0")
+        _check(self.conv_kernel > 0, "conv_kernel", self.conv_kernel,
+               "an int > 0 (at most the height and width of the image)")
 
 
 @dataclass
@@ -84,6 +91,10 @@ class OffPolicyConfig(ReplayConfig):
     priority_alpha: float = 0.6        # P(i) proportional to p_i^alpha
     priority_beta_start: float = 0.4   # importance-weight exponent, annealed linearly to 1 at total_steps
     priority_eps: float = 1e-6         # p_i = |TD error| + eps
+    optimizer: str = "adam"            # adam, rmsprop or centered_rmsprop (the last two with the two below)
+    rmsprop_alpha: float = 0.95        # RMSprop's decay of the squared-gradient average (Mnih et al. 2015)
+    rmsprop_eps: float = 0.01
+    obs_storage: str = "auto"          # replay observations: float32, uint8, or auto (uint8 for images in [0, 255])
 
     def validate(self) -> None:
         super().validate()
@@ -99,6 +110,12 @@ class OffPolicyConfig(ReplayConfig):
         _check(0.0 <= self.priority_beta_start <= 1.0, "priority_beta_start", self.priority_beta_start,
                "a float in [0, 1]")
         _check(self.priority_eps > 0.0, "priority_eps", self.priority_eps, "a float > 0")
+        _check(self.optimizer in ("adam", "rmsprop", "centered_rmsprop"), "optimizer", self.optimizer,
+               "adam, rmsprop or centered_rmsprop")
+        _check(0.0 <= self.rmsprop_alpha < 1.0, "rmsprop_alpha", self.rmsprop_alpha, "a float in [0, 1)")
+        _check(self.rmsprop_eps > 0.0, "rmsprop_eps", self.rmsprop_eps, "a float > 0")
+        _check(self.obs_storage in ("auto", "float32", "uint8"), "obs_storage", self.obs_storage,
+               "auto, float32 or uint8")
 
 
 @dataclass

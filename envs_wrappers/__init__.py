@@ -1,6 +1,7 @@
-"""Environments in, arrays out: GridWorld, tabular models, observation encodings, make_env."""
+"""Environments in, arrays out: GridWorld, tabular models, observation encodings, image frames, make_env."""
 import gymnasium as _gym
 
+from envs_wrappers.frames import ChannelsFirstFrames, frame_to_rgb
 from envs_wrappers.gridworld import GRIDWORLD_ACTIONS, GridWorld
 from envs_wrappers.maze import BlockingMaze, DynaMaze, Maze, ShortcutMaze, scale_layout
 from envs_wrappers.observations import BlackjackIndex, DiscretizeObservation, OneHotObservation, one_hot
@@ -25,4 +26,5 @@ __all__ = [
     "GridWorld", "GRIDWORLD_ACTIONS", "GRIDWORLD_ID", "tabular_model", "TabularModel", "make_env",
     "resolve_env_id", "DiscretizeObservation", "BlackjackIndex", "OneHotObservation", "one_hot",
     "policy_rollouts", "Rollouts", "Maze", "DynaMaze", "BlockingMaze", "ShortcutMaze", "MAZE_IDS", "scale_layout",
+    "ChannelsFirstFrames", "frame_to_rgb",
 ]

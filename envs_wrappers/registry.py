@@ -1,4 +1,9 @@
-"""``make_env``: ``gymnasium.make`` that survives version bumps and names the closest ids on a typo."""
+"""``make_env``: ``gymnasium.make`` that survives version bumps and names the closest ids on a typo.
+
+MinAtar games (``MinAtar/Breakout-v1``, ...; the optional ``minatar`` extra) are registered on first
+request, and every env built here from such an id gives channels-first float32 frames
+(:func:`~envs_wrappers.minatar_games.wrap_minatar`).
+"""
 from __future__ import annotations
 
 import difflib
@@ -7,7 +12,9 @@ import warnings
 import gymnasium as gym
 from gymnasium.envs.registration import find_highest_version, get_env_id, parse_env_id
 
-__all__ = ["make_env", "resolve_env_id", "check_plain_env_id"]
+from envs_wrappers.minatar_games import is_minatar_id, register_minatar, wrap_minatar
+
+__all__ = ["make_env", "resolve_env_id", "check_plain_env_id", "make_plain_env", "make_plain_vec_env"]
 
 # Ids already resolved to a newer version, so the notice is given once per id per process.
 _announced_resolutions: set[str] = set()
@@ -15,6 +22,10 @@ _announced_resolutions: set[str] = set()
 
 def _closest_ids(env_id: str, n: int = 5) -> list[str]:
     return difflib.get_close_matches(env_id, list(gym.envs.registry.keys()), n=n, cutoff=0.4)
+
+
+def _with_frames(env_id: str, env: gym.Env) -> gym.Env:
+    return wrap_minatar(env) if is_minatar_id(env_id) else env
 
 
 def resolve_env_id(env_id: str) -> str:
@@ -28,6 +39,8 @@ def resolve_env_id(env_id: str) -> str:
     """
     if not isinstance(env_id, str) or not env_id:
         raise ValueError(f"make_env: env id must be a non-empty string, got {env_id!r}")
+    if is_minatar_id(env_id):
+        register_minatar(env_id)
     if env_id in gym.envs.registry:
         return env_id
     try:
@@ -56,12 +69,13 @@ def resolve_env_id(env_id: str) -> str:
 
 
 def make_env(env_id: str, **kwargs) -> gym.Env:
-    """``gymnasium.make(resolve_env_id(env_id), **kwargs)``.
+    """``gymnasium.make(resolve_env_id(env_id), **kwargs)``; a MinAtar game comes with channels-first frames.
 
     >>> env = make_env("Taxi-v3")          # gymnasium 1.4: builds Taxi-v4, warns once
     >>> make_env("Taxy-v3")                # ValueError: ... closest registered ids: ['Taxi-v4', ...]
     """
-    return gym.make(resolve_env_id(env_id), **kwargs)
+    resolved = resolve_env_id(env_id)
+    return _with_frames(resolved, gym.make(resolved, **kwargs))
 
 
 def check_plain_env_id(env_id) -> str:
@@ -75,6 +89,8 @@ def check_plain_env_id(env_id) -> str:
     if ":" in env_id:
         raise ValueError(f"env id {env_id!r} names a module to import ('module:' prefix); "
                          "only plain registered ids are accepted")
+    if is_minatar_id(env_id):
+        register_minatar(env_id)
     if env_id not in gym.envs.registry:
         raise ValueError(f"unknown environment id {env_id!r}; closest registered ids: {_closest_ids(env_id)}")
     return env_id
@@ -82,10 +98,12 @@ def check_plain_env_id(env_id) -> str:
 
 def make_plain_env(env_id, **kwargs) -> gym.Env:
     """``gymnasium.make`` of a plain registered id (:func:`check_plain_env_id`): the one way the deep
-    trainers build an env, since their ids come from the command line, configs and run folders."""
-    return gym.make(check_plain_env_id(env_id), **kwargs)
+    trainers build an env, since their ids come from the command line, configs and run folders.
+    A MinAtar game comes with channels-first float32 frames."""
+    return _with_frames(env_id, gym.make(check_plain_env_id(env_id), **kwargs))
 
 
 def make_plain_vec_env(env_id, num_envs: int) -> gym.vector.VectorEnv:
     """``num_envs`` copies of a plain registered id (:func:`check_plain_env_id`), stepped in turn."""
-    return gym.make_vec(check_plain_env_id(env_id), num_envs=num_envs, vectorization_mode="sync")
+    wrappers = [wrap_minatar] if is_minatar_id(env_id) else None
+    return gym.make_vec(check_plain_env_id(env_id), num_envs=num_envs, vectorization_mode="sync", wrappers=wrappers)

@@ -12,7 +12,16 @@ numbers whose slow arithmetic would depend on each contender's exact rounding). 
 4. HIPS ``autograd``, ``jax`` (the whole update as one ``jax.jit``-compiled function, parameters and
    moments donated) and PyTorch, each when installed (``pip install -e ".[compare]"``).
 
-    python scripts/bench_engine.py [--repeats 300] [--rounds 15]
+    python scripts/bench_engine.py [--repeats 300] [--rounds 15] [--only mlp|minatar]
+
+Then, at MinAtar's sizes (10x10 frames of 4 channels, Breakout's; batch 32), two more rows with ours,
+hand-written NumPy and PyTorch (one thread) only:
+
+- ``MinAtar DQN update``: MinAtar's network (conv 16 3x3 -> ReLU -> flatten -> 128 -> ReLU -> 3 actions),
+  the target network's max over the next frames, the Huber loss of Q(s, a), backward, centered RMSprop
+  (lr 2.5e-4, alpha 0.95, eps 0.01): the update of ``scripts/minatar_reference_dqn.py``;
+- ``conv fwd+bwd``: one conv2d (32, 4, 10, 10) * (16, 4, 3, 3) + bias forward, and the gradients of
+  x, W and b for a given upstream gradient.
 
 Every contender gets one BLAS / XLA / torch thread. Times are this process's CPU time (waiting for
 a core on a shared machine is not counted). Each configuration is timed in interleaved rounds (the
@@ -39,9 +48,10 @@ import statistics
 import time
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 import tinygrad_rl.functional as F
-from tinygrad_rl import nn, optim
+from tinygrad_rl import Tensor, nn, no_grad, optim
 
 CONFIGS = [  # (layer sizes, batch)
     ((4, 64, 64, 2), 64),
@@ -100,12 +110,16 @@ def engine_step(sizes, batch_data, seed):
     def update():
         states, actions, targets = next_batch()
         q = net(states)[rows, actions]
-        loss = F.mse_loss(q, targets)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
+        return gradient_step(opt, F.mse_loss(q, targets))
     return update
+
+
+def gradient_step(opt, loss):
+    """zero_grad, backward, step; returns the loss."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss
 
 
 def engine_update(sizes, batch_data, seed):
@@ -315,6 +329,205 @@ def torch_update(sizes, batch_data, seed):
     return update
 
 
+# ----------------------------------------------------------------------------- MinAtar sizes
+
+MINATAR_CHANNELS, MINATAR_ACTIONS, MINATAR_BATCH = 4, 3, 32
+RMS = dict(lr=2.5e-4, alpha=0.95, eps=0.01)
+GAMMA = 0.99
+
+
+def minatar_batches(rng, count: int = 8) -> list:
+    """(frames, actions, rewards, next frames, terminal) batches of 0/1 frames, about 20% of cells on."""
+    def frames():
+        return (rng.random((MINATAR_BATCH, MINATAR_CHANNELS, 10, 10)) < 0.2).astype(np.float32)
+    return [(frames(), rng.integers(0, MINATAR_ACTIONS, MINATAR_BATCH),
+             rng.integers(0, 2, MINATAR_BATCH).astype(np.float32), frames(),
+             (rng.random(MINATAR_BATCH) < 0.1).astype(np.float32)) for _ in range(count)]
+
+
+def minatar_params(seed: int) -> list:
+    """[conv W (16, C, 3, 3), conv b, fc W (1024, 128), fc b, out W (128, A), out b], PyTorch's default init."""
+    rng = np.random.default_rng(seed)
+    shapes = [((16, MINATAR_CHANNELS, 3, 3), MINATAR_CHANNELS * 9), ((16,), MINATAR_CHANNELS * 9),
+              ((1024, 128), 1024), ((128,), 1024), ((128, MINATAR_ACTIONS), 128), ((MINATAR_ACTIONS,), 128)]
+    return [rng.uniform(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), shape).astype(np.float32)
+            for shape, fan_in in shapes]
+
+
+def minatar_engine_update(batches, seed):
+    def network():
+        net = nn.Sequential(nn.Conv2d(MINATAR_CHANNELS, 16, 3), nn.ReLU(), nn.Flatten(), nn.Linear(1024, 128),
+                            nn.ReLU(), nn.Linear(128, MINATAR_ACTIONS))
+        net.load_state_dict(dict(zip(net.state_dict(), minatar_params(seed))))
+        return net
+    q_net, target = network(), network()
+    opt = optim.RMSprop(q_net.parameters(), centered=True, **RMS)
+    next_batch, rows = cycle(batches), np.arange(MINATAR_BATCH)
+
+    def update():
+        frames, actions, rewards, next_frames, terminal = next_batch()
+        with no_grad():
+            y = rewards + GAMMA * (1 - terminal) * target(next_frames).data.max(axis=1)
+        return gradient_step(opt, F.huber_loss(q_net(frames)[rows, actions], y))
+    return update
+
+
+def numpy_conv_forward(x, w, b):
+    """Y = W P + b per sample, P the im2col patches (N, C*3*3, 64) of x (N, C, 10, 10): (Y, P)."""
+    windows = sliding_window_view(x, (3, 3), axis=(2, 3))                       # (N, C, 8, 8, 3, 3)
+    cols = np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3)).reshape(len(x), -1, 64)
+    return w.reshape(len(w), -1) @ cols + b[:, None], cols
+
+
+def numpy_conv_input_grad(dy, w, x_shape):
+    """col2im(W^T dY): every patch entry's gradient added back onto the pixel it was copied from."""
+    dcols = (w.reshape(len(w), -1).T @ dy).reshape(*x_shape[:2], 3, 3, 8, 8)
+    gx = np.zeros(x_shape, np.float32)
+    for i in range(3):
+        for j in range(3):
+            gx[:, :, i:i + 8, j:j + 8] += dcols[:, :, i, j]
+    return gx
+
+
+def minatar_numpy_update(batches, seed):
+    params = minatar_params(seed)
+    target = [p.copy() for p in params]
+    square_avg, grad_avg = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+    next_batch, rows = cycle(batches), np.arange(MINATAR_BATCH)
+
+    def forward(p, x):
+        conv, cols = numpy_conv_forward(x, p[0], p[1])
+        h1 = np.maximum(conv, 0).reshape(len(x), -1)
+        h2 = np.maximum(h1 @ p[2] + p[3], 0)
+        return h2 @ p[4] + p[5], (cols, conv, h1, h2)
+
+    def update():
+        frames, actions, rewards, next_frames, terminal = next_batch()
+        y = rewards + GAMMA * (1 - terminal) * forward(target, next_frames)[0].max(axis=1)
+        q, (cols, conv, h1, h2) = forward(params, frames)
+        d = q[rows, actions] - y
+        loss = np.where(np.abs(d) <= 1, 0.5 * d * d, np.abs(d) - 0.5).mean()
+        dq = np.zeros_like(q)
+        dq[rows, actions] = np.clip(d, -1, 1) / len(d)           # d Huber / d q, mean over the batch
+        dh2 = (dq @ params[4].T) * (h2 > 0)
+        dh1 = (dh2 @ params[2].T) * (h1 > 0)
+        dconv = dh1.reshape(conv.shape)
+        grads = [(dconv @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(params[0].shape), dconv.sum(axis=(0, 2)),
+                 h1.T @ dh2, dh2.sum(axis=0), h2.T @ dq, dq.sum(axis=0)]
+        a = RMS["alpha"]
+        for p, g, v, m in zip(params, grads, square_avg, grad_avg):     # centered RMSprop
+            v *= a
+            v += (1 - a) * g * g
+            m *= a
+            m += (1 - a) * g
+            p -= RMS["lr"] * g / (np.sqrt(v - m * m) + RMS["eps"])
+        return loss
+    return update
+
+
+def minatar_torch_update(batches, seed):
+    import torch
+    torch.set_num_threads(1)
+
+    def network():
+        net = torch.nn.Sequential(torch.nn.Conv2d(MINATAR_CHANNELS, 16, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                  torch.nn.Linear(1024, 128), torch.nn.ReLU(), torch.nn.Linear(128, MINATAR_ACTIONS))
+        with torch.no_grad():                                  # torch stores a Linear's W as (out, in)
+            for param, value in zip(net.parameters(), minatar_params(seed)):
+                param.copy_(torch.from_numpy(value.T.copy() if value.ndim == 2 else value))
+        return net
+    q_net, target = network(), network()
+    opt = torch.optim.RMSprop(q_net.parameters(), centered=True, **RMS)
+    next_batch = cycle([tuple(torch.from_numpy(a) for a in batch) for batch in batches])
+
+    def update():
+        frames, actions, rewards, next_frames, terminal = next_batch()
+        with torch.no_grad():
+            y = rewards + GAMMA * (1 - terminal) * target(next_frames).max(1).values
+        loss = torch.nn.functional.smooth_l1_loss(q_net(frames).gather(1, actions[:, None]).squeeze(1), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return update
+
+
+def conv_inputs(seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((MINATAR_BATCH, MINATAR_CHANNELS, 10, 10)) < 0.2).astype(np.float32)
+    w, b = minatar_params(seed)[:2]
+    return x, w, b, rng.standard_normal((MINATAR_BATCH, 16, 8, 8)).astype(np.float32)
+
+
+def conv_engine(batches, seed):
+    x, w, b, g = (Tensor(a, requires_grad=True) for a in conv_inputs(seed))
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        y = F.conv2d(x, w, b)
+        y.backward(g.data)
+        return np.float32((y.data * g.data).sum())
+    return step
+
+
+def conv_numpy(batches, seed):
+    x, w, b, g = conv_inputs(seed)
+
+    def step():
+        y, cols = numpy_conv_forward(x, w, b)
+        dy = g.reshape(len(x), 16, 64)
+        grads = ((dy @ cols.transpose(0, 2, 1)).sum(axis=0), dy.sum(axis=(0, 2)), numpy_conv_input_grad(dy, w, x.shape))
+        assert grads[2].shape == x.shape
+        return np.float32((y.reshape(g.shape) * g).sum())
+    return step
+
+
+def conv_torch(batches, seed):
+    import torch
+    torch.set_num_threads(1)
+    x, w, b = (torch.from_numpy(a).requires_grad_() for a in conv_inputs(seed)[:3])
+    g = torch.from_numpy(conv_inputs(seed)[3])
+
+    def step():
+        x.grad = w.grad = b.grad = None
+        y = torch.nn.functional.conv2d(x, w, b)
+        y.backward(g)
+        return (y.detach() * g).sum()
+    return step
+
+
+MINATAR_ROWS = {  # label: {contender: builder}
+    "MinAtar DQN update (32)": {"ours": minatar_engine_update, "numpy": minatar_numpy_update,
+                                "torch": minatar_torch_update},
+    "conv fwd+bwd (32)": {"ours": conv_engine, "numpy": conv_numpy, "torch": conv_torch},
+}
+
+
+def minatar_table(repeats: int, rounds: int) -> None:
+    """The two MinAtar rows: median us per call and the ratio to hand-written NumPy, interleaved rounds."""
+    names = ["ours", "numpy"] + (["torch"] if importlib.util.find_spec("torch") is not None else [])
+    print("\nMinAtar sizes: median us per call (ratio to hand-written NumPy); ours / torch in the last column")
+    print(f"{'':>24} " + " ".join(f"{n:>15}" for n in names) + f"{'ours/torch':>12}")
+    batches = minatar_batches(np.random.default_rng(0))
+    for label, builders in MINATAR_ROWS.items():
+        calls = {name: builders[name](batches, 0) for name in names}
+        first = {name: float(calls[name]().item()) for name in names}     # the same first loss, or <y, g>
+        for name, value in first.items():
+            if not math.isclose(value, first["numpy"], rel_tol=1e-3, abs_tol=1e-5):
+                raise SystemExit(f"{label}: {name} gives {value}, hand-written NumPy {first['numpy']}")
+        for call in calls.values():
+            time_round(call, max(repeats // 5, 5))
+        times = {name: [] for name in names}
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                times[name].append(time_round(calls[name], repeats))
+        cells = [f"{statistics.median(times[n]):7.1f} "
+                 f"({statistics.median(t / h for t, h in zip(times[n], times['numpy'])):4.2f})" for n in names]
+        versus = (f"{statistics.median(a / b for a, b in zip(times['ours'], times['torch'])):12.2f}"
+                  if "torch" in names else "")
+        print(f"{label:>24} " + " ".join(f"{c:>15}" for c in cells) + versus, flush=True)
+
+
 CONTENDERS = {"ours": engine_update, "numpy": numpy_update, "numpy floor": numpy_floor_update,
               "autograd": autograd_update, "jax": jax_update, "torch": torch_update}
 MODULE = {"autograd": "autograd", "jax": "jax", "torch": "torch"}
@@ -347,7 +560,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300, help="updates per timed round (a third for 8-256-256-4)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per contender")
+    parser.add_argument("--only", choices=("mlp", "minatar"), default=None,
+                        help="only the MLP table or only the MinAtar rows (default: both)")
     args = parser.parse_args()
+    if args.only != "minatar":
+        mlp_table(args)
+    if args.only != "mlp":
+        minatar_table(max(args.repeats // 3, 1), args.rounds)
+
+
+def mlp_table(args) -> None:
     names = [n for n in CONTENDERS if n not in MODULE or importlib.util.find_spec(MODULE[n]) is not None]
     missing = [n for n in CONTENDERS if n not in names]
     if missing:

@@ -16,15 +16,28 @@ target noise 0.2 clipped at 0.5) with 100 random steps before learning, so the m
 training. Both libraries get one BLAS / torch thread: the networks are small and this 2-core
 machine is shared.
 
+MinAtar DQN (``--algos minatar_dqn``, not in the default set; needs ``.[minatar]`` and, for the
+reference, torch): our DQN with the MinAtar/Breakout-v1 preset (MinAtar's reference settings: conv 16 3x3
+-> 128, centered RMSprop, batch 32, one update per env step after 5,000 random steps) against
+``scripts/minatar_reference_dqn.py`` (the PyTorch port of MinAtar's ``examples/dqn.py``, one torch
+thread) on the same budget and seed, interleaved over ``--repeats`` rounds (ours, reference, ours, ...)
+so load from other processes hits both alike; the row shows the medians and the median of the rounds'
+ratios. Both in env steps per second of this process's CPU time, the reference's short final
+evaluation (one episode of at most 1,000 steps) included.
+
     nice -n 10 python scripts/bench_train.py --dqn-steps 20000 --a2c-steps 50000 --ppo-steps 50000
     nice -n 10 python scripts/bench_train.py --algos sac,td3 --sac-steps 3000 --td3-steps 3000 --repeats 3
+    nice -n 10 python scripts/bench_train.py --algos minatar_dqn --minatar-steps 20000 --repeats 3
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from algorithms.loops.training_run import train
 from algorithms.presets import load_preset
@@ -37,7 +50,9 @@ ZOO_DQN = dict(lr=2.3e-3, lr_end_fraction=1.0, batch_size=64, buffer_size=100_00
 
 DQN_SETTINGS = "zoo"   # or "preset": our CartPole preset's [dqn] table as it is (batch 128); set by --dqn
 ALGOS = ("dqn", "a2c", "ppo", "sac", "td3")
-ENV = {"sac": "Pendulum-v1", "td3": "Pendulum-v1"}          # the others: CartPole-v1
+EXTRA_ALGOS = ("minatar_dqn",)                              # measured only when named in --algos
+ENV = {"sac": "Pendulum-v1", "td3": "Pendulum-v1", "minatar_dqn": "MinAtar/Breakout-v1"}  # others: CartPole-v1
+REFERENCE_SCRIPT = Path(__file__).resolve().parent / "minatar_reference_dqn.py"
 # Off-policy actor-critics start learning after 100 random steps in both libraries.
 ACTOR_CRITIC = dict(learning_starts=100, hidden=[256, 256], batch_size=256, train_freq=1, gradient_steps=1)
 
@@ -47,6 +62,8 @@ def env_of(algo: str) -> str:
 
 
 def config_for(algo: str, **overrides):
+    if algo == "minatar_dqn":     # the preset as it is: the reference's settings
+        return load_preset("dqn", env_of(algo), overrides)
     fixed = ZOO_DQN if algo == "dqn" and DQN_SETTINGS == "zoo" else ACTOR_CRITIC if algo in ENV else {}
     return load_preset(algo, env_of(algo), {**fixed, **overrides})
 
@@ -55,8 +72,36 @@ def ours(algo: str, steps: int, seed: int) -> float:
     # No periodic evaluation inside the timed region: eval_every beyond the run.
     config = config_for(algo, total_steps=steps, seed=seed, eval_every=steps + 1)
     start = time.process_time()
-    result = train(algo, env_of(algo), config)
+    result = train("dqn" if algo == "minatar_dqn" else algo, env_of(algo), config)
     return result.env_steps / (time.process_time() - start)
+
+
+def minatar_reference(steps: int, seed: int) -> float:
+    """Env steps per CPU second of the PyTorch port of MinAtar's reference DQN (one torch thread)."""
+    import torch
+    torch.set_num_threads(1)
+    spec = importlib.util.spec_from_file_location("minatar_reference_dqn", REFERENCE_SCRIPT)
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    with tempfile.TemporaryDirectory() as out:
+        start = time.process_time()
+        summary = reference.run(env_of("minatar_dqn"), steps, seed, Path(out), eval_episodes=1, eval_max_steps=1000)
+        return summary["env_steps"] / (time.process_time() - start)
+
+
+def minatar_rounds(steps: int, seed: int, rounds: int) -> str:
+    """Ours and the reference interleaved over ``rounds``; a CSV row with the medians and the ratio."""
+    have_torch = importlib.util.find_spec("torch") is not None
+    ours_speeds, theirs = [], []
+    for _ in range(rounds):
+        ours_speeds.append(ours("minatar_dqn", steps, seed))
+        if have_torch:
+            theirs.append(minatar_reference(steps, seed))
+    row = f"minatar_dqn,{env_of('minatar_dqn')},{steps},{statistics.median(ours_speeds):.0f}"
+    if not have_torch:
+        return row + ",,  # torch not installed: the reference was not run"
+    ratio = statistics.median(a / b for a, b in zip(ours_speeds, theirs))
+    return row + f",{statistics.median(theirs):.0f},{ratio:.2f}"
 
 
 def sb3_actor_critic(algo: str, seed: int):
@@ -123,6 +168,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--sac-steps", type=int, default=3_000)
     parser.add_argument("--td3-steps", type=int, default=3_000)
+    parser.add_argument("--minatar-steps", type=int, default=20_000,
+                        help="env steps of MinAtar DQN (5,000 random, then one update per step)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma-separated subset of {','.join(ALGOS)}")
     parser.add_argument("--repeats", type=int, default=1, help="runs of ours per algorithm (the median is shown)")
@@ -133,20 +180,22 @@ def main(argv=None) -> int:
     global DQN_SETTINGS
     DQN_SETTINGS = args.dqn
     algos = args.algos.split(",")
-    if not algos or set(algos) - set(ALGOS):
-        parser.error(f"--algos must name some of {', '.join(ALGOS)}, got {args.algos!r}")
+    if not algos or set(algos) - set(ALGOS) - set(EXTRA_ALGOS):
+        parser.error(f"--algos must name some of {', '.join(ALGOS + EXTRA_ALGOS)}, got {args.algos!r}")
     steps_of = {algo: getattr(args, f"{algo}_steps") for algo in ALGOS}
-    if min(steps_of.values()) <= 0 or args.repeats <= 0:
-        parser.error("--dqn-steps, --a2c-steps, --ppo-steps, --sac-steps, --td3-steps and --repeats must be > 0")
+    if min(steps_of.values()) <= 0 or args.repeats <= 0 or args.minatar_steps <= 5_000:
+        parser.error("--dqn-steps, --a2c-steps, --ppo-steps, --sac-steps, --td3-steps and --repeats must be > 0, "
+                     "--minatar-steps > 5000 (the random steps before learning)")
     have_sb3 = False
-    if not args.no_sb3:
+    if not args.no_sb3 and set(algos) & set(ALGOS):
         try:
             import stable_baselines3  # noqa: F401
             have_sb3 = True
         except ImportError:
             print("# stable-baselines3 not installed (pip install -e '.[compare]'): measuring ours only", flush=True)
 
-    print("algo,env,env_steps,steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
+    if set(algos) & set(ALGOS):
+        print("algo,env,env_steps,steps_per_s,sb3_steps_per_s,ours_over_sb3", flush=True)
     for algo, steps in steps_of.items():
         if algo not in algos:
             continue
@@ -158,6 +207,9 @@ def main(argv=None) -> int:
         else:
             row += ",,"
         print(row, flush=True)
+    if "minatar_dqn" in algos:
+        print("algo,env,env_steps,steps_per_s,reference_steps_per_s,ours_over_reference", flush=True)
+        print(minatar_rounds(args.minatar_steps, args.seed, args.repeats), flush=True)
     return 0
 
 

@@ -30,6 +30,7 @@ OPTIONAL_EXTRAS = {
     "imageio": "the `video` extra (recording to .mp4)",
     "imageio_ffmpeg": "the `video` extra (recording to .mp4)",
     "ray": "the `ray` extra (benchmark backend)",
+    "minatar": "the `minatar` extra (MinAtar's games, GPL-3.0: never a core dependency)",
     "matplotlib": "drawing a graph (tinygrad_rl itself imports only NumPy)",
     "fcntl": "POSIX file locks (not on Windows)",
     "msvcrt": "Windows file locks (only on Windows)",

@@ -254,3 +254,62 @@ def test_adam_and_rmsprop_follow_their_formulas_bit_for_bit():
                     c2 = math.sqrt(1 - opt.beta2 ** t)
                     theta -= m / (np.sqrt(v) + opt.eps * c2) * (opt.lr * c2 / (1 - opt.beta1 ** t))
                 assert theta.tobytes() == p.data.tobytes(), (cls.__name__, kw, dtype, t)
+
+
+def test_centered_rmsprop_follows_pytorchs_formula():
+    """m <- alpha m + (1 - alpha) g, v <- alpha v + (1 - alpha) g g, theta -= lr g / (sqrt(v - m m) + eps):
+    against the formula written out (torch.optim.RMSprop(centered=True) computes the same), and a run
+    that differs from the uncentered one, and a state that round trips."""
+    rng = np.random.default_rng(1)
+    p, q = (Tensor(np.ones(20, np.float32), requires_grad=True) for _ in range(2))
+    opt = optim.RMSprop([p], lr=2.5e-4, alpha=0.95, eps=0.01, centered=True)
+    plain = optim.RMSprop([q], lr=2.5e-4, alpha=0.95, eps=0.01)
+    theta, m, v = p.data.astype(np.float64), np.zeros(20), np.zeros(20)
+    for _ in range(10):
+        g = rng.standard_normal(20).astype(np.float32) + 0.5
+        p.grad, q.grad = g.copy(), g.copy()
+        opt.step()
+        plain.step()
+        m = 0.95 * m + 0.05 * g
+        v = 0.95 * v + 0.05 * g.astype(np.float64) ** 2
+        theta -= 2.5e-4 * g / (np.sqrt(v - m * m) + 0.01)
+    np.testing.assert_allclose(p.data, theta, rtol=1e-5)
+    assert not np.allclose(p.data, q.data, rtol=1e-6)
+    again = optim.RMSprop([Tensor(p.data.copy(), requires_grad=True)], lr=2.5e-4, alpha=0.95, eps=0.01,
+                          centered=True)
+    again.load_state_dict(opt.state_dict())
+    np.testing.assert_array_equal(again.m, opt.m)
+    with pytest.raises(ValueError, match="centered must be True or False"):
+        optim.RMSprop([p], centered="yes")
+
+
+def test_conv2d_module_has_pytorchs_init_float32_and_round_trips():
+    net = nn.Sequential(nn.Conv2d(4, 16, 3, rng=0), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 8 * 8, 5, rng=1))
+    conv = net[0]
+    assert conv.weight.shape == (16, 4, 3, 3) and conv.bias.shape == (16,)
+    assert conv.weight.dtype == conv.bias.dtype == np.float32
+    bound = 1 / math.sqrt(4 * 3 * 3)        # fan_in = in_channels * kh * kw
+    assert np.abs(conv.bias.data).max() <= bound
+    assert bound >= np.abs(conv.weight.data).max() > 0.98 * bound     # 576 draws reach the edge
+    # U(-b, b) has standard deviation b / sqrt(3)
+    assert abs(conv.weight.data.std() - bound / math.sqrt(3)) < 0.1 * bound
+    y = net(np.ones((2, 4, 10, 10), np.float32))
+    assert y.shape == (2, 5) and y.dtype == np.float32
+    state = net.state_dict()
+    assert sorted(state) == ["layers.0.bias", "layers.0.weight", "layers.3.bias", "layers.3.weight"]
+    other = nn.Sequential(nn.Conv2d(4, 16, 3, rng=7), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 8 * 8, 5, rng=8))
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other(np.ones((2, 4, 10, 10), np.float32)).data, y.data)
+    grouped = nn.Conv2d(4, 8, (3, 2), stride=2, padding=1, groups=2, bias=False, rng=0)
+    assert grouped.weight.shape == (8, 2, 3, 2) and grouped.bias is None
+    assert grouped(np.ones((1, 4, 6, 6), np.float32)).shape == (1, 8, 3, 4)
+
+
+def test_conv2d_module_gradcheck_and_bad_settings():
+    conv = nn.Conv2d(2, 3, 3, padding=1, rng=0).to_dtype(np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, padding=1), [x, conv.weight.data, conv.bias.data])
+    with pytest.raises(ValueError, match="groups=2 must divide in_channels=3"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="kernel_size must be"):
+        nn.Conv2d(3, 4, 0)

@@ -13,6 +13,7 @@ import scipy.special
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opcheck import away_from_zero, check_op, distinct, positive, uniform
+from test_convolution_kernels import conv2d_loop, pool2d_loop
 
 import tinygrad_rl.functional as F
 from tinygrad_rl import Tensor, concatenate, custom_op, einsum, one_hot, stack, where
@@ -694,3 +695,69 @@ def test_unsupported_raises_clear_errors():
         x.repeat([1, 2, 3], axis=1)
     with pytest.raises(ValueError, match=r"gelu: approximate must be 'none' or 'tanh'"):
         x.gelu("erf")
+
+
+# ----------------------------------------------------------------------------- convolution and pooling
+# Against direct loops (tests/test_convolution_kernels.py), each index summed one at a time. The float32
+# pass checks the output and gradient dtypes (the loops compute in float64: their result is cast back).
+
+def _in_dtype_of(reference):
+    return lambda *arrays: reference(*arrays).astype(np.result_type(*arrays))
+
+
+# (x shape, weight shape, stride, padding, dilation, groups, bias)
+CONV2D_SUITE = [
+    ((2, 3, 5, 6), (4, 3, 3, 3), 1, 0, 1, 1, True),
+    ((1, 2, 7, 5), (3, 2, 3, 3), 2, 1, 1, 1, True),           # odd sizes, stride 2, padding 1
+    ((2, 4, 7, 6), (6, 2, 3, 2), 1, 2, 2, 2, False),          # dilation 2, groups 2, no bias
+    ((1, 3, 6, 7), (3, 1, 2, 2), (2, 1), (1, 0), (1, 2), 3, True),   # depthwise, per-axis settings
+    ((2, 4, 10, 10), (16, 4, 3, 3), 1, 0, 1, 1, True),        # the MinAtar layer on 4 channels
+]
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups, bias", CONV2D_SUITE)
+def test_conv2d(xs, ws, stride, padding, dilation, groups, bias):
+    settings = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    if bias:
+        check_op(lambda x, w, b: F.conv2d(x, w, b, **settings),
+                 _in_dtype_of(lambda x, w, b: conv2d_loop(x, w, b, **settings)), [xs, ws, (ws[0],)])
+    else:
+        check_op(lambda x, w: F.conv2d(x, w, **settings),
+                 _in_dtype_of(lambda x, w: conv2d_loop(x, w, **settings)), [xs, ws])
+
+
+@pytest.mark.parametrize("xs, ws, stride, padding, dilation, groups", [
+    ((2, 3, 9), (4, 3, 3), 1, 0, 1, 1), ((1, 4, 11), (6, 2, 3), 2, 1, 2, 2), ((3, 2, 5), (2, 1, 5), 1, 2, 1, 2)])
+def test_conv1d(xs, ws, stride, padding, dilation, groups):
+    def reference(x, w, b):
+        return conv2d_loop(x[:, :, None], w[:, :, None], b, stride=(1, stride), padding=(0, padding),
+                           dilation=(1, dilation), groups=groups)[:, :, 0]
+    check_op(lambda x, w, b: F.conv1d(x, w, b, stride, padding, dilation, groups), _in_dtype_of(reference),
+             [xs, ws, (ws[0],)])
+
+
+@pytest.mark.parametrize("shape, kernel_size, stride, padding", [
+    ((2, 3, 6, 6), 2, None, 0), ((1, 2, 7, 5), 3, 2, 1), ((2, 1, 5, 7), (2, 3), (1, 2), (1, 1)),
+    ((1, 2, 4, 4), 4, 1, 0)])
+@pytest.mark.parametrize("reduce", ["max", "avg"])
+def test_pooling(reduce, shape, kernel_size, stride, padding):
+    op = F.max_pool2d if reduce == "max" else F.avg_pool2d
+    check_op(lambda x: op(x, kernel_size, stride, padding),
+             _in_dtype_of(lambda x: pool2d_loop(x, kernel_size, stride, padding, reduce)), [shape],
+             sample=distinct if reduce == "max" else uniform)
+
+
+def test_conv2d_gives_no_input_gradient_nobody_asked_for():
+    rng = np.random.default_rng(0)
+    x, w = Tensor(rng.standard_normal((2, 3, 5, 5))), Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    F.conv2d(x, w).sum().backward()
+    assert x.grad is None and w.grad.shape == (4, 3, 3, 3)
+
+
+def test_conv_errors_name_the_op_and_the_shapes():
+    x, w = Tensor(np.zeros((2, 3, 5, 5))), Tensor(np.zeros((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match=r"conv2d: input of shape \(2, 3, 5, 5\) has 3 channels but weight of "
+                                         r"shape \(4, 2, 3, 3\)"):
+        F.conv2d(x, w)
+    with pytest.raises(ValueError, match=r"max_pool2d: input of shape \(2, 3, 5, 5\) is too small"):
+        F.max_pool2d(x, 6)

@@ -1,7 +1,8 @@
 """Losses and distributions over Tensors, numerically stable for logits of any magnitude.
 
 Everything is built from ``Tensor`` ops (so ``gradcheck`` covers it); ``linear`` is one op of its own
-(:class:`tinygrad_rl.ops.Linear`, forward and backward fused) because it is the hot path of every network.
+(:class:`tinygrad_rl.ops.Linear`, forward and backward fused) because it is the hot path of every network;
+so are the convolutions and poolings (:mod:`tinygrad_rl.ops.convolution`), each one op over an im2col product.
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .ops import Linear
+from .ops import AvgPool2d, Conv1d, Conv2d, Linear, MaxPool2d
 from .tensor import Tensor, apply, one_hot, where
 
 __all__ = [
-    "linear", "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
+    "linear", "conv2d", "conv1d", "max_pool2d", "avg_pool2d",
+    "relu", "tanh", "sigmoid", "gelu", "one_hot", "logsumexp", "log_softmax", "softmax",
     "mse_loss", "huber", "huber_loss", "cross_entropy", "categorical_log_prob", "categorical_entropy",
     "normal_log_prob", "normal_entropy",
 ]
@@ -29,6 +31,37 @@ def _as_tensor(x: Any) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W + b for x (..., in), W (in, out), b (out,), as one op (:class:`tinygrad_rl.ops.Linear`)."""
     return apply(Linear, (_as_tensor(x), weight) if bias is None else (_as_tensor(x), weight, bias))
+
+
+IntOrPair = int | tuple[int, int]
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrPair = 1, padding: IntOrPair = 0,
+           dilation: IntOrPair = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation as PyTorch's: x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) -> (N, O, OH, OW)
+    with OH = floor((H + 2 padding - dilation (kh - 1) - 1) / stride) + 1 (:class:`tinygrad_rl.ops.Conv2d`)."""
+    if bias is None:
+        return apply(Conv2d, (_as_tensor(x), weight), None, stride, padding, dilation, groups)
+    return apply(Conv2d, (_as_tensor(x), weight, bias), stride, padding, dilation, groups)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0,
+           dilation: int = 1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation as PyTorch's: x (N, C, L), weight (O, C/groups, k), bias (O,) -> (N, O, OL)."""
+    if bias is None:
+        return apply(Conv1d, (_as_tensor(x), weight), None, stride, padding, dilation, groups)
+    return apply(Conv1d, (_as_tensor(x), weight, bias), stride, padding, dilation, groups)
+
+
+def max_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:
+    """Maximum over each window of x (N, C, H, W); ``stride`` defaults to ``kernel_size``; padding is -inf.
+    A tie sends the gradient to the first maximum in row-major order, as PyTorch."""
+    return apply(MaxPool2d, (_as_tensor(x),), kernel_size, stride, padding)
+
+
+def avg_pool2d(x: Tensor, kernel_size: IntOrPair, stride: IntOrPair | None = None, padding: IntOrPair = 0) -> Tensor:
+    """Mean over each window of x (N, C, H, W); padded zeros count in the mean (PyTorch's default)."""
+    return apply(AvgPool2d, (_as_tensor(x),), kernel_size, stride, padding)
 
 
 def relu(x: Tensor) -> Tensor:

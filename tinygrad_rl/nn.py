@@ -1,4 +1,4 @@
-"""Neural-network building blocks: Module, Linear, Sequential, MLP, activations, initialisers,
+"""Neural-network building blocks: Module, Linear, Conv2d, Flatten, Sequential, MLP, activations, initialisers,
 and the two target-network updates (hard copy and Polyak averaging).
 
 Parameters are float32 Tensors with ``requires_grad=True``. Weights are stored (in, out) so a
@@ -13,10 +13,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from .arrays import make_rng
-from .functional import linear
+from .functional import conv2d, linear
 from .tensor import Tensor
 
-__all__ = ["Module", "Linear", "Sequential", "MLP", "ReLU", "Tanh", "Identity", "activation",
+__all__ = ["Module", "Linear", "Conv2d", "Flatten", "Sequential", "MLP", "ReLU", "Tanh", "Identity", "activation",
            "copy_params", "polyak_update", "init_weight"]
 
 
@@ -143,6 +143,52 @@ class Linear(Module):
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, bias={self.bias is not None})"
+
+
+class Conv2d(Module):
+    """y = conv2d(x, W) + b for x (N, in_channels, H, W): W of shape (out_channels, in_channels/groups, kh, kw).
+
+    PyTorch's default init (``kaiming_uniform_(a=sqrt(5))``): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = in_channels/groups * kh * kw. ``stride``, ``padding``, ``dilation``: an int or an (H, W) pair.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int], stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 rng: np.random.Generator | int | None = None, dtype: Any = np.float32):
+        for name, n in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"Conv2d: {name} must be a positive int, got {n!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        kh, kw = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+        if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > 0 for k in (kh, kw)):
+            raise ValueError(f"Conv2d: kernel_size must be a positive int or a pair of them, got {kernel_size!r}")
+        rng = make_rng(rng)
+        self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), (int(kh), int(kw))
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, int(groups)
+        bound = 1.0 / math.sqrt(in_channels // groups * kh * kw)
+        shape = (out_channels, in_channels // groups, kh, kw)
+        self.weight = Tensor(rng.uniform(-bound, bound, size=shape).astype(dtype), requires_grad=True)
+        self.bias = Tensor(rng.uniform(-bound, bound, size=out_channels).astype(dtype), requires_grad=True) \
+            if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def __repr__(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None})")
+
+
+class Flatten(Module):
+    """(N, d1, d2, ...) -> (N, d1 * d2 * ...): every axis after the batch axis in one."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], -1)
+
+    def __repr__(self) -> str:
+        return "Flatten()"
 
 
 class ReLU(Module):

@@ -255,16 +255,25 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """v <- alpha v + (1 - alpha) g^2;  theta <- theta - lr g / (sqrt(v) + eps)  (Tieleman & Hinton 2012)."""
+    """v <- alpha v + (1 - alpha) g^2;  theta <- theta - lr g / (sqrt(v) + eps)  (Tieleman & Hinton 2012).
+
+    ``centered=True`` also keeps the mean gradient m <- alpha m + (1 - alpha) g and divides by an estimate
+    of the gradient's standard deviation instead: theta <- theta - lr g / (sqrt(v - m^2) + eps) (Graves 2013,
+    "Generating Sequences With Recurrent Neural Networks", eq. 38-41; PyTorch's ``centered=True``).
+    """
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, centered: bool = False):
         super().__init__(params, lr)
         _check_unit_interval("RMSprop", "alpha", alpha)
         _check_positive("RMSprop", "eps", eps)
         _check_non_negative("RMSprop", "weight_decay", weight_decay)
+        if not isinstance(centered, bool):
+            raise ValueError(f"RMSprop: centered must be True or False, got {centered!r}")
         self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+        self.centered = centered
         self.v = np.zeros_like(self.flat)
+        self.m = np.zeros_like(self.flat) if centered else None
         self._scratch = np.empty_like(self.flat)
         self._denominator = np.empty_like(self.flat)
 
@@ -274,16 +283,24 @@ class RMSprop(Optimizer):
         s, d = self._scratch, self._denominator
         self.v *= self.alpha
         np.multiply(g, 1 - self.alpha, out=s)       # v += (1 - alpha) g g
+        if self.centered:
+            self.m *= self.alpha                    # m += (1 - alpha) g
+            self.m += s
         s *= g
         self.v += s
-        np.sqrt(self.v, out=d)                      # theta -= lr g / (sqrt(v) + eps)
+        if self.centered:
+            np.multiply(self.m, self.m, out=d)      # theta -= lr g / (sqrt(v - m m) + eps)
+            np.subtract(self.v, d, out=d)
+            np.sqrt(d, out=d)
+        else:
+            np.sqrt(self.v, out=d)                  # theta -= lr g / (sqrt(v) + eps)
         d += self.eps
         np.multiply(g, self.lr, out=s)
         s /= d
         theta -= s
 
     def _buffers(self):
-        return {"v": self.v}
+        return {"v": self.v, "m": self.m} if self.centered else {"v": self.v}
 
 
 def gradient_slot(param: Tensor) -> np.ndarray | None:

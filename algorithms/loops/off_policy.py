@@ -2,6 +2,8 @@
 prioritized, n-step), updates on sampled batches, target networks (DQN and its family)."""
 from __future__ import annotations
 
+import numpy as np
+
 from envs_wrappers.registry import make_plain_env
 from tinygrad_rl import nn
 from tinygrad_rl.arrays import linear_schedule
@@ -9,23 +11,35 @@ from tinygrad_rl.arrays import linear_schedule
 from ..buffers import PrioritizedReplayBuffer, ReplayBuffer
 from ..configs import OffPolicyConfig
 from ..losses import TD_ERROR
-from ..networks import target_pairs
+from ..networks import EnvSpaces, target_pairs
 from ..runs.resume import LoopState
 from .actors import q_greedy_actor
 from .training_run import TrainingRun
 
-__all__ = ["replay_buffer", "replay_capacity", "train_off_policy"]
+__all__ = ["replay_buffer", "replay_capacity", "replay_obs_dtype", "train_off_policy"]
 
 
-def replay_buffer(config: OffPolicyConfig, obs_shape: tuple, capacity: int | None = None) -> ReplayBuffer:
+def replay_buffer(config: OffPolicyConfig, obs_shape: tuple, capacity: int | None = None,
+                  obs_dtype=np.float32) -> ReplayBuffer:
     """The off-policy loop's buffer: uniform or prioritized (``config.prioritized``), storing
     ``config.n_step``-step transitions discounted with ``config.gamma``; ``capacity`` transitions
-    (default :func:`replay_capacity`)."""
+    (default :func:`replay_capacity`), observations as ``obs_dtype`` (:func:`replay_obs_dtype`)."""
     capacity = replay_capacity(config) if capacity is None else capacity
     if config.prioritized:
-        return PrioritizedReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma,
+        return PrioritizedReplayBuffer(capacity, obs_shape, obs_dtype, n_step=config.n_step, gamma=config.gamma,
                                        alpha=config.priority_alpha, eps=config.priority_eps)
-    return ReplayBuffer(capacity, obs_shape, n_step=config.n_step, gamma=config.gamma)
+    return ReplayBuffer(capacity, obs_shape, obs_dtype, n_step=config.n_step, gamma=config.gamma)
+
+
+def replay_obs_dtype(config, spaces: EnvSpaces) -> type:
+    """How the replay buffer stores observations: ``config.obs_storage`` (float32 or uint8), or for
+    ``auto`` uint8 when they are images whose declared bounds lie in [0, 255] (MinAtar's 0/1 frames:
+    a quarter of the memory; a non-integer value is refused when added), float32 otherwise. A config
+    without the field (the Box-action loops) stores float32."""
+    storage = getattr(config, "obs_storage", "float32")
+    if storage == "auto":
+        return np.uint8 if spaces.image_shape and spaces.image_bytes else np.float32
+    return np.uint8 if storage == "uint8" else np.float32
 
 
 def train_off_policy(run: TrainingRun) -> int:
@@ -52,7 +66,8 @@ def train_off_policy(run: TrainingRun) -> int:
     targets = target_pairs(run.nets)
     env = make_plain_env(run.env_id)
     env.action_space.seed(run.env_seed)
-    buffer = run.keep("replay", replay_buffer(c, env.observation_space.shape))
+    buffer = run.keep("replay", replay_buffer(c, env.observation_space.shape,
+                                              obs_dtype=replay_obs_dtype(c, run.spaces)))
     if run.resumed:
         buffer.cut_episode()    # the interrupted episode's env is gone: its last steps end it, truncated
     loop = run.keep("loop", LoopState(step=0, last_loss=None))

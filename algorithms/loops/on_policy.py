@@ -129,8 +129,9 @@ def on_policy_rollout(r: dict, ac, gamma: float, lam: float) -> Rollout:
     ends[:-1] |= ~valid[1:]
     flat_actions = r["actions"].reshape(T * N, *r["actions"].shape[2:])
     with no_grad():
-        log_probs, _, values = ac.evaluate(Tensor(r["obs"].reshape(T * N, -1)), flat_actions)
-        _, next_values = ac(Tensor(r["next_obs"].reshape(T * N, -1)))
+        obs_shape = r["obs"].shape[2:]                 # (obs_dim,) or an image's (C, H, W)
+        log_probs, _, values = ac.evaluate(Tensor(r["obs"].reshape(T * N, *obs_shape)), flat_actions)
+        _, next_values = ac(Tensor(r["next_obs"].reshape(T * N, *obs_shape)))
     values, next_values = values.data.reshape(T, N), next_values.data.reshape(T, N)
     advantages, returns = gae(rewards, values, next_values, terminated, ends, gamma, lam)
     return Rollout(r["obs"][valid], r["actions"][valid], log_probs.data.reshape(T, N)[valid], values[valid],

@@ -203,9 +203,12 @@ class TrainingRun:
             setattr(self, key, value)
 
     def _optimizer(self, params: list) -> optim.Optimizer:
-        if getattr(self.config, "optimizer", "adam") == "rmsprop":
-            # RMSprop settings of the A2C paper as SB3 uses them (alpha 0.99, eps 1e-5).
-            return optim.RMSprop(params, lr=self.config.lr, alpha=0.99, eps=1e-5)
+        kind = getattr(self.config, "optimizer", "adam")
+        if kind in ("rmsprop", "centered_rmsprop"):
+            # A config without RMSprop fields (the on-policy loops) gets the A2C paper's settings as SB3
+            # uses them (alpha 0.99, eps 1e-5); the DQN family's has its own (Mnih et al. 2015: 0.95, 0.01).
+            return optim.RMSprop(params, lr=self.config.lr, alpha=getattr(self.config, "rmsprop_alpha", 0.99),
+                                 eps=getattr(self.config, "rmsprop_eps", 1e-5), centered=kind == "centered_rmsprop")
         return optim.Adam(params, lr=self.config.lr, eps=getattr(self.config, "adam_eps", 1e-8))
 
     def loss(self, batch) -> tuple[Tensor, dict]:

@@ -14,6 +14,7 @@ from .architectures import (
     ScalarParameter,
     SquashedGaussianActor,
     actor_critic_networks,
+    image_encoder,
     q_networks,
     sac_networks,
     target_pairs,
@@ -29,7 +30,8 @@ from .distributions import (
 )
 from .normalization import OBSERVATION_CLIP, RunningMeanStd, observe
 
-__all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
+__all__ = ["EnvSpaces", "image_encoder",
+           "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "Categorical",
            "DiagGaussian", "RunningMeanStd", "OBSERVATION_CLIP", "target_pairs", "trained_nets", "observe",
            "DeterministicActor", "SquashedGaussianActor", "Critics", "ScalarParameter", "sample_categorical",
            "log_one_minus_tanh_squared", "squashed_normal_log_prob", "td3_networks", "sac_networks"]

@@ -22,20 +22,32 @@ from tinygrad_rl.arrays import spawn_seeds
 from .distributions import Categorical, DiagGaussian, squashed_normal_log_prob
 from .normalization import OBSERVATION_CLIP, RunningMeanStd
 
-__all__ = ["EnvSpaces", "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "target_pairs",
+__all__ = ["EnvSpaces", "image_encoder",
+           "q_networks", "DuelingQNet", "actor_critic_networks", "ActorCritic", "target_pairs",
            "trained_nets", "DeterministicActor", "SquashedGaussianActor", "Critics", "ScalarParameter",
            "td3_networks", "sac_networks"]
 
 
 @dataclass(frozen=True)
 class EnvSpaces:
-    """What a network builder needs to know of an env: observation size, action space and its id."""
+    """What a network builder needs to know of an env: observation size, action space and its id.
+
+    ``image_shape`` is (C, H, W) for image observations (a 3-D Box, channels first) and () for vectors;
+    ``obs_dim`` is then C * H * W. ``image_bytes`` says the image's declared bounds lie in [0, 255], so
+    integer pixel values fit a uint8 each (the replay buffer can store them compactly)."""
     obs_dim: int
     discrete: bool
     n_actions: int = 0                 # Discrete(n)
     action_low: tuple = ()             # Box: per-dimension bounds
     action_high: tuple = ()
     env_id: str | None = None          # the gymnasium id (a planner looks up the env's known reward by it)
+    image_shape: tuple = ()            # (C, H, W) for image observations, () for vectors
+    image_bytes: bool = False          # image bounds within [0, 255]
+
+    @property
+    def obs_shape(self) -> tuple:
+        """The shape of one observation: (C, H, W) or (obs_dim,)."""
+        return self.image_shape or (self.obs_dim,)
 
     @property
     def action_dim(self) -> int:
@@ -47,15 +59,22 @@ class EnvSpaces:
         if not isinstance(obs_space, gym.spaces.Box):
             raise ValueError(f"expected a Box observation space (a vector of floats), got {obs_space}; "
                              "wrap discrete observations (envs_wrappers.OneHotObservation)")
+        if len(obs_space.shape) not in (1, 3):
+            raise ValueError(f"expected a Box observation space of vectors (n,) or channels-first images "
+                             f"(C, H, W), got shape {obs_space.shape} ({obs_space})")
         obs_dim = int(np.prod(obs_space.shape))
         env_id = env.spec.id if env.spec is not None else None
+        image = {}
+        if len(obs_space.shape) == 3:
+            image = {"image_shape": tuple(int(n) for n in obs_space.shape),
+                     "image_bytes": bool(np.all(obs_space.low >= 0) and np.all(obs_space.high <= 255))}
         if isinstance(action_space, gym.spaces.Discrete):
-            return cls(obs_dim, True, n_actions=int(action_space.n), env_id=env_id)
+            return cls(obs_dim, True, n_actions=int(action_space.n), env_id=env_id, **image)
         if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
             low, high = action_space.low.astype(np.float64), action_space.high.astype(np.float64)
             if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
                 raise ValueError(f"expected a Box action space with finite bounds, got {action_space}")
-            return cls(obs_dim, False, action_low=tuple(low), action_high=tuple(high), env_id=env_id)
+            return cls(obs_dim, False, action_low=tuple(low), action_high=tuple(high), env_id=env_id, **image)
         raise ValueError(f"expected a Discrete or a 1-d Box action space, got {action_space}")
 
 
@@ -69,6 +88,34 @@ def trained_nets(nets: dict) -> list[str]:
     """Names of the nets a loop optimises: those with parameters that are not targets."""
     return [name for name, net in nets.items()
             if not name.endswith("_target") and isinstance(net, nn.Module) and net.parameters()]
+
+
+# ----------------------------------------------------------------------------- image observations
+
+
+def image_encoder(spaces: EnvSpaces, config, seed: int) -> tuple[nn.Sequential | None, int]:
+    """(encoder, feature size) for the observations of ``spaces``: for images (C, H, W), a convolution of
+    ``config.conv_channels`` filters of ``config.conv_kernel`` x ``config.conv_kernel`` (stride 1, no
+    padding, PyTorch's init), a ReLU and a flatten; for vectors, no encoder and the vector's size.
+
+    With the defaults (16 filters 3x3) and ``hidden = [128]`` a network is MinAtar's (Young & Tian 2019,
+    ``examples/dqn.py``): conv 16 3x3 -> ReLU -> flatten -> 128 -> ReLU -> outputs.
+    """
+    if not spaces.image_shape:
+        return None, spaces.obs_dim
+    channels, height, width = spaces.image_shape
+    k, filters = config.conv_kernel, config.conv_channels
+    if k > min(height, width):
+        raise ValueError(f"conv_kernel={k} is larger than the observation's image of shape {spaces.image_shape} "
+                         "(C, H, W); use a kernel of at most min(H, W)")
+    conv = nn.Conv2d(channels, filters, k, rng=seed)
+    return nn.Sequential(conv, nn.ReLU(), nn.Flatten()), filters * (height - k + 1) * (width - k + 1)
+
+
+def _check_vector_observations(spaces: EnvSpaces, who: str) -> None:
+    if spaces.image_shape:
+        raise ValueError(f"{who} take vector observations; this env gives images of shape {spaces.image_shape} "
+                         "(the DQN family, a2c and ppo take images)")
 
 
 # ----------------------------------------------------------------------------- Q-networks
@@ -87,13 +134,15 @@ class DuelingQNet(nn.Module):
     """
 
     def __init__(self, obs_dim: int, n_actions: int, hidden, activation: str = "relu", seed: int = 0,
-                 dtype=np.float32):
+                 dtype=np.float32, encoder: nn.Sequential | None = None):
         hidden = list(hidden)
         if not hidden:
             raise ValueError("DuelingQNet: hidden needs at least one layer for the shared trunk")
         trunk_seed, value_seed, advantage_seed = spawn_seeds(seed, 3)
         mlp = nn.MLP([obs_dim, *hidden], activation=activation, rng=trunk_seed, dtype=dtype)
-        self.trunk = nn.Sequential(*mlp.layers, nn.activation(activation))
+        # With an image encoder, ``obs_dim`` is its feature size and the encoder starts the trunk.
+        first = [] if encoder is None else encoder.layers
+        self.trunk = nn.Sequential(*first, *mlp.layers, nn.activation(activation))
         self.value = nn.Linear(hidden[-1], 1, rng=value_seed, dtype=dtype)
         self.advantage = nn.Linear(hidden[-1], n_actions, rng=advantage_seed, dtype=dtype)
 
@@ -105,18 +154,26 @@ class DuelingQNet(nn.Module):
 
 def q_networks(spaces: EnvSpaces, config, seed: int) -> dict:
     """``q_net`` (observation -> one value per action: an MLP, or a :class:`DuelingQNet` with
-    ``config.dueling``) and its ``q_net_target`` copy."""
+    ``config.dueling``; for image observations both start with :func:`image_encoder`) and its
+    ``q_net_target`` copy."""
     if not spaces.discrete:
         raise ValueError("Q-networks need a Discrete action space (one output per action); "
                          "use an actor-critic algorithm for Box actions")
+    # A vector network is seeded with ``seed`` itself (as before images were taken).
+    encoder_seed, head_seed = spawn_seeds(seed, 2) if spaces.image_shape else (None, seed)
+
+    def encoder():
+        return image_encoder(spaces, config, encoder_seed)
     if getattr(config, "dueling", False):
         def build():
-            return DuelingQNet(spaces.obs_dim, spaces.n_actions, config.hidden, config.activation, seed)
+            conv, features = encoder()
+            return DuelingQNet(features, spaces.n_actions, config.hidden, config.activation, head_seed,
+                               encoder=conv)
     else:
-        sizes = [spaces.obs_dim, *config.hidden, spaces.n_actions]
-
         def build():
-            return nn.MLP(sizes, activation=config.activation, rng=seed)
+            conv, features = encoder()
+            mlp = nn.MLP([features, *config.hidden, spaces.n_actions], activation=config.activation, rng=head_seed)
+            return mlp if conv is None else nn.Sequential(*conv.layers, *mlp.layers)
     q_net, target = build(), build()
     nn.copy_params(target, q_net)
     return {"q_net": q_net, "q_net_target": target}
@@ -135,23 +192,26 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, spaces: EnvSpaces, hidden, activation: str = "tanh", shared_trunk: bool = False,
-                 log_std_init: float = 0.0, seed: int = 0):
-        trunk_seed, policy_seed, value_seed = spawn_seeds(seed, 3)
+                 log_std_init: float = 0.0, seed: int = 0, config=None):
+        # (spawn_seeds gives the same first three seeds whatever n: vector networks are as before)
+        trunk_seed, policy_seed, value_seed, *encoder_seeds = spawn_seeds(seed, 5)
         hidden = list(hidden)
         out = spaces.action_dim
         self.shared_trunk = bool(shared_trunk)
+        # Image observations: each MLP below starts with an image encoder (``config`` sets its conv).
+        (first, in_dim), (second, _) = (image_encoder(spaces, config, s) for s in encoder_seeds)
         if self.shared_trunk:
             # The trunk ends in an activation; the heads are single linear layers on its features.
-            mlp = nn.MLP([spaces.obs_dim, *hidden], activation=activation, init="orthogonal",
+            mlp = nn.MLP([in_dim, *hidden], activation=activation, init="orthogonal",
                          gain=math.sqrt(2), rng=trunk_seed)
-            self.trunk = nn.Sequential(*mlp.layers, nn.activation(activation))
+            self.trunk = _after(first, nn.Sequential(*mlp.layers, nn.activation(activation)))
             self.policy_head = nn.Linear(hidden[-1], out, init="orthogonal", gain=0.01, rng=policy_seed)
             self.value_head = nn.Linear(hidden[-1], 1, init="orthogonal", gain=1.0, rng=value_seed)
         else:
-            self.policy = nn.MLP([spaces.obs_dim, *hidden, out], activation=activation, init="orthogonal",
-                                 gain=math.sqrt(2), output_gain=0.01, rng=policy_seed)
-            self.value = nn.MLP([spaces.obs_dim, *hidden, 1], activation=activation, init="orthogonal",
-                                gain=math.sqrt(2), output_gain=1.0, rng=value_seed)
+            self.policy = _after(first, nn.MLP([in_dim, *hidden, out], activation=activation, init="orthogonal",
+                                               gain=math.sqrt(2), output_gain=0.01, rng=policy_seed))
+            self.value = _after(second, nn.MLP([in_dim, *hidden, 1], activation=activation, init="orthogonal",
+                                               gain=math.sqrt(2), output_gain=1.0, rng=value_seed))
         if spaces.discrete:
             self.dist = Categorical()
         else:
@@ -186,14 +246,20 @@ class ActorCritic(nn.Module):
         return self.dist.mode(out)
 
 
+def _after(encoder: nn.Sequential | None, net: nn.Sequential) -> nn.Sequential:
+    """``net``, preceded by the layers of ``encoder`` when there is one."""
+    return net if encoder is None else nn.Sequential(*encoder.layers, *net.layers)
+
+
 def actor_critic_networks(spaces: EnvSpaces, config, seed: int) -> dict:
-    """``actor_critic`` (see :class:`ActorCritic`) and, with ``normalize_observations``, the
-    ``obs_normalizer`` whose statistics are saved with the weights."""
+    """``actor_critic`` (see :class:`ActorCritic`; for image observations its networks start with
+    :func:`image_encoder`) and, with ``normalize_observations``, the ``obs_normalizer`` whose
+    statistics are saved with the weights."""
     nets = {"actor_critic": ActorCritic(spaces, config.hidden, config.activation,
                                         getattr(config, "shared_trunk", False),
-                                        getattr(config, "log_std_init", 0.0), seed)}
+                                        getattr(config, "log_std_init", 0.0), seed, config)}
     if getattr(config, "normalize_observations", False):
-        nets["obs_normalizer"] = RunningMeanStd((spaces.obs_dim,), clip=OBSERVATION_CLIP)
+        nets["obs_normalizer"] = RunningMeanStd(spaces.obs_shape, clip=OBSERVATION_CLIP)
     return nets
 
 
@@ -209,6 +275,7 @@ class _BoxActor(nn.Module):
     """What both actors share: the env's action bounds and the map from [-1, 1] onto them."""
 
     def __init__(self, spaces: EnvSpaces):
+        _check_vector_observations(spaces, "the Box-action actor-critics (td3, ddpg, sac)")
         if spaces.discrete:
             raise ValueError("an off-policy actor-critic for Box actions needs a Box action space; "
                              "use dqn or double_dqn for Discrete actions")

@@ -5,7 +5,8 @@
 validates the result. Where the table comes from, first match wins:
 
 1. the user's preset file (``--preset FILE.toml``), table ``[algo]``;
-2. the built-in file ``algorithms/presets/<env>.toml``, table ``[algo]``;
+2. the built-in file ``algorithms/presets/<env>.toml``, table ``[algo]`` (an id with a namespace is a
+   folder: ``MinAtar/Breakout-v1`` is ``presets/MinAtar/Breakout-v1.toml``);
 3. the same two places for the algorithm whose presets ``algo`` reuses (``register_algorithm(...,
    presets="dqn")``), and so on down that chain;
 4. none: the config dataclass's defaults (``preset_source`` says so; never an error).
@@ -53,8 +54,10 @@ def read_preset_file(path: str | Path) -> dict:
 
 
 def preset_envs() -> list[str]:
-    """Environment ids that have a built-in preset file."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+    """Environment ids that have a built-in preset file: ``<env>.toml``, or ``<namespace>/<env>.toml``
+    for an id with a namespace (gymnasium's ``namespace/name-vN``)."""
+    files = [*PRESET_DIR.glob("*.toml"), *PRESET_DIR.glob("*/*.toml")]
+    return sorted(p.relative_to(PRESET_DIR).with_suffix("").as_posix() for p in files)
 
 
 def _resolve_extends(tables: dict, name: str, where: str, seen: tuple = ()) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..buffers import ReplayBuffer
+from ..loops.off_policy import replay_obs_dtype
 from .checkpoint import read_json, remove_stray_temporaries, write_json
 from .memory_limits import describe_bytes
 from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
@@ -347,6 +348,8 @@ def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
         rows = min(int(config.buffer_size), int(config.total_steps))
         # Discrete actions are one int64 a row, Box actions one float32 per dimension.
         actions = {} if spaces.discrete else {"action_shape": (spaces.action_dim,), "action_dtype": np.float32}
-        memory = ReplayBuffer.nbytes(rows, (spaces.obs_dim,), **actions)
-        what = f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} floats)"
+        obs_dtype = replay_obs_dtype(config, spaces)      # uint8 frames take a quarter of float32's bytes
+        memory = ReplayBuffer.nbytes(rows, spaces.obs_shape, obs_dtype, **actions)
+        what = (f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} "
+                f"{'floats' if obs_dtype == np.float32 else np.dtype(obs_dtype).name + ' values'})")
     return memory + 4 * weights, memory + 4 * weights, what

@@ -8,6 +8,7 @@
                    pad, concatenate, stack
 ``indexing``       ``x[index]``, gather
 ``matmul``         ``@``, linear (``x W + b`` as one op), einsum
+``convolution``    conv2d, conv1d (im2col and one matrix product), max_pool2d, avg_pool2d
 =================  ===========================================================================
 
 The shape of an op (:class:`Op`): ``forward`` computes the value with NumPy from the inputs' arrays
@@ -30,6 +31,7 @@ Settings that are not tensors (an axis, a dtype) follow the inputs: ``apply(Sum,
 calls ``Sum().forward(x.data, axis, keepdims)``. ``gradcheck`` tests a new op against finite differences.
 """
 from .base import Op
+from .convolution import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .elementwise import (
                           Abs,
                           Add,
@@ -65,4 +67,5 @@ __all__ = ["Op", "Add", "Sub", "Mul", "Div", "Neg", "Pow", "Exp", "Log", "Sqrt",
            "Sign", "Sin", "Cos", "Erf", "Gelu", "Softplus", "Clip", "Maximum", "Minimum", "Where", "Cast", "Sum",
            "Mean", "Max", "Min", "Prod", "Var", "Std", "Cumsum", "Logsumexp", "LogSoftmax", "Softmax", "Reshape",
            "Transpose", "Squeeze", "ExpandDims", "BroadcastTo", "Repeat", "Tile", "Flip", "Pad", "Concatenate",
-           "Stack", "GetItem", "Gather", "Matmul", "Linear", "Einsum"]
+           "Stack", "GetItem", "Gather", "Matmul", "Linear", "Einsum", "Conv2d", "Conv1d", "MaxPool2d",
+           "AvgPool2d"]
