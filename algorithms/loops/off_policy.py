@@ -120,3 +120,11 @@ def replay_capacity(config: OffPolicyConfig) -> int:
     (a run never stores more, and sampling only ever sees the stored rows)."""
     return min(config.buffer_size, config.total_steps)
 
+
+def replay_nbytes(config, spaces: EnvSpaces) -> int:
+    """Bytes the replay buffer of ``config`` on an env of ``spaces`` takes when full, without allocating
+    it: :func:`replay_capacity` rows of observations stored as :func:`replay_obs_dtype`, Discrete
+    actions one int64 a row, Box actions one float32 per dimension."""
+    actions = {} if spaces.discrete else {"action_shape": (spaces.action_dim,), "action_dtype": np.float32}
+    return ReplayBuffer.nbytes(replay_capacity(config), spaces.obs_shape, replay_obs_dtype(config, spaces), **actions)
+

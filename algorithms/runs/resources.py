@@ -17,7 +17,7 @@ above the memory limit: by default :data:`DEFAULT_MEMORY_FRACTION` of the physic
 """
 from __future__ import annotations
 
-from ..buffers import ReplayBuffer
+from ..loops.off_policy import replay_nbytes
 from .memory_limits import DEFAULT_MEMORY_FRACTION, MEMORY_LIMIT_ENV, ResourceError, describe_bytes
 
 __all__ = ["ENV_COPY_BYTES", "MAX_TOTAL_STEPS", "estimate_memory", "checkpoint_bytes", "check_run"]
@@ -46,9 +46,7 @@ def estimate_memory(config, spaces, loop: str) -> dict[str, int]:
     items = {"networks": _FLOAT * params * (networks + 3)}        # the copies, plus gradient and two moments
     rows = 1
     if hasattr(config, "buffer_size"):
-        capacity = min(int(config.buffer_size), int(config.total_steps))
-        actions = {} if spaces.discrete else {"action_shape": (spaces.action_dim,), "action_dtype": "float32"}
-        items["replay buffer"] = ReplayBuffer.nbytes(capacity, (spaces.obs_dim,), **actions)
+        items["replay buffer"] = replay_nbytes(config, spaces)
         rows = int(config.batch_size)
     if hasattr(config, "n_envs"):
         rows = int(config.n_envs) * int(getattr(config, "n_steps", 1))

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..buffers import ReplayBuffer
-from ..loops.off_policy import replay_obs_dtype
+from ..loops.off_policy import replay_capacity, replay_nbytes, replay_obs_dtype
 from .checkpoint import read_json, remove_stray_temporaries, write_json
-from .memory_limits import describe_bytes
+from .memory_limits import describe_bytes as format_bytes
 from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
@@ -294,10 +293,6 @@ def _check_reusable(path: Path) -> None:
 # ----------------------------------------------------------------------------- resources
 
 
-def format_bytes(n: float) -> str:
-    return describe_bytes(n)
-
-
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux MemAvailable; None if unknown)."""
     try:
@@ -345,11 +340,9 @@ def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
     weights = sum(p.data.nbytes for net in nets.values() if hasattr(net, "parameters") for p in net.parameters())
     memory, what = 0, "the networks"
     if hasattr(config, "buffer_size"):
-        rows = min(int(config.buffer_size), int(config.total_steps))
-        # Discrete actions are one int64 a row, Box actions one float32 per dimension.
-        actions = {} if spaces.discrete else {"action_shape": (spaces.action_dim,), "action_dtype": np.float32}
+        rows = replay_capacity(config)
         obs_dtype = replay_obs_dtype(config, spaces)      # uint8 frames take a quarter of float32's bytes
-        memory = ReplayBuffer.nbytes(rows, spaces.obs_shape, obs_dtype, **actions)
+        memory = replay_nbytes(config, spaces)
         what = (f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} "
                 f"{'floats' if obs_dtype == np.float32 else np.dtype(obs_dtype).name + ' values'})")
     return memory + 4 * weights, memory + 4 * weights, what
