@@ -23,6 +23,11 @@ hand-written NumPy and PyTorch (one thread) only:
 - ``conv fwd+bwd``: one conv2d (32, 4, 10, 10) * (16, 4, 3, 3) + bias forward, and the gradients of
   x, W and b for a given upstream gradient.
 
+and a last line, ``its matrix products alone``: the update's matrix products (conv and linear forwards
+of both networks, the backward's products) with no Python around them, as a share of our update's time
+and of PyTorch's. Every implementation computes those products, so their time bounds how fast any
+update can get here: what is left above it is the part an engine can still shave.
+
 Every contender gets one BLAS / XLA / torch thread. Times are this process's CPU time (waiting for
 a core on a shared machine is not counted). Each configuration is timed in interleaved rounds (the
 order rotating), so a burst of load from other processes hits all alike; the table shows each
@@ -452,6 +457,50 @@ def minatar_torch_update(batches, seed):
     return update
 
 
+def minatar_products(batches, seed):
+    """Only the matrix products of one MinAtar DQN update, no Python around them: the conv and linear
+    forwards of the online and target networks, and the backward's products (each weight's gradient
+    and the gradient passed down to the layer below). Every implementation of the update computes these,
+    so their time is a floor for any of them on this BLAS."""
+    params = minatar_params(seed)
+    frames = batches[0][0]
+    windows = sliding_window_view(frames, (3, 3), axis=(2, 3))
+    cols = np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3)).reshape(MINATAR_BATCH, -1, 64)
+    w_conv = params[0].reshape(16, -1)
+    h1 = np.maximum(w_conv @ cols, 0).reshape(MINATAR_BATCH, -1)
+    h2 = np.maximum(h1 @ params[2], 0)
+    dq = np.ones((MINATAR_BATCH, MINATAR_ACTIONS), np.float32)
+
+    def products():
+        for _ in range(2):                                   # online and target forward
+            y = (w_conv @ cols).reshape(MINATAR_BATCH, -1) @ params[2] @ params[4]
+        dh2 = dq @ params[4].T
+        dh1 = dh2 @ params[2].T
+        grads = (h2.T @ dq, h1.T @ dh2, dh1.reshape(MINATAR_BATCH, 16, 64) @ cols.transpose(0, 2, 1),
+                 w_conv.T @ dh1.reshape(MINATAR_BATCH, 16, 64))
+        return y, grads
+    return products
+
+
+def minatar_floor(repeats: int, rounds: int) -> None:
+    """How much of the update is matrix products: the products alone against our update and PyTorch's,
+    interleaved rounds, medians."""
+    batches = minatar_batches(np.random.default_rng(0))
+    calls = {"products": minatar_products(batches, 0), "ours": minatar_engine_update(batches, 0)}
+    if importlib.util.find_spec("torch") is not None:
+        calls["torch"] = minatar_torch_update(batches, 0)
+    names = list(calls)
+    for call in calls.values():
+        time_round(call, max(repeats // 5, 5))
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(time_round(calls[name], repeats))
+    shares = ", ".join(f"{statistics.median(p / t for p, t in zip(times['products'], times[n])):.2f} of "
+                       f"{'our' if n == 'ours' else 'PyTorch' + chr(39) + 's'} update" for n in names[1:])
+    print(f"{'its matrix products alone':>24} {statistics.median(times['products']):7.1f} us: {shares}", flush=True)
+
+
 def conv_inputs(seed):
     rng = np.random.default_rng(seed)
     x = (rng.random((MINATAR_BATCH, MINATAR_CHANNELS, 10, 10)) < 0.2).astype(np.float32)
@@ -526,6 +575,7 @@ def minatar_table(repeats: int, rounds: int) -> None:
         versus = (f"{statistics.median(a / b for a, b in zip(times['ours'], times['torch'])):12.2f}"
                   if "torch" in names else "")
         print(f"{label:>24} " + " ".join(f"{c:>15}" for c in cells) + versus, flush=True)
+    minatar_floor(repeats, rounds)
 
 
 CONTENDERS = {"ours": engine_update, "numpy": numpy_update, "numpy floor": numpy_floor_update,

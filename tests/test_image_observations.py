@@ -192,7 +192,12 @@ def test_minatar_dqn_trains_and_records_a_gif(tmp_path, capsys):
         assert image.n_frames > 1 and image.size[0] == 160       # 10 cells x 16 pixels
         image.seek(1)
         picture = np.asarray(image.convert("RGB"))
+        image.seek(image.n_frames - 1)                             # the longest caption: "... (terminated)"
+        last = np.asarray(image.convert("RGB"))
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) >= 4    # black, bricks, ball, paddle, caption
+    band = last[:last.shape[0] - 160]                              # the caption band above the 160x160 frame
+    assert band.shape[0] >= 32 and np.all(np.abs(band[:, -4:].astype(int) - 32) <= 8), \
+        "the caption runs into the frame's right edge: it was cut"
 
 
 def test_minatar_ppo_trains_a_few_hundred_steps(tmp_path):

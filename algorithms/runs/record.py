@@ -126,7 +126,15 @@ class _Captioner:
         self.size = (2 * max(1, round(width * scale / 2)), 2 * max(1, round(height * scale / 2)))
         self.line = max(16, round(0.06 * self.size[0]))
         self.band = 2 * self.line + 4
-        self.font = ImageFont.load_default(size=round(0.8 * self.line))
+        self.fonts = {size: ImageFont.load_default(size=size) for size in range(6, round(0.8 * self.line) + 1)}
+
+    def font_for(self, text: str):
+        """The largest font (at most 0.8 of a line) in which ``text`` fits the frame's width: a narrow
+        frame (MinAtar's 160 pixels) gets smaller letters rather than a cut caption."""
+        for size in sorted(self.fonts, reverse=True):
+            if self.fonts[size].getlength(text) <= self.size[0] - 8:
+                return self.fonts[size]
+        return self.fonts[min(self.fonts)]
 
     def __call__(self, frame: np.ndarray, lines: tuple[str, str]) -> np.ndarray:
         from PIL import Image, ImageDraw
@@ -137,7 +145,8 @@ class _Captioner:
         canvas.paste(image, (0, self.band))
         draw = ImageDraw.Draw(canvas)
         for i, text in enumerate(lines):
-            draw.text((4, 2 + self.line * i + self.line // 2), text, fill=(255, 255, 255), font=self.font, anchor="lm")
+            draw.text((4, 2 + self.line * i + self.line // 2), text, fill=(255, 255, 255), font=self.font_for(text),
+                      anchor="lm")
         return np.asarray(canvas)
 
 
