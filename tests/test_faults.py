@@ -430,9 +430,9 @@ def test_bad_settings_or_an_unusable_folder_are_one_line_exit_2_and_leave_nothin
 
 
 def test_a_full_disk_is_found_before_writing(tmp_path, monkeypatch, capsys):
-    import algorithms.runs.run_folder as runfolder
+    import algorithms.runs.resources as resources
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runfolder.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 10**6))
+    monkeypatch.setattr(resources.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 10**6))
     assert main(["train", "dqn", "CartPole-v1", "--no-progress", "--out", "deep/er/run"]) == 2
     err = capsys.readouterr().err
     assert "of disk space, but the disk holding deep/er/run has 976.6 KiB free" in err and err.count("\n") == 1

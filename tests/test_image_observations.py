@@ -17,7 +17,7 @@ from algorithms.networks import EnvSpaces
 from algorithms.presets import load_preset, preset_source
 from algorithms.registry import get_algorithm
 from algorithms.runs.cli import main
-from algorithms.runs.run_folder import estimate_run_bytes
+from algorithms.runs.resources import estimate_memory
 from tinygrad_rl import nn
 
 CATCH = register_catch()
@@ -120,14 +120,22 @@ def test_uint8_storage_refuses_a_value_it_cannot_store_exactly():
 def test_the_loop_stores_images_as_uint8_and_the_estimate_counts_it():
     config = load_preset("dqn", "CartPole-v1", {**SHORT_DQN, "buffer_size": 1000, "total_steps": 1000})
     spaces = env_spaces(CATCH)
-    nets = build_networks("dqn", CATCH, config, 0)
-    memory, _, what = estimate_run_bytes(config, spaces, nets)
+    items = estimate_memory(config, spaces, "off_policy")
     float_config = load_preset("dqn", "CartPole-v1", {**SHORT_DQN, "buffer_size": 1000, "total_steps": 1000,
                                                       "obs_storage": "float32"})
-    float_memory = estimate_run_bytes(float_config, spaces, nets)[0]
-    assert "72 uint8 values" in what and float_memory - memory == 2 * 1000 * 72 * 3
-    assert ReplayBuffer.nbytes(1000, (2, 6, 6), np.uint8) == memory - 4 * sum(
-        p.data.nbytes for net in nets.values() for p in net.parameters())
+    float_items = estimate_memory(float_config, spaces, "off_policy")
+    assert items["replay buffer"] == ReplayBuffer.nbytes(1000, (2, 6, 6), np.uint8)
+    assert float_items["replay buffer"] - items["replay buffer"] == 2 * 1000 * 72 * 3
+
+
+def test_the_estimate_counts_the_convolution_not_the_frame():
+    """The networks' item counts the conv's weights and the MLP on its output, as the built network has."""
+    config = load_preset("dqn", "CartPole-v1", {**SHORT_DQN, "buffer_size": 1000, "total_steps": 1000})
+    spaces = env_spaces(CATCH)
+    built = sum(p.data.size for p in build_networks("dqn", CATCH, config, 0)["q_net"].parameters())
+    copies = 2 + 3                      # online and target, the gradient and the optimiser's two moments
+    estimated = estimate_memory(config, spaces, "off_policy")["networks"] / 4 / copies
+    assert built <= estimated <= 1.05 * built + 2000     # the estimate adds one output (a value head) per layer
 
 
 # ----------------------------------------------------------------------------- training on pixels

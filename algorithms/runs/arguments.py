@@ -3,6 +3,7 @@ arguments, and a config built from presets and ``--set`` values with every mista
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import gymnasium as gym
 
@@ -60,9 +61,10 @@ def parse_overrides(algo: str, args) -> dict:
     return values
 
 
-def config_from_args(args):
+def config_from_args(args, out: str | Path | None = None):
     """(config, preset source) of ``args.algo`` on ``args.env`` from plugins, presets and --set values,
-    every user mistake a UsageError; nothing is written."""
+    every user mistake a UsageError; nothing is written. Given the run's folder ``out``, the disk that
+    will hold it must have room for the run's checkpoints."""
     load_plugins(args)
     try:
         get_algorithm(args.algo)
@@ -75,20 +77,22 @@ def config_from_args(args):
         source = preset_source(args.algo, args.env, preset_file=args.preset)
     except (KeyError, ValueError) as err:
         raise UsageError(str(err).strip('"')) from None
-    check_env_available(args.env, args.algo, config, getattr(args, "memory_limit", None))
+    check_env_available(args.env, args.algo, config, getattr(args, "memory_limit", None), out)
     return config, source
 
 
-def check_env_available(env_id: str, algo: str, config, memory_limit: str | None = None) -> dict:
+def check_env_available(env_id: str, algo: str, config, memory_limit: str | None = None,
+                        out: str | Path | None = None) -> dict:
     """Fail before writing anything if the env cannot be made (e.g. box2d not installed), the run's
-    estimated memory is above the limit (before any network is built), or the env's spaces do not
+    estimated memory is above the limit or the memory available (before any network is built), its
+    checkpoints would not fit on the disk holding ``out`` (when given), or the env's spaces do not
     fit the algorithm's networks; returns the networks."""
     try:
         env = make_plain_env(env_id)
     except gym.error.DependencyNotInstalled as err:
         raise UsageError(env_dependency_hint(env_id, err)) from None
     try:
-        check_run(config, EnvSpaces.of(env), get_algorithm(algo).loop.name, limit_of(memory_limit))
+        check_run(config, EnvSpaces.of(env), get_algorithm(algo).loop.name, limit_of(memory_limit), out)
     except ResourceError as err:
         raise UsageError(str(err)) from None
     finally:

@@ -39,7 +39,7 @@ from tinygrad_rl import AnomalyError, detect_anomaly
 
 from ..benchmark import cli as benchmark_cli
 from ..benchmark.runners import ALGORITHMS as BENCHMARK_ALGORITHMS
-from ..loops.training_run import NonFiniteLossError, build_networks, env_spaces
+from ..loops.training_run import NonFiniteLossError
 from ..presets import load_preset, preset_envs, preset_source
 from ..registry import algorithm_names, get_algorithm
 from ..startup import restore_default_interrupt
@@ -56,7 +56,7 @@ from .arguments import (
 from .experiment import evaluate_run, read_resume_checkpoint, read_run_config, resume_training, run_training
 from .record import add_record_arguments, record_from_args
 from .resume import DEFAULT_CHECKPOINT_SECONDS, CheckpointError, StopSignals
-from .run_folder import FolderError, check_resources, claim, claim_next_free, estimate_run_bytes
+from .run_folder import FolderError, claim, claim_next_free
 from .safe_files import UnsafeFileError
 from .streams import OUTPUT_LOST_STATUS, GuardedStdout, StdoutError
 from .summary import training_report
@@ -136,8 +136,7 @@ def run_train(args) -> int:
         return _resume(args, every)
     if args.algo is None or args.env is None:
         raise UsageError("train needs ALGO and ENV (or --resume DIR)")
-    config, source = config_from_args(args)
-    _check_resources(args.env, args.algo, config, args.out or "runs")
+    config, source = config_from_args(args, out=args.out or "runs")
     _check_tensorboard(args)
     if source is None:
         print(f"{PROG}: note: no preset for {args.algo} on {args.env}; using {type(config).__name__}'s "
@@ -163,7 +162,7 @@ def _resume(args, every: float) -> int:
             raise UsageError(str(err)) from None
         try:
             algo, env_id, config = read_run_config(folder.path)
-            check_env_available(env_id, algo, config, args.memory_limit)     # before resume.npz is sized by it
+            check_env_available(env_id, algo, config, args.memory_limit, folder.path)  # before resume.npz is read
             checkpoint = read_resume_checkpoint(folder.path, algo, env_id, config)
             if checkpoint is None:
                 print(f"{PROG}: note: {folder.path} has no resume checkpoint (stopped before its first one); "
@@ -171,7 +170,6 @@ def _resume(args, every: float) -> int:
             else:
                 print(f"{PROG}: note: continuing {folder.path} from its checkpoint at env step {checkpoint.env_step}",
                       file=sys.stderr)
-            _check_resources(env_id, algo, config, folder.path)
             _check_tensorboard(args)
         except (FileNotFoundError, ValueError) as err:
             folder.release()
@@ -221,16 +219,6 @@ def _report(args, out: Path, train_fn) -> int:
               f"continue with: {PROG} train --resume {out}", file=sys.stderr)
         return 128 + int(getattr(signal, name, signal.SIGINT))
     return 0
-
-
-def _check_resources(env_id: str, algo: str, config, out) -> None:
-    """Fail before writing anything if the run would not fit in memory or on the disk of ``out``."""
-    nets = build_networks(algo, env_id, config, seed=0)
-    memory, checkpoint, what = estimate_run_bytes(config, env_spaces(env_id), nets)
-    try:
-        check_resources(out, memory, checkpoint, what)
-    except FolderError as err:
-        raise UsageError(str(err)) from None
 
 
 # --------------------------------------------------------------------------- eval

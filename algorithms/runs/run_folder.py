@@ -9,26 +9,22 @@
 - **Status.** ``status.json`` says ``running`` (with the pid), ``interrupted``, ``failed`` (with
   the error) or ``finished``. A folder whose run failed can be claimed again for a new run (its
   run files are removed first); a folder that was killed or interrupted holds a run to resume.
-- **Checks before anything is written**: available memory for the replay buffer and free disk
-  space for the checkpoints, estimated from the config (``check_resources``).
+- The checks of memory and disk space before anything is written are
+  :func:`algorithms.runs.resources.check_run`'s.
 """
 from __future__ import annotations
 
 import errno
 import json
 import os
-import shutil
 from pathlib import Path
 
-import numpy as np
-
-from ..loops.off_policy import replay_capacity, replay_nbytes, replay_obs_dtype
 from .checkpoint import read_json, remove_stray_temporaries, write_json
 from .memory_limits import describe_bytes as format_bytes
 from .safe_files import UnsafeFileError, check_regular_files, open_fd, read_bytes
 
 __all__ = ["LOCK_FILE", "STATUS_FILE", "RUN_FILES", "FolderError", "RunFolder", "claim", "claim_next_free",
-           "try_lock", "check_resources", "estimate_run_bytes", "available_memory", "format_bytes"]
+           "try_lock", "format_bytes"]
 
 LOCK_FILE = ".lock"
 MAX_STATUS_BYTES = 4096          # one block: overwriting it in place needs no free space
@@ -288,61 +284,3 @@ def _check_reusable(path: Path) -> None:
     if state == "finished":
         raise FolderError(f"--out {path} already exists and holds a finished run; choose a new folder")
     raise FolderError(f"--out {path} already exists and is not an empty folder; choose a new one")
-
-
-# ----------------------------------------------------------------------------- resources
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation (Linux MemAvailable; None if unknown)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _existing_ancestor(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def check_resources(out: str | Path, memory_bytes: int, checkpoint_bytes: int, what: str) -> None:
-    """FolderError if ``memory_bytes`` exceed the available memory, or the disk holding ``out``
-    has less free space than two checkpoints of ``checkpoint_bytes`` (the old one stays until
-    the new one is complete) plus the run's other files. ``what`` names the big item (for the message)."""
-    available = available_memory()
-    if available is not None and memory_bytes > available:
-        raise FolderError(f"{what} needs {format_bytes(memory_bytes)} of memory, but only "
-                          f"{format_bytes(available)} is available")
-    needed = 2 * checkpoint_bytes + 16 * 2 ** 20
-    try:
-        free = shutil.disk_usage(_existing_ancestor(Path(out))).free
-    except OSError:
-        return
-    if needed > free:
-        raise FolderError(f"the run's checkpoints need about {format_bytes(needed)} of disk space, but the disk "
-                          f"holding {out} has {format_bytes(free)} free")
-
-
-def estimate_run_bytes(config, spaces, nets: dict) -> tuple[int, int, str]:
-    """(memory, checkpoint size, what dominates) of a run, from its config alone: the replay
-    buffer of an off-policy config (``buffer_size`` rows, at most ``total_steps``) plus the weights,
-    the optimiser's two moment buffers and a target copy."""
-    weights = sum(p.data.nbytes for net in nets.values() if hasattr(net, "parameters") for p in net.parameters())
-    memory, what = 0, "the networks"
-    if hasattr(config, "buffer_size"):
-        rows = replay_capacity(config)
-        obs_dtype = replay_obs_dtype(config, spaces)      # uint8 frames take a quarter of float32's bytes
-        memory = replay_nbytes(config, spaces)
-        what = (f"the replay buffer ({rows:,} transitions of {spaces.obs_dim} "
-                f"{'floats' if obs_dtype == np.float32 else np.dtype(obs_dtype).name + ' values'})")
-    return memory + 4 * weights, memory + 4 * weights, what
