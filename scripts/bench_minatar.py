@@ -20,7 +20,8 @@ What was run for the README (a reduced budget, see docs/minatar.md):
     nice -n 10 python scripts/bench_minatar.py --games Breakout --algos dqn,reference --steps 100000 \\
         --seeds 100-101 --reference-seeds 100-101
 
-Writes OUT/<algo>-<game>-seed<N>/ run folders, OUT/results.json and OUT/minatar_<game>.png.
+Writes OUT/<algo>-<game>-seed<N>/ run folders, OUT/results.json (each seed's final greedy return and its
+wall seconds of training) and OUT/minatar_<game>.png.
 """
 from __future__ import annotations
 
@@ -76,6 +77,15 @@ def final_return(algo: str, folder: Path) -> float:
     if algo == "reference":
         return float(json.loads((folder / "summary.json").read_text())["eval_mean_return"])
     return float(json.loads((folder / "eval.json").read_text())["mean_return"])
+
+
+def train_seconds(algo: str, folder: Path) -> float:
+    """Wall seconds of the run's training (ours: the last metrics row's wall_time; the reference: its
+    summary's train_seconds); the final 20-episode evaluation is not counted."""
+    if algo == "reference":
+        return float(json.loads((folder / "summary.json").read_text())["train_seconds"])
+    with open(folder / "metrics.csv", newline="") as f:
+        return max(float(row["wall_time"]) for row in csv.DictReader(f) if row.get("wall_time"))
 
 
 def episodes(algo: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -162,18 +172,22 @@ def main(argv=None) -> int:
                 print(f"{algo} {game} seed {seeds_of[algo][seed_index]}: {args.steps:,} env steps in "
                       f"{time.time() - start:.0f} s wall, final greedy return {final_return(algo, folder):.2f}",
                       flush=True)
-    results = {}
+    results, seconds = {}, {}
     for game in games:
         print(f"\nMinAtar/{game}-v1, {args.steps:,} env steps: mean greedy return over 20 episodes per seed")
         for algo in algos:
-            values = {s: final_return(algo, run_dir(args.out, algo, game, s)) for s in seeds_of[algo]
-                      if finished(algo, run_dir(args.out, algo, game, s))}
-            if values:
+            done = [s for s in seeds_of[algo] if finished(algo, run_dir(args.out, algo, game, s))]
+            if done:
+                values = {s: final_return(algo, run_dir(args.out, algo, game, s)) for s in done}
                 results[f"{algo}/{game}"] = values
+                seconds[f"{algo}/{game}"] = {s: round(train_seconds(algo, run_dir(args.out, algo, game, s)))
+                                             for s in done}
                 print(f"  {LABELS[algo]:>30}: {np.mean(list(values.values())):6.2f}  "
-                      f"(seeds {', '.join(f'{s}: {v:.2f}' for s, v in values.items())})")
+                      f"(seeds {', '.join(f'{s}: {v:.2f}' for s, v in values.items())}; "
+                      f"{np.mean(list(seconds[f'{algo}/{game}'].values())) / 60:.0f} min of training per run)")
         print(f"  figure: {plot(args.out, game, algos, seeds_of, args.steps)}")
-    (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "results": results}, indent=2))
+    (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "results": results,
+                                                       "train_seconds": seconds}, indent=2) + "\n")
     return 0
 
 
