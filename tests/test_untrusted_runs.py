@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from algorithms.loops.metrics_log import MetricsLog
 from algorithms.runs.checkpoint import read_npz
 from algorithms.runs.cli import main
 from algorithms.runs.memory_limits import parse_memory
@@ -198,6 +199,17 @@ def test_resume_refuses_symlinked_metrics_and_leaves_the_outside_file_whole(name
     err = capsys.readouterr().err
     assert f"{name} is a symbolic link" in err and one_line(err), err
     assert outside.read_bytes() == kept and snapshot(run_copy) == before
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_the_metrics_log_opens_its_files_as_regular_files_only(append, tmp_path):
+    """The log's own open refuses a symlink (a name swapped after the folder was checked is not followed)."""
+    outside = tmp_path / "outside.csv"
+    outside.write_text("precious\n")
+    (tmp_path / "metrics.csv").symlink_to(outside)
+    with pytest.raises(UnsafeFileError, match="metrics.csv is a symbolic link"):
+        MetricsLog(tmp_path / "metrics.csv", append=append)
+    assert outside.read_text() == "precious\n"
 
 
 @pytest.mark.skipif(not LINUX, reason="mkfifo")

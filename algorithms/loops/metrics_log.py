@@ -1,5 +1,9 @@
 """What a run writes as it goes: ``metrics.csv`` (one row per episode or evaluation) and ``terms.csv``
-(the loss terms in long form), kept in memory as well and appended to disk as they happen."""
+(the loss terms in long form), kept in memory as well and appended to disk as they happen.
+
+Both files are opened once, as regular files only (:func:`algorithms.runs.safe_files.opener`: a symbolic
+link is refused, not followed out of the run folder), and every row goes to that open file: a name swapped
+afterwards changes nothing."""
 from __future__ import annotations
 
 import csv
@@ -7,6 +11,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ..runs.safe_files import opener
 
 __all__ = ["METRIC_COLUMNS", "TERM_COLUMNS", "MetricsLog"]
 
@@ -109,7 +115,7 @@ class MetricsLog:
 
 
 def _csv_writer(path, columns, append=False):
-    f = open(path, "a" if append else "w", newline="")
+    f = open(path, "a" if append else "w", newline="", opener=opener)
     writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
     if not append:
         writer.writeheader()
@@ -126,7 +132,7 @@ def _size(f) -> int | None:
 
 def _read_rows(path, columns: list[str], int_columns: set[str]) -> list[dict]:
     """Rows of one of our CSVs as MetricsLog keeps them (empty cells left out)."""
-    with open(path, newline="") as f:
+    with open(path, newline="", opener=opener) as f:
         reader = csv.DictReader(f)
         if reader.fieldnames != columns:
             raise ValueError(f"{path}: header {reader.fieldnames} != {columns}")
