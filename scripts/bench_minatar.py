@@ -182,9 +182,10 @@ def main(argv=None) -> int:
                 results[f"{algo}/{game}"] = values
                 seconds[f"{algo}/{game}"] = {s: round(train_seconds(algo, run_dir(args.out, algo, game, s)))
                                              for s in done}
+                average = np.mean(list(seconds[f"{algo}/{game}"].values()))
+                took = f"{average:.0f} s" if average < 120 else f"{average / 60:.0f} min"
                 print(f"  {LABELS[algo]:>30}: {np.mean(list(values.values())):6.2f}  "
-                      f"(seeds {', '.join(f'{s}: {v:.2f}' for s, v in values.items())}; "
-                      f"{np.mean(list(seconds[f'{algo}/{game}'].values())) / 60:.0f} min of training per run)")
+                      f"(seeds {', '.join(f'{s}: {v:.2f}' for s, v in values.items())}; {took} of training per run)")
         print(f"  figure: {plot(args.out, game, algos, seeds_of, args.steps)}")
     (args.out / "results.json").write_text(json.dumps({"steps": args.steps, "results": results,
                                                        "train_seconds": seconds}, indent=2) + "\n")

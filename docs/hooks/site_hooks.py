@@ -7,6 +7,9 @@ Each marker is an HTML comment on a line of its own.
 - ``<!-- results: report -->`` / ``<!-- results: tuning -->`` become the tables of the benchmark records
   under ``docs/benchmark/`` (``summary.csv`` beside ``runs.jsonl``): records whose seeds are all >= 100
   (the report seeds, never used for tuning) on one page, every other record on the other.
+- ``<!-- minatar-results: PATH -->`` becomes the tables of a ``scripts/bench_minatar.py`` results file
+  (``PATH`` under ``docs/``): per game, each contender's seeds, mean and per-seed final greedy return and
+  minutes of training per run.
 - A code reference ``[label][module.Symbol.member]`` whose path has a private part (``_Run.optimize``)
   links to its nearest public parent, the object the API pages render; ``scripts/check_doc_links.py``
   checks the full path against the code.
@@ -43,6 +46,8 @@ PRESETS_INDEX = re.compile(r"(?m)^<!--\s*presets-index\s*-->")
 RESULTS = re.compile(r"(?m)^<!--\s*results:\s*(report|tuning)\s*-->")
 COMMAND = re.compile(r"(?m)^<!--\s*command-output:\s*(.+?)\s*-->")
 EXAMPLE = re.compile(r"(?m)^<!--\s*run-example:\s*(\S+)\s*-->")
+MINATAR = re.compile(r"(?m)^<!--\s*minatar-results:\s*(\S+)\s*-->")
+MINATAR_CONTENDERS = {"dqn": "ours: DQN", "reference": "reference DQN (PyTorch port)", "ppo": "ours: PPO"}
 CODE_REF = re.compile(r"\]\[((?:%s)(?:\.\w+)+)\]" % "|".join(PACKAGES))
 
 
@@ -189,6 +194,30 @@ def records_markdown(kind: str, page_dir: Path) -> str:
     return "\n".join(out) if out else "No benchmark record of this kind yet."
 
 
+# ---------------------------------------------------------------- MinAtar results
+def minatar_results(path: str) -> str:
+    data = json.loads((DOCS / path).read_text())
+    games = list(dict.fromkeys(key.split("/")[1] for key in data["results"]))
+    out = []
+    for game in games:
+        out += [f"| MinAtar/{game}-v1, {data['steps']:,} env steps | seeds | mean greedy return | per seed "
+                "| training per run |", "|---|---|---:|---|---:|"]
+        for algo, label in MINATAR_CONTENDERS.items():
+            values = data["results"].get(f"{algo}/{game}")
+            if not values:
+                continue
+            seeds = sorted(values, key=int)
+            seconds = data.get("train_seconds", {}).get(f"{algo}/{game}")
+            average = sum(seconds.values()) / len(seconds) if seconds else None
+            minutes = ("not recorded" if average is None else f"{average:.0f} s" if average < 120
+                       else f"{average / 60:.0f} min")
+            mean = sum(values[s] for s in seeds) / len(seeds)
+            out.append(f"| {label} | {_seed_label([int(s) for s in seeds])} | {mean:.2f} | "
+                       f"{', '.join(f'{values[s]:.2f}' for s in seeds)} | {minutes} |")
+        out.append("")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- code references
 def public_target(identifier: str) -> str:
     """The nearest public parent of a dotted path: the object the API pages render."""
@@ -243,6 +272,7 @@ def on_page_markdown(markdown, page, config, files):
     markdown = PRESETS_INDEX.sub(lambda m: presets_index(), markdown)
     markdown = PRESETS.sub(lambda m: preset_table(m.group(1)), markdown)
     markdown = RESULTS.sub(lambda m: records_markdown(m.group(1), page_dir), markdown)
+    markdown = MINATAR.sub(lambda m: minatar_results(m.group(1)), markdown)
     markdown = COMMAND.sub(lambda m: command_output(m.group(1)), markdown)
     markdown = EXAMPLE.sub(lambda m: run_example(m.group(1)), markdown)
     markdown = CODE_REF.sub(lambda m: f"][{public_target(m.group(1))}]", markdown)
