@@ -114,6 +114,7 @@ def binned_curve(steps: np.ndarray, returns: np.ndarray, total: int, bins: int) 
 
 def plot(out: Path, game: str, algos: list[str], seeds_of: dict, steps: int, bins: int = 20) -> Path:
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -130,9 +131,11 @@ def plot(out: Path, game: str, algos: list[str], seeds_of: dict, steps: int, bin
         if len(folders) > 1:
             ax.fill_between(centres, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=COLOURS[algo],
                             alpha=0.2)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda x, _: "0" if x == 0 else f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k"))
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"training episode return (mean per {steps // bins:,}-step window)")
-    ax.set_title(f"MinAtar/{game}-v1: mean over seeds, band = min-max over seeds")
+    ax.set_title(f"MinAtar/{game}-v1: mean over seeds (band: min to max)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
     fig.tight_layout()
