@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .base import Op
 
@@ -301,8 +301,12 @@ def im2col(x: np.ndarray, kernel, stride, padding, dilation, pad_value=0.0) -> n
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
-    windows = sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+    n, c, h, w = x.shape
+    oh, ow = conv_output_size(h, kh, sh, 0, dh), conv_output_size(w, kw, sw, 0, dw)
+    # The formula above as memory strides: a step in y moves sh rows, a step in i moves dh rows (so for x, j).
+    row, col = x.strides[2:]
+    return as_strided(x, (n, c, oh, ow, kh, kw), (*x.strides[:2], row * sh, col * sw, row * dh, col * dw),
+                      writeable=False)
 
 
 def col2im(cols: np.ndarray, x_shape, stride, padding, dilation) -> np.ndarray:
