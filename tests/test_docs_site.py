@@ -110,6 +110,18 @@ def test_results_pages_are_generated_from_the_benchmark_records(site):
             assert f"{float(row['mean']):,.2f}" in page, (summary, row["algorithm"])
 
 
+def test_minatar_tables_are_generated_from_the_results_files(site):
+    page = (site / "minatar" / "index.html").read_text()
+    shown = re.findall(r"minatar-results:\s*(\S+)\s*-->", (DOCS / "minatar.md").read_text())
+    assert shown, "docs/minatar.md shows no results file"
+    for path in shown:
+        results = json.loads((DOCS / path).read_text())["results"]
+        for key, values in results.items():
+            mean = sum(values.values()) / len(values)
+            assert f">{mean:.2f}</td>" in page, (path, key)
+            assert ", ".join(f"{values[s]:.2f}" for s in sorted(values, key=int)) in page, (path, key)
+
+
 def test_preset_tables_and_command_output_are_generated(site):
     dqn = (site / "algorithms" / "dqn" / "index.html").read_text()
     assert "algorithms/presets/CartPole-v1.toml" in dqn and "lr_end_fraction" in dqn
