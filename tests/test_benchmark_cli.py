@@ -204,3 +204,14 @@ def test_deep_algorithms_plug_into_the_same_records(tmp_path):
         assert sum(record["episode_lengths"]) <= record["env_steps"]
         assert record["eval"]["episodes"] == 20 and record["solve_threshold"] == 475.0
     assert "| dqn | CartPole-v1 | 1 | 600 env steps |" in (out / "report.md").read_text()
+
+
+def test_a_sweep_on_an_env_without_a_solve_threshold_reports_returns(tmp_path):
+    pytest.importorskip("minatar")
+    out = tmp_path / "minatar"
+    assert main(["--algos", "ppo", "--envs", "MinAtar/Breakout-v1", "--seeds", "1", "--budget", "256",
+                 "--workers", "1", "--out", str(out), "--no-progress"]) == 0
+    (row,) = list(csv.DictReader((out / "summary.csv").open()))
+    assert row["threshold"] == "" and row["solve_rate"] == "" and float(row["mean"]) >= 0
+    assert "n/a (no threshold)" in (out / "report.md").read_text()
+    assert (out / "sample_efficiency.png").is_file()

@@ -115,3 +115,20 @@ def test_solve_rate_across_envs_pools_runs_and_resamples_within_each_env():
     # Every resample keeps 4 runs of E and 4 of F. A rate of 0 needs E's resample all unsolved and F's
     # too: (1/4)^4 * (3/4)^4 = 0.12% of resamples (1 likewise), so the 2.5% and 97.5% points lie inside.
     assert 0.0 < row["ci_low"] <= 0.5 <= row["ci_high"] < 1.0
+
+
+def test_an_env_without_a_threshold_has_statistics_but_no_solve_rate():
+    """MinAtar's games have no reward_threshold: their rows keep mean and IQM, their solve rate is None,
+    and the rate across envs is computed from the envs that have one."""
+    records = {}
+    for env, threshold in (("E", 1.0), ("F", 1.0), ("G", None)):
+        for seed, score in enumerate([0.0, 2.0, 2.0, 2.0]):
+            record = _record("a", seed, score)
+            record["cell"]["env"], record["solve_threshold"] = env, threshold
+            records[f"a|{env}|{seed}"] = record
+    rows = {row["env"]: row for row in aggregate(records)}
+    assert rows["G"]["mean"] == pytest.approx(1.5) and rows["G"]["iqm"] == pytest.approx(2.0)
+    assert rows["G"]["solve_rate"] is None and rows["G"]["median_steps_to_threshold"] is None
+    assert rows["E"]["solve_rate"] == pytest.approx(0.75)
+    (overall,) = aggregate_solve_rates(records)
+    assert overall["envs"] == ["E", "F"] and overall["runs"] == 8

@@ -39,6 +39,8 @@ def _interval(value, low, high, digits: int = 2) -> str:
 
 
 def _steps(row: dict) -> str:
+    if row["threshold"] is None:
+        return "n/a (no threshold)"
     if row["median_steps_to_threshold"] is None:
         return f"not reached (0/{row['seeds']})" if row["seeds"] else "n/a"
     return f"{row['median_steps_to_threshold']:,.0f} ({row['reached_threshold']}/{row['seeds']})"
@@ -55,7 +57,8 @@ def report_markdown(rows: list[dict], figures: list[str], title: str = "Benchmar
     for row in rows:
         seeds = f"{row['seeds']}" + (f" (+{row['failed']} failed)" if row["failed"] else "")
         spread = "n/a" if row["mean"] is None else f"{row['mean']:.2f} ± {_number(row['std'])}"
-        solve = "n/a" if row["solve_rate"] is None else f"{row['solve_rate']:.0%} (≥ {row['threshold']:g})"
+        solve = ("n/a (no threshold)" if row["threshold"] is None else "n/a" if row["solve_rate"] is None
+                 else f"{row['solve_rate']:.0%} (≥ {row['threshold']:g})")
         wall = "n/a" if row["mean_wall_time_s"] is None else f"{row['mean_wall_time_s']:.1f} s"
         lines.append(f"| {row['algorithm']} | {row['env']} | {seeds} | {row['budget']:,} {row['budget_unit']} "
                      f"| {spread} | {_interval(row['iqm'], row['iqm_ci_low'], row['iqm_ci_high'])} "

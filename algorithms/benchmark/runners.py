@@ -50,15 +50,14 @@ RECORD_SCHEMA = 1
 SOLVE_THRESHOLDS = {"CliffWalking-v1": -17.0, "Pendulum-v1": -200.0}
 
 
-def solve_threshold(env_id: str) -> float:
+def solve_threshold(env_id: str) -> float | None:
     """The return at which ``env_id`` counts as solved: gymnasium's ``reward_threshold``
-    (FrozenLake-v1 0.70, Taxi 8, CartPole-v1 475, ...) or ours from ``SOLVE_THRESHOLDS``."""
+    (FrozenLake-v1 0.70, Taxi 8, CartPole-v1 475, ...) or ours from ``SOLVE_THRESHOLDS``; None for an env
+    with neither (MinAtar's games, say): its runs get returns and their statistics, no solve rate."""
     if env_id in SOLVE_THRESHOLDS:
         return SOLVE_THRESHOLDS[env_id]
     threshold = gym.spec(env_id).reward_threshold
-    if threshold is None:
-        raise ValueError(f"env {env_id!r} has no reward_threshold in gymnasium and none in SOLVE_THRESHOLDS")
-    return float(threshold)
+    return None if threshold is None else float(threshold)
 
 
 def resolve_benchmark_env(env_id: str) -> str:

@@ -162,7 +162,8 @@ def aggregate(records: dict[str, dict]) -> list[dict]:
         scores = np.array([run["eval"]["mean_return"] for run in ok])
         iqm_ci = stratified_bootstrap_ci([scores], iqm)
         mean_ci = stratified_bootstrap_ci([scores], np.mean)
-        steps = [steps_to_threshold(run["episode_returns"], run["episode_lengths"], threshold) for run in ok]
+        steps = ([] if threshold is None else
+                 [steps_to_threshold(run["episode_returns"], run["episode_lengths"], threshold) for run in ok])
         reached = [s for s in steps if s is not None]
         row.update(
             mean=float(scores.mean()), std=float(scores.std(ddof=1)) if len(scores) > 1 else None,
@@ -171,8 +172,8 @@ def aggregate(records: dict[str, dict]) -> list[dict]:
             iqm_ci_high=None if iqm_ci is None else float(iqm_ci[1]),
             mean_ci_low=None if mean_ci is None else float(mean_ci[0]),
             mean_ci_high=None if mean_ci is None else float(mean_ci[1]),
-            solve_rate=float(np.mean(scores >= threshold)),
-            reached_threshold=len(reached),
+            solve_rate=None if threshold is None else float(np.mean(scores >= threshold)),
+            reached_threshold=None if threshold is None else len(reached),
             median_steps_to_threshold=float(np.median(reached)) if reached else None,
             mean_env_steps=float(np.mean([run["env_steps"] for run in ok])),
             mean_wall_time_s=float(np.mean([run["wall_time_s"] for run in ok])),
@@ -190,7 +191,7 @@ def aggregate_solve_rates(records: dict[str, dict]) -> list[dict]:
     env_names: dict[str, list[str]] = {}
     for (algorithm, env), runs in group_runs(records).items():
         ok = [run for run in runs if run["status"] == "ok"]
-        if ok:
+        if ok and ok[0]["solve_threshold"] is not None:        # an env with no threshold has no solve rate
             solved = np.array([run["eval"]["mean_return"] >= run["solve_threshold"] for run in ok], dtype=np.float64)
             by_algorithm.setdefault(algorithm, []).append(solved)
             env_names.setdefault(algorithm, []).append(env)
