@@ -490,12 +490,7 @@ def minatar_floor(repeats: int, rounds: int) -> None:
     if importlib.util.find_spec("torch") is not None:
         calls["torch"] = minatar_torch_update(batches, 0)
     names = list(calls)
-    for call in calls.values():
-        time_round(call, max(repeats // 5, 5))
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            times[name].append(time_round(calls[name], repeats))
+    times = interleaved_times(calls, repeats, rounds, warmup=max(repeats // 5, 5))
     shares = ", ".join(f"{statistics.median(p / t for p, t in zip(times['products'], times[n])):.2f} of "
                        f"{'our' if n == 'ours' else 'PyTorch' + chr(39) + 's'} update" for n in names[1:])
     print(f"{'its matrix products alone':>24} {statistics.median(times['products']):7.1f} us: {shares}", flush=True)
@@ -564,12 +559,7 @@ def minatar_table(repeats: int, rounds: int) -> None:
         for name, value in first.items():
             if not math.isclose(value, first["numpy"], rel_tol=1e-3, abs_tol=1e-5):
                 raise SystemExit(f"{label}: {name} gives {value}, hand-written NumPy {first['numpy']}")
-        for call in calls.values():
-            time_round(call, max(repeats // 5, 5))
-        times = {name: [] for name in names}
-        for r in range(rounds):
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                times[name].append(time_round(calls[name], repeats))
+        times = interleaved_times(calls, repeats, rounds, warmup=max(repeats // 5, 5))
         cells = [f"{statistics.median(times[n]):7.1f} "
                  f"({statistics.median(t / h for t, h in zip(times[n], times['numpy'])):4.2f})" for n in names]
         versus = (f"{statistics.median(a / b for a, b in zip(times['ours'], times['torch'])):12.2f}"
@@ -581,6 +571,19 @@ def minatar_table(repeats: int, rounds: int) -> None:
 CONTENDERS = {"ours": engine_update, "numpy": numpy_update, "numpy floor": numpy_floor_update,
               "autograd": autograd_update, "jax": jax_update, "torch": torch_update}
 MODULE = {"autograd": "autograd", "jax": "jax", "torch": "torch"}
+
+
+def interleaved_times(calls: dict, repeats: int, rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Each call's microseconds per call in ``rounds`` rounds of ``repeats`` calls, after ``warmup``
+    calls each; the order rotates every round, so a burst of load from other processes hits all alike."""
+    names = list(calls)
+    for call in calls.values():
+        time_round(call, warmup)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(time_round(calls[name], repeats))
+    return times
 
 
 def time_round(update, repeats: int) -> float:
@@ -631,13 +634,7 @@ def mlp_table(args) -> None:
         check_same_update(sizes, batch_data, names)
         updates = {name: CONTENDERS[name](sizes, batch_data, 0) for name in names}
         repeats = max(args.repeats // (3 if sizes[1] >= 256 else 1), 1)
-        for update in updates.values():  # warm-up (and JAX's compilation)
-            time_round(update, max(repeats // 5, 5))
-        times = {name: [] for name in updates}
-        for r in range(args.rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for name in order:
-                times[name].append(time_round(updates[name], repeats))
+        times = interleaved_times(updates, repeats, args.rounds, warmup=max(repeats // 5, 5))  # warm-up: JAX compiles
         cells = []
         for name in names:
             ratio = statistics.median(t / h for t, h in zip(times[name], times["numpy"]))
