@@ -127,7 +127,8 @@ def plot(out: Path, game: str, algos: list[str], seeds_of: dict, steps: int, bin
         with warnings.catch_warnings():          # a window where no seed ended an episode stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(curves, axis=0)
-        ax.plot(centres, mean, color=COLOURS[algo], label=f"{LABELS[algo]} ({len(folders)} seeds)")
+        ax.plot(centres, mean, color=COLOURS[algo],
+                label=f"{LABELS[algo]} ({len(folders)} seed{'' if len(folders) == 1 else 's'})")
         if len(folders) > 1:
             ax.fill_between(centres, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=COLOURS[algo],
                             alpha=0.2)
