@@ -184,7 +184,8 @@ def records_markdown(kind: str, page_dir: Path) -> str:
         for r in record["rows"]:
             budget = f"{int(float(r['budget'])):,} {r['budget_unit']}"
             threshold = f" (≥ {float(r['threshold']):g})" if r.get("threshold") else ""
-            solve = f"{float(r['solve_rate']):.0%}{threshold}" if r.get("solve_rate") else ""
+            solve = (f"{float(r['solve_rate']):.0%}{threshold}" if r.get("solve_rate")
+                     else "" if r.get("threshold") else "n/a (no threshold)")
             out.append(f"| {r['algorithm']} | {r['env']} | {r['seeds']} | {budget} | {_num(r['mean'])} ± "
                        f"{_num(r['std'])} | {_num(r['iqm'])} [{_num(r['iqm_ci_low'])}, {_num(r['iqm_ci_high'])}] "
                        f"| {solve} | {_num(r['mean_wall_time_s'], 1)} s |")
