@@ -79,9 +79,14 @@ def _figure_legend(fig, axes) -> None:
     fig.legend(entries.values(), entries.keys(), loc="outside lower center", ncol=columns, fontsize=8)
 
 
+def _threshold(rows: list[dict], env: str) -> float | None:
+    """The solve threshold of ``env`` in the summary ``rows`` (None for an env without one)."""
+    return next(row["threshold"] for row in rows if row["env"] == env)
+
+
 def _threshold_line(ax, rows: list[dict], env: str, vertical: bool) -> None:
     """The env's solve threshold as a dashed line across the panel (none for an env without one)."""
-    threshold = next(row["threshold"] for row in rows if row["env"] == env)
+    threshold = _threshold(rows, env)
     if threshold is None:
         return
     draw = ax.axvline if vertical else ax.axhline
@@ -100,7 +105,7 @@ def plot_learning_curves(groups, rows, path: Path) -> None:
                                    "mean over seeds with 95% bootstrap CI", n_rows=2)
     for column, env in enumerate(envs):
         full, late = axes[0, column], axes[1, column]
-        threshold = next(row["threshold"] for row in rows if row["env"] == env)
+        threshold = _threshold(rows, env)
         shown = [np.array([] if threshold is None else [threshold])]
         for name in algorithms:
             runs = _ok_runs(groups, name, env)
@@ -158,7 +163,7 @@ def plot_sample_efficiency(groups, rows, path: Path) -> None:
     fig, axes = _panels(len(envs), f"Sample efficiency: env steps until the {SOLVE_WINDOW}-episode mean training "
                                    "return reaches the threshold (bar: median; dots: seeds)")
     for ax, env in zip(axes[0], envs):
-        if next(row["threshold"] for row in rows if row["env"] == env) is None:
+        if _threshold(rows, env) is None:
             ax.text(0.5, 0.5, "this env has no solve threshold", transform=ax.transAxes, ha="center", va="center")
             ax.set(title=env, xticks=[], yticks=[])
             continue
