@@ -15,6 +15,8 @@ from algorithms.benchmark.plots import FIGURES
 from algorithms.benchmark.records import RUNS_FILE, comparable, latest_by_cell, load_records
 from algorithms.benchmark.sweep import SweepSpec
 
+pytestmark = pytest.mark.xdist_group("benchmark_backends")   # the in-process sweep runs once, on one worker
+
 SPEC = SweepSpec.build(algorithms="q_learning,expected_sarsa", envs="FrozenLake-v1,CliffWalking-v1",
                        seeds=2, budget=30)
 

@@ -12,6 +12,8 @@ import pytest
 
 from algorithms.registry import algorithm_names
 
+pytestmark = pytest.mark.xdist_group("docs_site")   # the site is built once, on one worker
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # The tabular methods have pages too, one each (TD covers SARSA, Q-learning and expected SARSA).

@@ -17,6 +17,8 @@ import pytest
 
 from algorithms.registry import algorithm_names
 
+pytestmark = pytest.mark.xdist_group("run_digests")   # every algorithm's seeded run is trained once, on one worker
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "record_run_digests.py"
 _spec = importlib.util.spec_from_file_location("record_run_digests", SCRIPT)
 record = importlib.util.module_from_spec(_spec)

@@ -29,6 +29,8 @@ from algorithms.runs.resume import RESUME_FILE, read_checkpoint, write_checkpoin
 from algorithms.runs.safe_files import UnsafeFileError, open_fd, read_bytes
 from tinygrad_rl import Tensor, optim
 
+pytestmark = pytest.mark.xdist_group("untrusted_runs")   # the killed run is trained once, on one worker
+
 ROOT = Path(__file__).resolve().parents[1]
 LINUX = sys.platform.startswith("linux")
 TINY = ["--set", "hidden=8", "--set", "eval_every=500", "--set", "eval_episodes=1", "--set", "learning_starts=100",
