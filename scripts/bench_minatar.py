@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms.runs.plots import label_env_steps, plt
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "scripts" / "minatar_reference_dqn.py"
 ALGOS = ("dqn", "ppo", "reference")
@@ -113,10 +115,6 @@ def binned_curve(steps: np.ndarray, returns: np.ndarray, total: int, bins: int) 
 
 
 def plot(out: Path, game: str, algos: list[str], seeds_of: dict, steps: int, bins: int = 20) -> Path:
-    import matplotlib
-    import matplotlib.ticker
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.2))
     centres = (np.arange(bins) + 0.5) * steps / bins
     for algo in algos:
@@ -132,8 +130,7 @@ def plot(out: Path, game: str, algos: list[str], seeds_of: dict, steps: int, bin
         if len(folders) > 1:
             ax.fill_between(centres, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), color=COLOURS[algo],
                             alpha=0.2)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-        lambda x, _: "0" if x == 0 else f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k"))
+    label_env_steps(ax.xaxis)
     ax.set_xlabel("env steps")
     ax.set_ylabel(f"training episode return (mean per {steps // bins:,}-step window)")
     ax.set_title(f"MinAtar/{game}-v1: mean over seeds (band: min to max)", fontsize=11)

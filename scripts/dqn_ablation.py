@@ -22,7 +22,7 @@ from algorithms.benchmark.records import RUNS_FILE, arm_label, latest_by_cell, l
 from algorithms.benchmark.stats import stratified_bootstrap_ci
 from algorithms.benchmark.sweep import SweepSpec, load_sweep_file
 from algorithms.runs.checkpoint import atomic_write
-from algorithms.runs.plots import plt, rolling_mean
+from algorithms.runs.plots import label_env_steps, plt, rolling_mean
 
 ORDER = ["DQN", "+ Double", "+ n-step", "+ dueling", "+ prioritized", "all four"]
 SMOOTH = 20          # episodes in the rolling mean of the training return
@@ -104,8 +104,6 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
         return ORDER.index(name) if name in ORDER else len(ORDER) + sorted(names.values()).index(names[label])
     labels = sorted(labels, key=component)
     colours = {label: plt.get_cmap("tab10")(component(label) % 10) for label in labels}
-    from matplotlib.ticker import FuncFormatter
-
     fig, axes = plt.subplots(3, len(envs), figsize=(6.4 * len(envs), 11.5), squeeze=False, layout="constrained",
                              gridspec_kw={"height_ratios": [3, 3, 2.2]})
     summary, legend = [], {}
@@ -141,7 +139,7 @@ def plot(records: dict[str, dict], out: Path) -> list[str]:
         for ax in (top, bottom):
             threshold_line = ax.axhline(threshold, color="black", linestyle="--", linewidth=1)
             ax.grid(alpha=0.3)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+            label_env_steps(ax.xaxis)
         finals.axvline(threshold, color="black", linestyle="--", linewidth=1)
         finals.set_yticks(range(len(shown)), [names[label].split(":")[0] for label in reversed(shown)], fontsize=7)
         finals.set_ylim(-0.6, len(shown) - 0.4)

@@ -8,6 +8,7 @@ import pytest
 from algorithms.loops.metrics_log import METRIC_COLUMNS
 from algorithms.runs.cli import main
 from algorithms.runs.compare_runs import bootstrap_mean_ci, group_runs, plot_runs, read_run
+from algorithms.runs.plots import env_steps_label, label_env_steps, plt
 
 
 def write_run(folder, algo="dqn", env_id="CartPole-v1", seed=0, lr=1e-3, level=100.0, episodes=60):
@@ -82,3 +83,15 @@ def test_cli_plots_a_folder_of_runs_and_names_bad_input(tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "sweep"), "--smooth", "0", "--out", str(out)]) == 2
     assert "smooth must be an int >= 1" in capsys.readouterr().err
+
+
+def test_env_step_ticks_read_as_thousands_and_millions():
+    assert [env_steps_label(x) for x in (0, 500, 2500, 20_000, 250_000, 1e6, 1.5e6)] == \
+        ["0", "500", "2.5k", "20k", "250k", "1M", "1.5M"]
+    fig, ax = plt.subplots()
+    ax.plot([0, 1_000_000], [0, 1])
+    label_env_steps(ax.xaxis)
+    fig.canvas.draw()
+    assert {"0", "200k", "400k", "1M"} <= {t.get_text() for t in ax.get_xticklabels()}
+    assert ax.xaxis.get_offset_text().get_text() == ""      # no "1e6" in the corner
+    plt.close(fig)

@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter
 
 from .arguments import UsageError
 from .checkpoint import read_json
-from .plots import plt, rolling_mean, save_figure
+from .plots import label_env_steps, plt, rolling_mean, save_figure
 from .safe_files import opener
 from .summary import reward_threshold
 
@@ -275,7 +274,7 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path, metric: str = "train_
     if log_x:
         ax.set_xscale("log")
     else:
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+        label_env_steps(ax.xaxis)
     ax.set_xlabel("env steps" + (" (log scale)" if log_x else ""))
     ax.set_ylabel(METRICS[metric][2])
     ax.grid(alpha=0.3, which="both" if log_x else "major")

@@ -8,10 +8,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .checkpoint import atomic_write  # noqa: E402
 
-__all__ = ["rolling_mean", "save_figure", "plot_learning_curve"]
+__all__ = ["rolling_mean", "save_figure", "plot_learning_curve", "env_steps_label", "label_env_steps"]
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -23,6 +24,22 @@ def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     idx = np.arange(1, values.size + 1)
     start = np.maximum(idx - window, 0)
     return (cumsum[idx] - cumsum[start]) / (idx - start)
+
+
+def env_steps_label(steps: float) -> str:
+    """An env-step count as a short tick label: 0, 500, 20k, 250k, 1M, 1.5M."""
+    if steps == 0:
+        return "0"
+    if abs(steps) >= 1e6:
+        return f"{steps / 1e6:g}M"
+    if abs(steps) >= 1e3:
+        return f"{steps / 1e3:g}k"
+    return f"{steps:g}"
+
+
+def label_env_steps(axis) -> None:
+    """Tick labels 0, 250k, 1M on ``axis`` (e.g. ``ax.xaxis``) instead of matplotlib's "1e6" offset."""
+    axis.set_major_formatter(FuncFormatter(lambda x, _: env_steps_label(x)))   # a formatter belongs to one axis
 
 
 def save_figure(fig, path: str | Path) -> None:
@@ -58,6 +75,7 @@ def plot_learning_curve(metrics, path: str | Path, title: str, threshold: float 
     if threshold is not None:
         ax.axhline(threshold, color="tab:green", linestyle="--", linewidth=1.2,
                    label=f"solved threshold ({threshold:g}, gymnasium)")
+    label_env_steps(ax.xaxis)
     ax.set_xlabel("env steps")
     ax.set_ylabel("episode return")
     ax.set_title(title)
